@@ -1,0 +1,98 @@
+/* config.h - every option hookd knows, as one table.
+ *
+ * Each option has a long flag (--redis-url), an environment variable of the
+ * same name (HOOKD_REDIS_URL), a default, bounds and a help line. Flags win
+ * over the environment, the environment over the default. The table in
+ * config.c is the only place an option is described; usage text and
+ * docs/configuration.md are generated from it. */
+#ifndef HOOKD_CONFIG_H
+#define HOOKD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hookd/common.h"
+#include "hookd/net.h"
+
+enum hookd_log_format { HOOKD_LOG_TEXT = 0, HOOKD_LOG_JSON = 1 };
+enum hookd_log_level {
+    HOOKD_LOG_DEBUG = 0,
+    HOOKD_LOG_INFO = 1,
+    HOOKD_LOG_WARN = 2,
+    HOOKD_LOG_ERROR = 3,
+};
+
+/* Resolved configuration. Strings are owned by the struct and freed by
+ * hookd_config_free(); durations are in milliseconds. */
+struct hookd_config {
+    char *redis_url;          /* redis://[user:pass@]host[:port][/db] or unix:///path */
+    char *prefix;             /* key namespace; keys are "{prefix}:..." */
+    int threads;              /* event loops in `run`; default: CPU count */
+    int concurrency;          /* deliveries in flight per process */
+    int host_concurrency;     /* deliveries in flight per receiver host */
+    int64_t timeout_ms;       /* whole attempt, connecting included */
+    int64_t connect_timeout_ms; /* TCP + TLS connect */
+    int64_t retry_base_ms;    /* first retry delay */
+    double retry_factor;      /* growth per attempt */
+    int64_t retry_max_delay_ms; /* cap on one delay */
+    int max_attempts;         /* attempts before the dead list */
+    int64_t lease_ms;         /* how long taken work stays with a worker */
+    int64_t drain_timeout_ms; /* SIGTERM grace */
+    struct hookd_netlist allow_net; /* non-public ranges that may be reached */
+    char *allow_net_text;     /* allow_net as given, for display */
+    char *metrics_addr;       /* host:port for /metrics, or NULL when off */
+    enum hookd_log_level log_level;
+    enum hookd_log_format log_format;
+    int64_t max_envelope;     /* bytes; larger envelopes go to the dead list */
+    int batch;                /* events taken per Redis round trip */
+    int dead_max;             /* entries kept in the dead list */
+    int log_max;              /* entries kept per webhook attempt log stream */
+};
+
+/* Fills cfg with the defaults. Never fails but for ENOMEM. */
+int hookd_config_init(struct hookd_config *cfg);
+void hookd_config_free(struct hookd_config *cfg);
+
+/* Applies HOOKD_* variables from envp (NULL-terminated, like environ), then
+ * the options found in argv. Option words are removed from argv in place;
+ * the words left (the subcommand and its own arguments) are compacted to the
+ * front and their count is stored in *argc. "--name value" and
+ * "--name=value" both work; "--" ends option parsing. Unknown --flags that
+ * are not config options are left in argv for the subcommand.
+ * On failure returns HOOKD_EINVAL or HOOKD_ERANGE with a one-line reason
+ * naming the option in errbuf. */
+int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp,
+                      char *errbuf);
+
+/* Sets one option by its long name (without dashes) from text. */
+int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value,
+                     char *errbuf);
+
+/* Checks the relations between options (lease > timeout, connect-timeout <=
+ * timeout, ...). Returns HOOKD_EINVAL with the reason in errbuf. */
+int hookd_config_check(const struct hookd_config *cfg, char *errbuf);
+
+/* Prints one line per option: flag, variable, default, help. */
+void hookd_config_usage(FILE *out);
+/* Prints the option table as a Markdown table (docs/configuration.md). */
+void hookd_config_markdown(FILE *out);
+
+/* "500ms", "10s", "5m", "12h", "1d"; a bare number is seconds. Bounded to
+ * [0, 30 days]. */
+int hookd_duration_parse(const char *s, int64_t *ms);
+
+/* Parsed Redis address. */
+struct hookd_redis_addr {
+    char host[256];     /* hostname or address; empty for unix sockets */
+    int port;           /* TCP port */
+    char path[256];     /* unix socket path, or empty */
+    char user[128];     /* ACL user, or empty */
+    char password[256]; /* password, or empty; never logged */
+    int db;             /* database number */
+};
+
+/* Parses redis://[[user]:pass@]host[:port][/db] and unix:///path[?db=N].
+ * Capped at 1024 bytes. */
+int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf);
+
+#endif

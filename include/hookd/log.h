@@ -1,0 +1,26 @@
+/* log.h - one line per record on standard error, text or JSON.
+ *
+ * Thread-safe: each record is written with one write(2). Callers must never
+ * pass a secret; the logger does not redact. */
+#ifndef HOOKD_LOG_H
+#define HOOKD_LOG_H
+
+#include "hookd/config.h"
+
+void hookd_log_setup(enum hookd_log_level level, enum hookd_log_format format);
+
+/* Writes one record. fields is NULL or a NULL-terminated list of key, value
+ * string pairs added as extra fields (key=value in text, members in JSON). */
+void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
+
+#define hookd_debug(...) hookd_log_write(HOOKD_LOG_DEBUG, NULL, __VA_ARGS__)
+#define hookd_info(...) hookd_log_write(HOOKD_LOG_INFO, NULL, __VA_ARGS__)
+#define hookd_warn(...) hookd_log_write(HOOKD_LOG_WARN, NULL, __VA_ARGS__)
+#define hookd_error(...) hookd_log_write(HOOKD_LOG_ERROR, NULL, __VA_ARGS__)
+
+/* Parses "debug|info|warn|error" and "text|json". */
+int hookd_log_level_parse(const char *s, enum hookd_log_level *out);
+int hookd_log_format_parse(const char *s, enum hookd_log_format *out);
+
+#endif

@@ -1,0 +1,52 @@
+/* sign.h - request signatures, as Twenty and Standard Webhooks define them.
+ *
+ * Twenty:   X-Twenty-Webhook-Signature = hex(HMAC-SHA256(secret, ts_ms ":" body))
+ * Standard: webhook-signature = "v1," base64(HMAC-SHA256(secret, id "." ts_s "." body))
+ * The key is the secret's bytes as stored. A signer prepares the HMAC key once
+ * (EVP_MAC_CTX) and duplicates that state per signature. */
+#ifndef HOOKD_SIGN_H
+#define HOOKD_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookd/common.h"
+
+#define HOOKD_SIG_HEX_LEN 64   /* hex HMAC-SHA256, without NUL */
+#define HOOKD_SIG_B64_LEN 44   /* base64 HMAC-SHA256, without NUL */
+#define HOOKD_NONCE_HEX_LEN 32 /* 16 random bytes, hex */
+
+struct hookd_signer; /* opaque; owns a copy of nothing secret beyond the key state */
+
+/* Prepares a signer for one secret. The caller frees it with
+ * hookd_signer_free(). Secrets are capped at 1024 bytes. */
+int hookd_signer_new(const void *secret, size_t len, struct hookd_signer **out);
+void hookd_signer_free(struct hookd_signer *s);
+
+/* Twenty's signature over ts ":" body, as lowercase hex into out (65 bytes,
+ * NUL-terminated). ts is the decimal milliseconds text as sent. */
+int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body,
+                      size_t len, char out[HOOKD_SIG_HEX_LEN + 1]);
+
+/* Standard Webhooks' signature over id "." ts "." body, as "v1,<base64>" into
+ * out (48 bytes, NUL-terminated). ts is decimal seconds. */
+int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char *ts,
+                        const void *body, size_t len, char out[HOOKD_SIG_B64_LEN + 4]);
+
+/* 16 random bytes as lowercase hex (33 bytes with NUL). */
+int hookd_sign_nonce(char out[HOOKD_NONCE_HEX_LEN + 1]);
+
+/* n random bytes as lowercase hex into out (2n+1 bytes). */
+int hookd_random_hex(char *out, size_t n);
+
+/* Lowercase hex of p[0..n) into out (2n+1 bytes). */
+void hookd_hex(const void *p, size_t n, char *out);
+
+/* SHA-256 of p[0..n) as lowercase hex into out (65 bytes). */
+void hookd_sha256_hex(const void *p, size_t n, char out[65]);
+
+/* Compares two strings in time independent of where they differ; 1 when
+ * equal. */
+int hookd_timingsafe_eq(const char *a, const char *b);
+
+#endif

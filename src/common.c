@@ -1,0 +1,158 @@
+/* common.c - error texts, the bounded buffer and small parsing helpers. */
+#include "hookd/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *hookd_strerror(int err)
+{
+    switch (err) {
+    case HOOKD_OK: return "ok";
+    case HOOKD_ENOMEM: return "out of memory";
+    case HOOKD_EINVAL: return "invalid input";
+    case HOOKD_ETOOBIG: return "input too large";
+    case HOOKD_ERANGE: return "value out of range";
+    case HOOKD_ENOTFOUND: return "not found";
+    case HOOKD_EREDIS: return "redis error";
+    case HOOKD_EFORBIDDEN: return "forbidden by policy";
+    case HOOKD_EIO: return "i/o error";
+    case HOOKD_ECRYPTO: return "crypto error";
+    }
+    return "unknown error";
+}
+
+int hookd_fail(char *errbuf, int err, const char *fmt, ...)
+{
+    if (errbuf) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, HOOKD_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+void hookd_buf_init(struct hookd_buf *b, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->max = max;
+}
+
+void hookd_buf_free(struct hookd_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void hookd_buf_reset(struct hookd_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+/* Makes room for n more bytes plus the NUL, growing by doubling. */
+static int buf_reserve(struct hookd_buf *b, size_t n)
+{
+    if (n > b->max - b->len)
+        return HOOKD_ETOOBIG;
+    size_t need = b->len + n + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return HOOKD_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n)
+{
+    int rc = buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int hookd_buf_adds(struct hookd_buf *b, const char *s)
+{
+    return hookd_buf_add(b, s, strlen(s));
+}
+
+int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return HOOKD_EINVAL;
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int hookd_buf_addf(struct hookd_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = hookd_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *hookd_buf_steal(struct hookd_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    if (!p)
+        p = calloc(1, 1);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+int64_t hookd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hookd_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s)
+        return HOOKD_EINVAL;
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return HOOKD_EINVAL;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0')
+        return HOOKD_EINVAL;
+    if (errno == ERANGE || v < min || v > max)
+        return HOOKD_ERANGE;
+    *out = v;
+    return 0;
+}
