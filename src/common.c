@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *hookd_strerror(int err)
 {
@@ -128,6 +129,14 @@ char *hookd_buf_steal(struct hookd_buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+void hookd_oom(void)
+{
+    static const char msg[] = "hookd: out of memory, aborting\n";
+    ssize_t n = write(2, msg, sizeof(msg) - 1);
+    (void)n;
+    abort();
 }
 
 int64_t hookd_now_ms(void)

@@ -1,0 +1,92 @@
+/* queue.h - one loop's side of Redis: taking work, settling it, webhooks.
+ *
+ * A queue owns one hiredis async connection attached to its loop. It
+ * reconnects by itself with capped backoff. Work is taken in batches by one
+ * Lua script (expired leases first, then due retries, then new events) and
+ * settled in batches by another: acknowledgements, retries, dead letters,
+ * attempt logs and counters accumulate in memory and go out in one EVALSHA
+ * while no other settle is in flight. Settlements survive a disconnect: a
+ * batch whose reply did not arrive is sent again after reconnecting (every
+ * operation in it is idempotent but the dead-list push, the attempt log and
+ * the counters, which may then count twice). */
+#ifndef HOOKD_QUEUE_H
+#define HOOKD_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "hookd/common.h"
+#include "hookd/config.h"
+#include "hookd/registry.h"
+
+struct hookd_queue; /* opaque */
+
+/* One unit of work taken from Redis. Valid only during the take callback. */
+struct hookd_item {
+    const char *token;   /* "e:<n>" or "d:<delivery id>" */
+    size_t token_len;    /* bytes of token */
+    const char *payload; /* envelope bytes or delivery job JSON */
+    size_t payload_len;  /* bytes of payload */
+};
+
+/* Callbacks into the owner; all run on the queue's loop. */
+struct hookd_queue_cbs {
+    /* A take finished: n items (n may be 0), and Redis' clock. */
+    void (*on_take)(void *data, const struct hookd_item *items, size_t n, int64_t redis_now_ms);
+    /* A new webhook registry was loaded; the callee takes the reference. */
+    void (*on_registry)(void *data, struct hookd_registry *reg, size_t skipped);
+    /* The connection came up (1) or went down (0). */
+    void (*on_state)(void *data, int up);
+    /* A settle batch is about to be sent: last chance to add to it. */
+    void (*before_settle)(void *data);
+    /* Something failed in the connection; msg never holds a password. */
+    void (*on_error)(void *data, const char *msg);
+    /* Everything was flushed and the connection closed after
+     * hookd_queue_close(). */
+    void (*on_closed)(void *data);
+};
+
+int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
+                    const struct hookd_queue_cbs *cbs, void *data, struct hookd_queue **out);
+
+/* 1 when connected and the scripts are loaded. */
+int hookd_queue_ready(const struct hookd_queue *q);
+/* 1 while a take is in flight. */
+int hookd_queue_taking(const struct hookd_queue *q);
+
+/* Asks for up to n items; the answer comes through on_take. Returns
+ * HOOKD_EREDIS when not connected or a take is already in flight. */
+int hookd_queue_take(struct hookd_queue *q, int n);
+
+/* Settlement operations; buffered, sent by hookd_queue_flush(). */
+int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len);
+int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms,
+                      const char *job, size_t job_len);
+int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
+                     size_t record_len);
+int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason);
+/* Appends one entry to {P}:log:<webhook>: fields is a NULL-terminated list of
+ * field, value strings. */
+int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *const *fields);
+int hookd_queue_count(struct hookd_queue *q, const char *counter, int64_t n);
+
+/* Sends what is buffered, unless a settle is in flight (its reply flushes
+ * again). */
+void hookd_queue_flush(struct hookd_queue *q);
+/* Operations buffered or in flight. */
+size_t hookd_queue_unsettled(const struct hookd_queue *q);
+
+/* Extends the lease of each token to now + lease. */
+int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n);
+
+/* Flushes what is buffered, then disconnects; on_closed follows. Gives up
+ * waiting for Redis after wait_ms. */
+void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms);
+/* The last error, "" when none. */
+const char *hookd_queue_errstr(const struct hookd_queue *q);
+
+/* Frees the queue; only after on_closed. */
+void hookd_queue_free(struct hookd_queue *q);
+
+#endif

@@ -1,0 +1,23 @@
+/* worker.h - one event loop on its own thread: take, fan out, deliver, settle.
+ *
+ * A worker wires one queue (Redis) to one deliverer (HTTP) on one libuv loop.
+ * Workers share nothing but the read-only configuration; each holds its share
+ * of the process-wide limits (concurrency / threads). */
+#ifndef HOOKD_WORKER_H
+#define HOOKD_WORKER_H
+
+#include "hookd/config.h"
+
+struct hookd_worker; /* opaque */
+
+/* Starts worker number index on a new thread. cfg must outlive the worker. */
+int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_worker **out);
+
+/* Asks the worker to drain: take nothing new, finish or give back what it
+ * holds within cfg->drain_timeout_ms. Safe from any thread. */
+void hookd_worker_stop(struct hookd_worker *w);
+
+/* Waits for the worker's thread to end and frees it. */
+void hookd_worker_join(struct hookd_worker *w);
+
+#endif

@@ -1,0 +1,629 @@
+/* deliver.c - HTTP attempts through a curl multi handle driven by libuv.
+ *
+ * The glue follows curl's multi_socket API (CURLMOPT_SOCKETFUNCTION and
+ * CURLMOPT_TIMERFUNCTION), but unlike curl's multi-uv.c example it keeps one
+ * uv_poll_t per socket for the socket's whole life and calls uv_poll_start()
+ * only when the wanted events change: starting and stopping a poll handle on
+ * every CURL_POLL_* costs several epoll_ctl calls per request and about 40%
+ * of the throughput (see docs/design.md). The handle is closed when curl
+ * closes the socket (CURLOPT_CLOSESOCKETFUNCTION), before the fd goes.
+ *
+ * Attempts wait in a FIFO per host key when their host already has
+ * host_concurrency attempts running: queueing inside curl
+ * (CURLMOPT_MAX_HOST_CONNECTIONS) is slower and hides the queue from us. */
+#include "hookd/deliver.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hookd/sign.h"
+
+#define HOST_BUCKETS 256
+#define MAX_HEADER_BYTES (64 * 1024)
+#define EASY_POOL_MAX 256
+
+/* One socket curl uses; lives from the first socket callback until curl
+ * closes the socket, and is freed in the poll handle's close callback. */
+struct sock {
+    uv_poll_t poll;          /* watches fd for the loop */
+    curl_socket_t fd;        /* the socket */
+    int armed;               /* UV_READABLE|UV_WRITABLE currently started */
+    int want;                /* what curl asked for; 0 after CURL_POLL_REMOVE */
+    struct hookd_deliver *d; /* owner */
+};
+
+/* Attempts to one receiver host key. Freed when idle. */
+struct host {
+    struct host *next;           /* bucket chain */
+    int active;                  /* attempts running */
+    struct hookd_attempt *head;  /* queued, oldest first */
+    struct hookd_attempt *tail;  /* queued, newest */
+    char key[];                  /* "scheme://host:port" */
+};
+
+struct hookd_deliver {
+    uv_loop_t *loop;               /* the loop everything runs on */
+    CURLM *multi;                  /* the multi handle */
+    uv_timer_t timer;              /* curl's timeout */
+    struct hookd_deliver_opts opts; /* settings */
+    hookd_deliver_cb done;         /* finished-attempt callback */
+    struct host *hosts[HOST_BUCKETS]; /* host table */
+    struct sock **by_fd;           /* socket records indexed by fd */
+    size_t nfd;                    /* size of by_fd */
+    CURL *pool[EASY_POOL_MAX];     /* idle easy handles, reused */
+    int npool;                     /* idle handles in pool */
+    size_t pending;                /* attempts queued or running */
+    struct hookd_attempt *running; /* attempts handed to curl */
+    int closing;                   /* hookd_deliver_close was called */
+    int open_handles;              /* uv handles not yet closed */
+};
+
+static void check_done(struct hookd_deliver *d);
+static void start_next(struct hookd_deliver *d, struct host *h);
+
+static uint32_t hash_key(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* Finds or creates the host record for key; NULL on ENOMEM. */
+static struct host *host_get(struct hookd_deliver *d, const char *key)
+{
+    uint32_t b = hash_key(key) % HOST_BUCKETS;
+    for (struct host *h = d->hosts[b]; h; h = h->next)
+        if (strcmp(h->key, key) == 0)
+            return h;
+    size_t n = strlen(key);
+    struct host *h = calloc(1, sizeof(*h) + n + 1);
+    if (!h)
+        return NULL;
+    memcpy(h->key, key, n + 1);
+    h->next = d->hosts[b];
+    d->hosts[b] = h;
+    return h;
+}
+
+static void host_release_if_idle(struct hookd_deliver *d, struct host *h)
+{
+    if (h->active || h->head)
+        return;
+    struct host **pp = &d->hosts[hash_key(h->key) % HOST_BUCKETS];
+    while (*pp != h)
+        pp = &(*pp)->next;
+    *pp = h->next;
+    free(h);
+}
+
+/* ---- libuv glue ---- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct hookd_deliver *d = handle->data;
+    if (--d->open_handles == 0 && d->closing)
+        free(d);
+}
+
+static void on_sock_closed(uv_handle_t *handle)
+{
+    struct sock *s = handle->data;
+    struct hookd_deliver *d = s->d;
+    free(s);
+    if (--d->open_handles == 0 && d->closing)
+        free(d);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    struct sock *s = handle->data;
+    struct hookd_deliver *d = s->d;
+    if (!s->want) {
+        /* curl no longer watches this (idle, kept-alive) socket: stop now that
+         * it is readable, typically because the peer closed it. */
+        uv_poll_stop(&s->poll);
+        s->armed = 0;
+        return;
+    }
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(d->multi, s->fd, flags, &running);
+    check_done(d);
+}
+
+/* Records the socket in the fd table, growing it as needed. */
+static int fd_put(struct hookd_deliver *d, curl_socket_t fd, struct sock *s)
+{
+    if ((size_t)fd >= d->nfd) {
+        size_t n = d->nfd ? d->nfd : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        struct sock **p = realloc(d->by_fd, n * sizeof(*p));
+        if (!p)
+            return HOOKD_ENOMEM;
+        memset(p + d->nfd, 0, (n - d->nfd) * sizeof(*p));
+        d->by_fd = p;
+        d->nfd = n;
+    }
+    d->by_fd[fd] = s;
+    return 0;
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct hookd_deliver *d = userp;
+    struct sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        /* Keep the poll handle armed: the socket usually goes back to the
+         * connection cache and is wanted again with the same events soon. */
+        if (s)
+            s->want = 0;
+        return 0;
+    }
+    if (!s) {
+        s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
+        if (!s) {
+            s = calloc(1, sizeof(*s));
+            if (!s)
+                return -1;
+            s->fd = fd;
+            s->d = d;
+            if (uv_poll_init_socket(d->loop, &s->poll, fd) != 0 || fd_put(d, fd, s) != 0) {
+                free(s);
+                return -1;
+            }
+            s->poll.data = s;
+            d->open_handles++;
+        }
+        curl_multi_assign(d->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    s->want = events;
+    if (events != s->armed) {
+        uv_poll_start(&s->poll, events, on_poll);
+        s->armed = events;
+    }
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct hookd_deliver *d = t->data;
+    int running;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(d);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct hookd_deliver *d = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&d->timer);
+    else
+        uv_timer_start(&d->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* Refuses the connection when the resolved address is not allowed; this is
+ * where the SSRF policy is enforced, after DNS, so rebinding cannot pass. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr)
+{
+    struct hookd_attempt *a = clientp;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    if (hookd_net_check(&addr->addr, a->d->opts.allow, a->error) != 0) {
+        a->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    struct hookd_deliver *d = clientp;
+    struct sock *s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
+    if (s) {
+        d->by_fd[fd] = NULL;
+        s->want = 0;
+        uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+    }
+    return close(fd);
+}
+
+/* ---- one attempt ---- */
+
+/* Counts the response body and stops reading past the cap; the status line
+ * has arrived by then, so the attempt can still be judged. */
+static size_t on_body(char *p, size_t size, size_t n, void *userp)
+{
+    (void)p;
+    struct hookd_attempt *a = userp;
+    a->resp_bytes += size * n;
+    if (a->resp_bytes > a->d->opts.max_response) {
+        a->overflow = 1;
+        return 0;
+    }
+    return size * n;
+}
+
+/* Caps the header bytes and keeps Retry-After. */
+static size_t on_header(char *p, size_t size, size_t n, void *userp)
+{
+    struct hookd_attempt *a = userp;
+    size_t len = size * n;
+    a->hdr_bytes += len;
+    if (a->hdr_bytes > MAX_HEADER_BYTES) {
+        a->overflow = 2;
+        return 0;
+    }
+    static const char name[] = "retry-after:";
+    if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+        const char *v = p + sizeof(name) - 1;
+        const char *end = p + len;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        size_t vl = (size_t)(end - v);
+        if (vl < sizeof(a->retry_after)) {
+            memcpy(a->retry_after, v, vl);
+            a->retry_after[vl] = '\0';
+        }
+    }
+    return len;
+}
+
+/* An easy handle with everything set that does not change per attempt. */
+static CURL *easy_get(struct hookd_deliver *d)
+{
+    if (d->npool)
+        return d->pool[--d->npool];
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hookd/" HOOKD_VERSION);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    return e;
+}
+
+static void easy_put(struct hookd_deliver *d, CURL *e)
+{
+    if (d->npool < EASY_POOL_MAX && !d->closing)
+        d->pool[d->npool++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+/* Appends "name: value" to the header list; NULL on ENOMEM (list freed). */
+static struct curl_slist *header_add(struct curl_slist *l, const char *name, const char *value)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "%s: %s", name, value);
+    struct curl_slist *n = curl_slist_append(l, line);
+    if (!n)
+        curl_slist_free_all(l);
+    return n;
+}
+
+/* Signs the attempt as of now and builds its header list. */
+static int build_headers(struct hookd_attempt *a)
+{
+    const struct hookd_webhook *w = a->webhook;
+    char ts[24], sig[HOOKD_SIG_HEX_LEN + 1], nonce[HOOKD_NONCE_HEX_LEN + 1];
+    a->started_ms = hookd_now_ms();
+    snprintf(ts, sizeof(ts), "%lld", (long long)a->started_ms);
+    if (hookd_sign_twenty(w->signer, ts, a->body, a->body_len, sig) != 0 ||
+        hookd_sign_nonce(nonce) != 0)
+        return HOOKD_ECRYPTO;
+    struct curl_slist *l = NULL;
+    if (!(l = header_add(l, "Content-Type", "application/json")) ||
+        !(l = header_add(l, "Expect", "")) ||
+        !(l = header_add(l, "X-Twenty-Webhook-Timestamp", ts)) ||
+        !(l = header_add(l, "X-Twenty-Webhook-Signature", sig)) ||
+        !(l = header_add(l, "X-Twenty-Webhook-Nonce", nonce)) ||
+        !(l = header_add(l, "webhook-id", a->delivery_id)))
+        return HOOKD_ENOMEM;
+    if (w->signing & HOOKD_SIGN_STANDARD) {
+        char ts_s[24], ssig[HOOKD_SIG_B64_LEN + 4];
+        snprintf(ts_s, sizeof(ts_s), "%lld", (long long)(a->started_ms / 1000));
+        if (hookd_sign_standard(w->signer, a->delivery_id, ts_s, a->body, a->body_len, ssig)) {
+            curl_slist_free_all(l);
+            return HOOKD_ECRYPTO;
+        }
+        if (!(l = header_add(l, "webhook-timestamp", ts_s)) ||
+            !(l = header_add(l, "webhook-signature", ssig)))
+            return HOOKD_ENOMEM;
+    }
+    a->headers = l;
+    return 0;
+}
+
+/* Reports an attempt that ends without reaching curl (no handle, no memory). */
+static void finish_early(struct hookd_deliver *d, struct hookd_attempt *a, int rc)
+{
+    struct host *h = a->host;
+    snprintf(a->error, sizeof(a->error), "could not start: %s", hookd_strerror(rc));
+    a->status = 0;
+    a->elapsed_ms = 0;
+    h->active--;
+    d->pending--;
+    d->done(a);
+    host_release_if_idle(d, h);
+}
+
+/* Hands the attempt to curl; its host already counts it as active. */
+static void start(struct hookd_deliver *d, struct hookd_attempt *a)
+{
+    const struct hookd_webhook *w = a->webhook;
+    int rc = build_headers(a);
+    CURL *e = rc ? NULL : easy_get(d);
+    if (!e) {
+        if (a->headers) {
+            curl_slist_free_all(a->headers);
+            a->headers = NULL;
+        }
+        finish_early(d, a, rc ? rc : HOOKD_ENOMEM);
+        return;
+    }
+    int64_t timeout = w->timeout_ms > 0 ? w->timeout_ms : d->opts.timeout_ms;
+    int64_t ctimeout = w->connect_timeout_ms > 0 ? w->connect_timeout_ms
+                                                 : d->opts.connect_timeout_ms;
+    if (timeout > d->opts.max_timeout_ms)
+        timeout = d->opts.max_timeout_ms;
+    if (ctimeout > timeout)
+        ctimeout = timeout;
+    a->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)a->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ctimeout);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+    if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
+        curl_slist_free_all(a->headers);
+        a->headers = NULL;
+        a->easy = NULL;
+        easy_put(d, e);
+        finish_early(d, a, HOOKD_EIO);
+        return;
+    }
+    a->prev = NULL;
+    a->next = d->running;
+    if (d->running)
+        d->running->prev = a;
+    d->running = a;
+}
+
+/* Takes a running attempt out of curl and of the running list. */
+static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
+{
+    curl_multi_remove_handle(d->multi, a->easy);
+    curl_slist_free_all(a->headers);
+    a->headers = NULL;
+    easy_put(d, a->easy);
+    a->easy = NULL;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        d->running = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->next = a->prev = NULL;
+}
+
+/* Starts queued attempts of h while it has room. */
+static void start_next(struct hookd_deliver *d, struct host *h)
+{
+    while (h->head && h->active < d->opts.host_concurrency) {
+        struct hookd_attempt *a = h->head;
+        h->head = a->next;
+        if (!h->head)
+            h->tail = NULL;
+        a->next = NULL;
+        h->active++;
+        start(d, a);
+    }
+}
+
+/* Fills in the outcome of a transfer curl has finished. */
+static void judge(struct hookd_attempt *a, CURLcode res)
+{
+    CURL *e = a->easy;
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    a->elapsed_ms = hookd_now_ms() - a->started_ms;
+    a->status = status;
+    if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && a->overflow == 1 && status)) {
+        if (status >= 200 && status < 300)
+            a->error[0] = '\0';
+        else
+            snprintf(a->error, sizeof(a->error), "HTTP %ld", status);
+        return;
+    }
+    a->status = 0;
+    if (a->refused)
+        return; /* on_open_socket wrote the reason */
+    if (a->overflow == 2)
+        snprintf(a->error, sizeof(a->error), "response headers over %d bytes", MAX_HEADER_BYTES);
+    else if (res == CURLE_OPERATION_TIMEDOUT)
+        snprintf(a->error, sizeof(a->error), "timed out after %lld ms",
+                 (long long)a->elapsed_ms);
+    else
+        snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(res));
+}
+
+/* Reports every transfer curl has finished and starts what waited. */
+static void check_done(struct hookd_deliver *d)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(d->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = m->easy_handle;
+        struct hookd_attempt *a;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&a);
+        judge(a, m->data.result);
+        unlink_running(d, a);
+        struct host *h = a->host;
+        h->active--;
+        d->pending--;
+        d->done(a);
+        start_next(d, h);
+        host_release_if_idle(d, h);
+    }
+}
+
+/* ---- public ---- */
+
+int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts,
+                      hookd_deliver_cb done, struct hookd_deliver **out)
+{
+    struct hookd_deliver *d = calloc(1, sizeof(*d));
+    if (!d)
+        return HOOKD_ENOMEM;
+    d->loop = loop;
+    d->opts = *opts;
+    d->done = done;
+    d->multi = curl_multi_init();
+    if (!d->multi) {
+        free(d);
+        return HOOKD_ENOMEM;
+    }
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    uv_timer_init(loop, &d->timer);
+    d->timer.data = d;
+    d->open_handles = 1;
+    *out = d;
+    return 0;
+}
+
+void hookd_deliver_submit(struct hookd_deliver *d, struct hookd_attempt *a)
+{
+    a->d = d;
+    a->next = NULL;
+    a->easy = a->headers = NULL;
+    a->status = 0;
+    a->elapsed_ms = 0;
+    a->aborted = a->refused = a->overflow = 0;
+    a->resp_bytes = a->hdr_bytes = 0;
+    a->retry_after[0] = a->error[0] = '\0';
+    d->pending++;
+    struct host *h = host_get(d, a->webhook->hostkey);
+    if (!h) {
+        /* No memory for a host record: fail the attempt through the queue of
+         * a stack-free path, so the callback never runs inside submit. */
+        d->pending--;
+        a->status = 0;
+        snprintf(a->error, sizeof(a->error), "could not start: out of memory");
+        d->done(a);
+        return;
+    }
+    a->host = h;
+    if (h->tail)
+        h->tail->next = a;
+    else
+        h->head = a;
+    h->tail = a;
+    start_next(d, h);
+}
+
+size_t hookd_deliver_pending(const struct hookd_deliver *d)
+{
+    return d->pending;
+}
+
+void hookd_deliver_abort_all(struct hookd_deliver *d)
+{
+    for (int b = 0; b < HOST_BUCKETS; b++) {
+        struct host *h = d->hosts[b];
+        while (h) {
+            struct host *next = h->next;
+            struct hookd_attempt *a = h->head;
+            h->head = h->tail = NULL;
+            h->active++; /* holds h while its queue is reported */
+            while (a) {
+                struct hookd_attempt *an = a->next;
+                a->aborted = 1;
+                snprintf(a->error, sizeof(a->error), "not started: shutting down");
+                d->pending--;
+                d->done(a);
+                a = an;
+            }
+            h->active--;
+            h = next;
+        }
+    }
+    while (d->running) {
+        struct hookd_attempt *a = d->running;
+        struct host *h = a->host;
+        unlink_running(d, a);
+        a->aborted = 1;
+        a->status = 0;
+        a->elapsed_ms = hookd_now_ms() - a->started_ms;
+        snprintf(a->error, sizeof(a->error), "aborted after %lld ms: shutting down",
+                 (long long)a->elapsed_ms);
+        h->active--;
+        d->pending--;
+        d->done(a);
+        host_release_if_idle(d, h);
+    }
+    for (int b = 0; b < HOST_BUCKETS; b++) {
+        struct host *h = d->hosts[b];
+        while (h) {
+            struct host *next = h->next;
+            host_release_if_idle(d, h);
+            h = next;
+        }
+    }
+}
+
+void hookd_deliver_close(struct hookd_deliver *d)
+{
+    d->closing = 1;
+    while (d->npool)
+        curl_easy_cleanup(d->pool[--d->npool]);
+    curl_multi_cleanup(d->multi); /* closes cached connections via on_close_socket */
+    d->multi = NULL;
+    free(d->by_fd);
+    d->by_fd = NULL;
+    d->nfd = 0;
+    uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+}

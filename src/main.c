@@ -1,0 +1,133 @@
+/* main.c - wires hookd together: configuration, then the worker or a command.
+ *
+ * `hookd run` starts one worker thread per --threads, each with its own
+ * loop, and waits on its own loop for SIGTERM or SIGINT, which starts the
+ * drain. Every other subcommand is an admin command (cli.c). */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "hookd/cli.h"
+#include "hookd/config.h"
+#include "hookd/log.h"
+#include "hookd/worker.h"
+
+extern char **environ;
+
+#define MAX_THREADS 256
+
+static const char USAGE[] =
+    "usage: hookd [options] COMMAND [args]\n"
+    "\n"
+    "commands:\n"
+    "  run                           deliver webhooks until SIGTERM\n"
+    "  webhook add|list|show|update|delete|rotate-secret|log\n"
+    "  enqueue EVENT [DATA_JSON] | enqueue -\n"
+    "  stats [--json] [--watch]\n"
+    "  dead list|replay|purge\n"
+    "  verify --secret S --timestamp T --signature SIG [FILE]\n"
+    "  version\n"
+    "\n"
+    "options (each also read from HOOKD_<NAME>, e.g. HOOKD_REDIS_URL):\n";
+
+/* State of `hookd run` for the signal callbacks. */
+struct run {
+    struct hookd_worker *workers[MAX_THREADS]; /* started workers */
+    int n;                                     /* how many */
+    uv_signal_t sigterm, sigint;               /* drain triggers */
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct run *r = h->data;
+    hookd_info("received %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (int i = 0; i < r->n; i++)
+        hookd_worker_stop(r->workers[i]);
+    /* A second signal takes the default action and ends the process. */
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+}
+
+static int run(struct hookd_config *cfg)
+{
+    char err[HOOKD_ERRLEN];
+    if (hookd_config_check(cfg, err) != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "hookd: cannot initialise libcurl\n");
+        return 1;
+    }
+    struct run r = {0};
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_init(loop, &r.sigterm);
+    uv_signal_init(loop, &r.sigint);
+    r.sigterm.data = r.sigint.data = &r;
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+
+    hookd_info("hookd %s starting: %d threads, prefix {%s}", HOOKD_VERSION, cfg->threads,
+               cfg->prefix);
+    int status = 0;
+    for (; r.n < cfg->threads && r.n < MAX_THREADS; r.n++) {
+        int rc = hookd_worker_start(cfg, r.n, &r.workers[r.n]);
+        if (rc) {
+            hookd_error("cannot start worker %d: %s", r.n, hookd_strerror(rc));
+            status = 1;
+            for (int i = 0; i < r.n; i++)
+                hookd_worker_stop(r.workers[i]);
+            uv_close((uv_handle_t *)&r.sigterm, NULL);
+            uv_close((uv_handle_t *)&r.sigint, NULL);
+            break;
+        }
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < r.n; i++)
+        hookd_worker_join(r.workers[i]);
+    uv_loop_close(loop);
+    curl_global_cleanup();
+    hookd_info("stopped");
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct hookd_config cfg;
+    char err[HOOKD_ERRLEN];
+    if (hookd_config_init(&cfg) != 0) {
+        fprintf(stderr, "hookd: out of memory\n");
+        return 1;
+    }
+    if (hookd_config_load(&cfg, &argc, argv, environ, err) != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        hookd_config_free(&cfg);
+        return 2;
+    }
+    hookd_log_setup(cfg.log_level, cfg.log_format);
+    int status;
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "run") == 0 && argc == 2) {
+        status = run(&cfg);
+    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("hookd %s\n", HOOKD_VERSION);
+        status = 0;
+    } else if (!*cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+               strcmp(cmd, "-h") == 0) {
+        FILE *out = *cmd ? stdout : stderr;
+        fputs(USAGE, out);
+        hookd_config_usage(out);
+        status = *cmd ? 0 : 2;
+    } else if (strcmp(cmd, "run") == 0) {
+        fprintf(stderr, "hookd: run: unexpected argument '%s'\n", argv[2]);
+        status = 2;
+    } else {
+        status = hookd_cli_main(&cfg, argc - 1, argv + 1);
+    }
+    hookd_config_free(&cfg);
+    return status;
+}

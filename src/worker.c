@@ -1,0 +1,653 @@
+/* worker.c - one loop: take events, fan them out, deliver, settle.
+ *
+ * Work arrives in batches from the queue. An event ("e:" token) becomes one
+ * delivery per subscribed webhook; the event is acknowledged once every one
+ * of its deliveries is settled (delivered, scheduled for retry, or dead). A
+ * delivery that failed before ("d:" token) comes back alone, as a job. Each
+ * settlement is buffered in the queue and flushed in batches. Held tokens
+ * have their leases renewed every third of a lease, so work that waits in a
+ * host queue is not taken by another worker meanwhile. */
+#include "hookd/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "hookd/deliver.h"
+#include "hookd/envelope.h"
+#include "hookd/job.h"
+#include "hookd/log.h"
+#include "hookd/queue.h"
+#include "hookd/registry.h"
+#include "hookd/retry.h"
+#include "hookd/sign.h"
+
+#define IDLE_MIN_MS 1
+#define IDLE_MAX_MS 10
+#define FANOUT_STACK 64
+
+enum counter { C_EVENTS, C_INVALID, C_UNROUTED, C_DELIVERED, C_FAILED, C_RETRIED, C_DEAD, C_GONE,
+               C_COUNT };
+static const char *const COUNTER_NAMES[C_COUNT] = {
+    "events", "invalid", "unrouted", "delivered", "failed_attempts", "retried", "dead", "gone"};
+
+/* A token this worker holds a lease on: an event, or a retried delivery. */
+struct work {
+    struct work *prev, *next; /* the worker's list of held tokens */
+    int remaining;            /* deliveries not yet settled */
+    int is_event;             /* "e:" token: acknowledge when remaining hits 0 */
+    char token[];             /* the token */
+};
+
+/* A body shared by the deliveries of one event. */
+struct body {
+    int refs;   /* deliveries using it */
+    size_t len; /* bytes */
+    char *data; /* malloc'ed bytes */
+};
+
+/* One delivery in flight. Freed after its attempt is settled. */
+struct delivery {
+    struct hookd_attempt a;      /* the HTTP attempt; a.data points back here */
+    struct hookd_worker *w;      /* owner */
+    struct work *work;           /* the token it settles against */
+    struct body *body;           /* shared body */
+    struct hookd_registry *reg;  /* keeps a.webhook alive */
+    int attempt;                 /* 1-based number of this attempt */
+    int64_t first_ms;            /* when the event was first read */
+    char id[37];                 /* delivery id, "msg_..." */
+    char event_id[HOOKD_ID_MAX + 1]; /* the event's id */
+    char event[HOOKD_EVENT_MAX + 1]; /* the event's name */
+};
+
+struct hookd_worker {
+    const struct hookd_config *cfg;   /* shared, read-only */
+    int index;                        /* 0.. threads-1, for logs */
+    uv_thread_t thread;               /* runs run_thread() */
+    uv_loop_t loop;                   /* this worker's loop */
+    uv_async_t stop_async;            /* wakes the loop to drain */
+    uv_timer_t take_timer;            /* next take after an empty one */
+    uv_timer_t renew_timer;           /* lease renewal */
+    uv_timer_t drain_timer;           /* drain deadline */
+    struct hookd_queue *q;            /* Redis side */
+    struct hookd_deliver *d;          /* HTTP side */
+    struct hookd_registry *reg;       /* current webhooks, NULL until loaded */
+    struct hookd_retry_policy policy; /* backoff */
+    struct work *works;               /* held tokens */
+    size_t inflight;                  /* deliveries not yet settled */
+    size_t cap;                       /* this loop's share of concurrency */
+    int64_t idle_ms;                  /* current wait after an empty take */
+    int64_t clock_offset;             /* Redis clock minus ours, ms */
+    int64_t counters[C_COUNT];        /* not yet added to {P}:stats */
+    uint64_t rng;                     /* xorshift state for jitter */
+    int draining;                     /* stop was asked */
+    int closing;                      /* handles are being closed */
+    int up;                           /* Redis connected */
+};
+
+static void maybe_take(struct hookd_worker *w);
+static void maybe_finish(struct hookd_worker *w);
+
+static double rand01(struct hookd_worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    w->rng = x;
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static int64_t redis_now(const struct hookd_worker *w)
+{
+    return hookd_now_ms() + w->clock_offset;
+}
+
+/* ---- held tokens ---- */
+
+static struct work *work_new(struct hookd_worker *w, const char *token, size_t len, int is_event,
+                             int remaining)
+{
+    struct work *k = malloc(sizeof(*k) + len + 1);
+    if (!k)
+        hookd_oom();
+    memcpy(k->token, token, len);
+    k->token[len] = '\0';
+    k->is_event = is_event;
+    k->remaining = remaining;
+    k->prev = NULL;
+    k->next = w->works;
+    if (w->works)
+        w->works->prev = k;
+    w->works = k;
+    return k;
+}
+
+/* Drops one delivery's hold; the last acknowledges an event's token. */
+static void work_release(struct hookd_worker *w, struct work *k)
+{
+    if (--k->remaining > 0)
+        return;
+    if (k->is_event)
+        hookd_queue_ack(w->q, k->token, strlen(k->token));
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        w->works = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    free(k);
+}
+
+static void body_release(struct body *b)
+{
+    if (--b->refs == 0) {
+        free(b->data);
+        free(b);
+    }
+}
+
+/* ---- settling one attempt ---- */
+
+static void settle_flush(struct hookd_worker *w)
+{
+    hookd_queue_flush(w->q);
+}
+
+static void on_before_settle(void *data)
+{
+    struct hookd_worker *w = data;
+    for (int i = 0; i < C_COUNT; i++) {
+        if (w->counters[i]) {
+            hookd_queue_count(w->q, COUNTER_NAMES[i], w->counters[i]);
+            w->counters[i] = 0;
+        }
+    }
+}
+
+/* Fills a job record from a delivery, for the retry set or the dead list. */
+static void job_of(const struct delivery *dl, int attempt, const char *error, struct hookd_job *j)
+{
+    j->webhook = dl->a.webhook->id;
+    j->delivery = (char *)dl->id;
+    j->event_id = (char *)dl->event_id;
+    j->event = (char *)dl->event;
+    j->attempt = attempt;
+    j->first_ms = dl->first_ms;
+    j->body = dl->body->data;
+    j->body_len = dl->body->len;
+    j->last_error = error && *error ? (char *)error : NULL;
+}
+
+/* Schedules the delivery's next attempt (number `attempt`) at due. */
+static void settle_retry(struct hookd_worker *w, struct delivery *dl, int attempt, int64_t due)
+{
+    struct hookd_job j;
+    struct hookd_buf b;
+    char tok[40];
+    hookd_buf_init(&b, (size_t)64 << 20);
+    job_of(dl, attempt, dl->a.error, &j);
+    snprintf(tok, sizeof(tok), "d:%s", dl->id);
+    if (hookd_job_encode(&j, &b) == 0)
+        hookd_queue_retry(w->q, tok, due, b.data, b.len);
+    else
+        hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
+                    dl->id);
+    hookd_buf_free(&b);
+}
+
+static void settle_dead(struct hookd_worker *w, struct delivery *dl, const char *reason)
+{
+    struct hookd_job j;
+    struct hookd_buf b;
+    char tok[40];
+    hookd_buf_init(&b, (size_t)64 << 20);
+    job_of(dl, dl->attempt, dl->a.error, &j);
+    snprintf(tok, sizeof(tok), "d:%s", dl->id);
+    if (hookd_dead_encode_delivery(&j, reason, redis_now(w), &b) == 0)
+        hookd_queue_dead(w->q, tok, b.data, b.len);
+    hookd_buf_free(&b);
+    w->counters[C_DEAD]++;
+}
+
+static void log_attempt(struct hookd_worker *w, const struct delivery *dl)
+{
+    char attempt[16], status[16], ms[24], at[24];
+    snprintf(attempt, sizeof(attempt), "%d", dl->attempt);
+    snprintf(status, sizeof(status), "%ld", dl->a.status);
+    snprintf(ms, sizeof(ms), "%lld", (long long)dl->a.elapsed_ms);
+    snprintf(at, sizeof(at), "%lld", (long long)dl->a.started_ms);
+    const char *fields[] = {"delivery", dl->id,    "event_id", dl->event_id, "event",
+                            dl->event,  "attempt", attempt,    "status",     status,
+                            "ms",       ms,        "at",       at,           "error",
+                            dl->a.error, NULL};
+    hookd_queue_log(w->q, dl->a.webhook->id, fields);
+}
+
+static void delivery_free(struct delivery *dl)
+{
+    body_release(dl->body);
+    hookd_registry_release(dl->reg);
+    free(dl);
+}
+
+/* The deliverer's callback: judge the attempt, settle it, free it. */
+static void on_attempt_done(struct hookd_attempt *a)
+{
+    struct delivery *dl = a->data;
+    struct hookd_worker *w = dl->w;
+    w->inflight--;
+    if (a->aborted) {
+        /* Shutting down: give it back as a retry due now, same attempt. */
+        settle_retry(w, dl, dl->attempt, redis_now(w));
+    } else {
+        log_attempt(w, dl);
+        switch (hookd_retry_classify(&w->policy, a->status, dl->attempt)) {
+        case HOOKD_OUTCOME_OK:
+            w->counters[C_DELIVERED]++;
+            if (!dl->work->is_event) {
+                char tok[40];
+                int n = snprintf(tok, sizeof(tok), "d:%s", dl->id);
+                hookd_queue_ack(w->q, tok, (size_t)n);
+            }
+            break;
+        case HOOKD_OUTCOME_RETRY: {
+            w->counters[C_FAILED]++;
+            w->counters[C_RETRIED]++;
+            int64_t delay = -1;
+            if ((a->status == 429 || a->status == 503) && a->retry_after[0])
+                delay = hookd_retry_after_parse(&w->policy, a->retry_after, redis_now(w));
+            if (delay < 0)
+                delay = hookd_retry_delay(&w->policy, dl->attempt, rand01(w));
+            hookd_debug("worker %d: %s attempt %d failed (%s), retry in %lld ms", w->index,
+                        dl->id, dl->attempt, a->error, (long long)delay);
+            settle_retry(w, dl, dl->attempt + 1, redis_now(w) + delay);
+            break;
+        }
+        case HOOKD_OUTCOME_DEAD: {
+            w->counters[C_FAILED]++;
+            char reason[HOOKD_ERRLEN + 32];
+            snprintf(reason, sizeof(reason), "out of attempts: %s", a->error);
+            settle_dead(w, dl, reason);
+            break;
+        }
+        case HOOKD_OUTCOME_GONE:
+            w->counters[C_FAILED]++;
+            w->counters[C_GONE]++;
+            hookd_queue_disable(w->q, a->webhook->id, "receiver answered 410 Gone");
+            settle_dead(w, dl, "410 Gone: webhook disabled");
+            hookd_warn("webhook %s answered 410 Gone and is now disabled", a->webhook->id);
+            break;
+        }
+    }
+    work_release(w, dl->work);
+    delivery_free(dl);
+    settle_flush(w);
+    maybe_take(w);
+    maybe_finish(w);
+}
+
+/* ---- taking work ---- */
+
+static struct delivery *delivery_new(struct hookd_worker *w, struct work *k,
+                                     const struct hookd_webhook *wh, struct body *b)
+{
+    struct delivery *dl = calloc(1, sizeof(*dl));
+    if (!dl)
+        hookd_oom();
+    dl->w = w;
+    dl->work = k;
+    dl->body = b;
+    b->refs++;
+    dl->reg = w->reg;
+    hookd_registry_retain(w->reg);
+    dl->a.webhook = wh;
+    dl->a.delivery_id = dl->id;
+    dl->a.body = b->data;
+    dl->a.body_len = b->len;
+    dl->a.data = dl;
+    return dl;
+}
+
+static void submit(struct hookd_worker *w, struct delivery *dl)
+{
+    w->inflight++;
+    hookd_deliver_submit(w->d, &dl->a);
+}
+
+static void take_event(struct hookd_worker *w, const struct hookd_item *it)
+{
+    struct hookd_envelope env;
+    char err[HOOKD_ERRLEN];
+    w->counters[C_EVENTS]++;
+    if (hookd_envelope_parse(it->payload, it->payload_len, (size_t)w->cfg->max_envelope,
+                             redis_now(w), &env, err) != 0) {
+        struct hookd_buf b;
+        hookd_buf_init(&b, SIZE_MAX / 2);
+        if (hookd_dead_encode_envelope(it->payload, it->payload_len, err, redis_now(w), &b) == 0)
+            hookd_queue_dead(w->q, it->token, b.data, b.len);
+        hookd_buf_free(&b);
+        w->counters[C_INVALID]++;
+        hookd_warn("worker %d: envelope %.*s to the dead list: %s", w->index, (int)it->token_len,
+                   it->token, err);
+        return;
+    }
+    const struct hookd_webhook *stack[FANOUT_STACK], **targets = stack;
+    size_t max = hookd_registry_count(w->reg);
+    if (max > FANOUT_STACK && !(targets = malloc(max * sizeof(*targets))))
+        hookd_oom();
+    size_t n = hookd_fanout(w->reg, &env, targets, max);
+    if (n == 0) {
+        w->counters[C_UNROUTED]++;
+        hookd_queue_ack(w->q, it->token, it->token_len);
+        goto out;
+    }
+    struct body *b = malloc(sizeof(*b));
+    if (!b)
+        hookd_oom();
+    struct work *k = work_new(w, it->token, it->token_len, 1, (int)n + 1);
+    b->refs = 1;
+    b->data = env.body;
+    b->len = env.body_len;
+    env.body = NULL;
+    int64_t now = redis_now(w);
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *dl = delivery_new(w, k, targets[i], b);
+        dl->attempt = 1;
+        dl->first_ms = now;
+        hookd_delivery_id(env.id, targets[i]->id, dl->id);
+        snprintf(dl->event_id, sizeof(dl->event_id), "%s", env.id);
+        snprintf(dl->event, sizeof(dl->event), "%s", env.event);
+        submit(w, dl);
+    }
+    body_release(b);
+    work_release(w, k);
+out:
+    if (targets != stack)
+        free(targets);
+    hookd_envelope_free(&env);
+}
+
+static void take_job(struct hookd_worker *w, const struct hookd_item *it)
+{
+    struct hookd_job job;
+    char err[HOOKD_ERRLEN];
+    if (hookd_job_decode(it->payload, it->payload_len, &job, err) != 0) {
+        struct hookd_buf b;
+        hookd_buf_init(&b, SIZE_MAX / 2);
+        if (hookd_dead_encode_envelope(it->payload, it->payload_len, err, redis_now(w), &b) == 0)
+            hookd_queue_dead(w->q, it->token, b.data, b.len);
+        hookd_buf_free(&b);
+        return;
+    }
+    const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
+    struct body *b = malloc(sizeof(*b));
+    if (!b)
+        hookd_oom();
+    struct work *k = work_new(w, it->token, it->token_len, 0, 1);
+    b->refs = 1;
+    b->data = job.body;
+    b->len = job.body_len;
+    job.body = NULL;
+    struct delivery *dl = calloc(1, sizeof(*dl));
+    if (!dl)
+        hookd_oom();
+    dl->w = w;
+    dl->work = k;
+    dl->body = b;
+    dl->attempt = job.attempt;
+    dl->first_ms = job.first_ms;
+    snprintf(dl->id, sizeof(dl->id), "%s", job.delivery);
+    snprintf(dl->event_id, sizeof(dl->event_id), "%s", job.event_id);
+    snprintf(dl->event, sizeof(dl->event), "%s", job.event);
+    if (!wh || !wh->enabled) {
+        /* No attempt is made; the record keeps everything for a replay. */
+        struct hookd_job j = job;
+        j.body = b->data;
+        j.body_len = b->len;
+        j.attempt = job.attempt - 1;
+        struct hookd_buf rb;
+        hookd_buf_init(&rb, SIZE_MAX / 2);
+        if (hookd_dead_encode_delivery(&j, wh ? "webhook disabled" : "webhook deleted",
+                                       redis_now(w), &rb) == 0)
+            hookd_queue_dead(w->q, it->token, rb.data, rb.len);
+        hookd_buf_free(&rb);
+        w->counters[C_DEAD]++;
+        free(dl);
+        body_release(b);
+        work_release(w, k);
+        hookd_job_free(&job);
+        return;
+    }
+    hookd_job_free(&job);
+    dl->reg = w->reg;
+    hookd_registry_retain(w->reg);
+    dl->a.webhook = wh;
+    dl->a.delivery_id = dl->id;
+    dl->a.body = b->data;
+    dl->a.body_len = b->len;
+    dl->a.data = dl;
+    submit(w, dl);
+}
+
+static void on_take_timer(uv_timer_t *t)
+{
+    maybe_take(t->data);
+}
+
+static void on_take(void *data, const struct hookd_item *items, size_t n, int64_t redis_now_ms)
+{
+    struct hookd_worker *w = data;
+    if (redis_now_ms)
+        w->clock_offset = redis_now_ms - hookd_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].token_len > 2 && items[i].token[0] == 'e' && items[i].token[1] == ':')
+            take_event(w, &items[i]);
+        else
+            take_job(w, &items[i]);
+    }
+    settle_flush(w);
+    if (n == 0) {
+        uv_timer_start(&w->take_timer, on_take_timer, (uint64_t)w->idle_ms, 0);
+        w->idle_ms = w->idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : w->idle_ms * 2;
+    } else {
+        w->idle_ms = IDLE_MIN_MS;
+        maybe_take(w);
+    }
+}
+
+/* Takes more work when connected, webhooks are known, and there is room. */
+static void maybe_take(struct hookd_worker *w)
+{
+    if (w->draining || !w->reg || !hookd_queue_ready(w->q) || hookd_queue_taking(w->q))
+        return;
+    if (w->inflight >= w->cap)
+        return;
+    size_t room = w->cap - w->inflight;
+    int n = room < (size_t)w->cfg->batch ? (int)room : w->cfg->batch;
+    uv_timer_stop(&w->take_timer);
+    hookd_queue_take(w->q, n);
+}
+
+static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
+{
+    struct hookd_worker *w = data;
+    if (w->index == 0)
+        hookd_info("loaded %zu webhooks%s", hookd_registry_count(reg),
+                   skipped ? " (some skipped: invalid)" : "");
+    if (w->reg)
+        hookd_registry_release(w->reg);
+    w->reg = reg;
+    maybe_take(w);
+}
+
+static void on_state(void *data, int up)
+{
+    struct hookd_worker *w = data;
+    w->up = up;
+    if (up) {
+        hookd_info("worker %d: redis connected", w->index);
+        maybe_take(w);
+    } else {
+        hookd_warn("worker %d: redis connection lost; reconnecting", w->index);
+    }
+}
+
+static void on_queue_error(void *data, const char *msg)
+{
+    struct hookd_worker *w = data;
+    hookd_warn("worker %d: %s", w->index, msg);
+}
+
+/* ---- leases ---- */
+
+static void on_renew(uv_timer_t *t)
+{
+    struct hookd_worker *w = t->data;
+    size_t n = 0;
+    for (struct work *k = w->works; k; k = k->next)
+        n++;
+    if (!n)
+        return;
+    const char **tokens = malloc(n * sizeof(*tokens));
+    if (!tokens)
+        return;
+    n = 0;
+    for (struct work *k = w->works; k; k = k->next)
+        tokens[n++] = k->token;
+    hookd_queue_renew(w->q, tokens, n);
+    free(tokens);
+}
+
+/* ---- shutdown ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_queue_closed(void *data)
+{
+    struct hookd_worker *w = data;
+    uv_close((uv_handle_t *)&w->stop_async, on_handle_closed);
+    uv_close((uv_handle_t *)&w->take_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->renew_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+    hookd_deliver_close(w->d);
+}
+
+/* Once draining and nothing is in flight, flushes and closes. */
+static void maybe_finish(struct hookd_worker *w)
+{
+    if (!w->draining || w->closing || w->inflight)
+        return;
+    w->closing = 1;
+    uv_timer_stop(&w->drain_timer);
+    uv_timer_stop(&w->renew_timer);
+    uv_timer_stop(&w->take_timer);
+    hookd_queue_close(w->q, 5000);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct hookd_worker *w = t->data;
+    hookd_warn("worker %d: drain timeout: giving back %zu deliveries", w->index, w->inflight);
+    hookd_deliver_abort_all(w->d);
+    maybe_finish(w);
+}
+
+static void on_stop(uv_async_t *a)
+{
+    struct hookd_worker *w = a->data;
+    if (w->draining)
+        return;
+    w->draining = 1;
+    uv_timer_stop(&w->take_timer);
+    if (w->inflight)
+        uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)w->cfg->drain_timeout_ms, 0);
+    maybe_finish(w);
+}
+
+/* ---- thread ---- */
+
+static void run_thread(void *arg)
+{
+    struct hookd_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    hookd_queue_free(w->q);
+    w->q = NULL;
+    if (w->reg)
+        hookd_registry_release(w->reg);
+    w->reg = NULL;
+    while (w->works) {
+        struct work *k = w->works;
+        w->works = k->next;
+        free(k);
+    }
+    uv_loop_close(&w->loop);
+}
+
+int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_worker **out)
+{
+    struct hookd_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return HOOKD_ENOMEM;
+    w->cfg = cfg;
+    w->index = index;
+    w->cap = (size_t)((cfg->concurrency + cfg->threads - 1) / cfg->threads);
+    w->idle_ms = IDLE_MIN_MS;
+    w->policy = (struct hookd_retry_policy){cfg->retry_base_ms, cfg->retry_factor,
+                                            cfg->retry_max_delay_ms, cfg->max_attempts, 0.2};
+    w->rng = (uint64_t)hookd_now_ms() * 2654435761u + (uint64_t)index * 0x9E3779B97F4A7C15ull + 1;
+    if (uv_loop_init(&w->loop) != 0) {
+        free(w);
+        return HOOKD_EIO;
+    }
+    struct hookd_deliver_opts dopts = {
+        .host_concurrency = (cfg->host_concurrency + cfg->threads - 1) / cfg->threads,
+        .timeout_ms = cfg->timeout_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .max_timeout_ms = cfg->lease_ms * 9 / 10,
+        .allow = &cfg->allow_net,
+        .max_response = 64 * 1024,
+    };
+    struct hookd_queue_cbs cbs = {
+        .on_take = on_take,
+        .on_registry = on_registry,
+        .on_state = on_state,
+        .before_settle = on_before_settle,
+        .on_error = on_queue_error,
+        .on_closed = on_queue_closed,
+    };
+    int rc = hookd_deliver_new(&w->loop, &dopts, on_attempt_done, &w->d);
+    if (rc == 0)
+        rc = hookd_queue_new(&w->loop, cfg, &cbs, w, &w->q);
+    if (rc) {
+        uv_loop_close(&w->loop);
+        free(w);
+        return rc;
+    }
+    uv_async_init(&w->loop, &w->stop_async, on_stop);
+    uv_timer_init(&w->loop, &w->take_timer);
+    uv_timer_init(&w->loop, &w->renew_timer);
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->stop_async.data = w->take_timer.data = w->renew_timer.data = w->drain_timer.data = w;
+    uint64_t every = (uint64_t)(cfg->lease_ms / 3 > 0 ? cfg->lease_ms / 3 : 1);
+    uv_timer_start(&w->renew_timer, on_renew, every, every);
+    if (uv_thread_create(&w->thread, run_thread, w) != 0)
+        return HOOKD_EIO;
+    *out = w;
+    return 0;
+}
+
+void hookd_worker_stop(struct hookd_worker *w)
+{
+    uv_async_send(&w->stop_async);
+}
+
+void hookd_worker_join(struct hookd_worker *w)
+{
+    uv_thread_join(&w->thread);
+    free(w);
+}
