@@ -1,0 +1,204 @@
+/* sign.c - HMAC-SHA256 request signatures, nonces and hex helpers.
+ *
+ * A signer keeps one EVP_MAC_CTX initialised with the key. That context is
+ * never updated after hookd_signer_new(): every signature works on a
+ * duplicate (EVP_MAC_CTX_dup), so one signer may be shared by threads. */
+#include "hookd/sign.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGN_SECRET_MAX 1024
+#define SIGN_MAC_LEN 32
+
+struct hookd_signer {
+    EVP_MAC *mac;     /* the HMAC implementation, held while ctx lives */
+    EVP_MAC_CTX *ctx; /* keyed with the secret; only ever duplicated */
+};
+
+int hookd_signer_new(const void *secret, size_t len, struct hookd_signer **out)
+{
+    *out = NULL;
+    if (!secret || len == 0)
+        return HOOKD_EINVAL;
+    if (len > SIGN_SECRET_MAX)
+        return HOOKD_ETOOBIG;
+
+    struct hookd_signer *s = calloc(1, sizeof(*s));
+    if (!s)
+        return HOOKD_ENOMEM;
+    s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!s->mac)
+        goto fail;
+    s->ctx = EVP_MAC_CTX_new(s->mac);
+    if (!s->ctx)
+        goto fail;
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!EVP_MAC_init(s->ctx, secret, len, params))
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    hookd_signer_free(s);
+    return HOOKD_ECRYPTO;
+}
+
+void hookd_signer_free(struct hookd_signer *s)
+{
+    if (!s)
+        return;
+    EVP_MAC_CTX_free(s->ctx);
+    EVP_MAC_free(s->mac);
+    free(s);
+}
+
+struct sign_part {
+    const void *p; /* bytes to feed to the MAC */
+    size_t n;      /* their length */
+};
+
+/* Computes the MAC of the concatenated parts into mac[SIGN_MAC_LEN] on a
+ * duplicate of the signer's keyed context. */
+static int sign_parts(const struct hookd_signer *s, const struct sign_part *parts, int nparts,
+                      unsigned char mac[SIGN_MAC_LEN])
+{
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(s->ctx);
+    if (!c)
+        return HOOKD_ECRYPTO;
+    int rc = HOOKD_ECRYPTO;
+    for (int i = 0; i < nparts; i++) {
+        if (parts[i].n && !EVP_MAC_update(c, parts[i].p, parts[i].n))
+            goto out;
+    }
+    size_t outl = 0;
+    if (!EVP_MAC_final(c, mac, &outl, SIGN_MAC_LEN) || outl != SIGN_MAC_LEN)
+        goto out;
+    rc = 0;
+out:
+    EVP_MAC_CTX_free(c);
+    return rc;
+}
+
+int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body,
+                      size_t len, char out[HOOKD_SIG_HEX_LEN + 1])
+{
+    out[0] = '\0';
+    if (!s || !ts || (!body && len))
+        return HOOKD_EINVAL;
+    struct sign_part parts[] = {
+        {ts, strlen(ts)},
+        {":", 1},
+        {body, len},
+    };
+    unsigned char mac[SIGN_MAC_LEN];
+    int rc = sign_parts(s, parts, 3, mac);
+    if (rc)
+        return rc;
+    hookd_hex(mac, sizeof(mac), out);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return 0;
+}
+
+int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char *ts,
+                        const void *body, size_t len, char out[HOOKD_SIG_B64_LEN + 4])
+{
+    out[0] = '\0';
+    if (!s || !id || !ts || (!body && len))
+        return HOOKD_EINVAL;
+    struct sign_part parts[] = {
+        {id, strlen(id)},
+        {".", 1},
+        {ts, strlen(ts)},
+        {".", 1},
+        {body, len},
+    };
+    unsigned char mac[SIGN_MAC_LEN];
+    int rc = sign_parts(s, parts, 5, mac);
+    if (rc)
+        return rc;
+    memcpy(out, "v1,", 3);
+    int n = EVP_EncodeBlock((unsigned char *)out + 3, mac, SIGN_MAC_LEN);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    if (n != HOOKD_SIG_B64_LEN) {
+        out[0] = '\0';
+        return HOOKD_ECRYPTO;
+    }
+    return 0;
+}
+
+int hookd_sign_nonce(char out[HOOKD_NONCE_HEX_LEN + 1])
+{
+    return hookd_random_hex(out, HOOKD_NONCE_HEX_LEN / 2);
+}
+
+int hookd_random_hex(char *out, size_t n)
+{
+    unsigned char chunk[64];
+    size_t done = 0;
+    out[0] = '\0';
+    while (done < n) {
+        size_t k = n - done < sizeof(chunk) ? n - done : sizeof(chunk);
+        if (RAND_bytes(chunk, (int)k) != 1) {
+            OPENSSL_cleanse(chunk, sizeof(chunk));
+            out[0] = '\0';
+            return HOOKD_ECRYPTO;
+        }
+        hookd_hex(chunk, k, out + 2 * done);
+        done += k;
+    }
+    OPENSSL_cleanse(chunk, sizeof(chunk));
+    out[2 * n] = '\0';
+    return 0;
+}
+
+void hookd_hex(const void *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}
+
+void hookd_sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        out[0] = '\0';
+        return;
+    }
+    hookd_hex(md, 32, out);
+}
+
+int hookd_timingsafe_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    if (la == lb)
+        return CRYPTO_memcmp(a, b, la) == 0;
+    /* Lengths differ: still walk the longer string so that the time spent
+     * depends on the lengths only, never on where the contents differ. */
+    size_t n = la > lb ? la : lb;
+    volatile unsigned char diff = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ca = i < la ? (unsigned char)a[i] : 0;
+        unsigned char cb = i < lb ? (unsigned char)b[i] : 0;
+        diff |= ca ^ cb;
+    }
+    (void)diff;
+    return 0;
+}
