@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds hookd with AddressSanitizer and
+# UndefinedBehaviorSanitizer, and runs every test (unit and integration,
+# each integration test against its own redis-server and HTTP receiver).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+bash scripts/build.sh build-test -DCMAKE_BUILD_TYPE=Debug -DHOOKD_SANITIZE=ON -DHOOKD_WERROR=ON
+ctest --test-dir build-test --output-on-failure -j2 --timeout 300
