@@ -56,9 +56,12 @@ void hookd_config_free(struct hookd_config *cfg);
 /* Applies HOOKD_* variables from envp (NULL-terminated, like environ), then
  * the options found in argv. Option words are removed from argv in place;
  * the words left (the subcommand and its own arguments) are compacted to the
- * front and their count is stored in *argc. "--name value" and
- * "--name=value" both work; "--" ends option parsing. Unknown --flags that
- * are not config options are left in argv for the subcommand.
+ * front and their count is stored in *argc (argv[*argc] is set to NULL).
+ * "--name value" and "--name=value" both work; a value may not start with
+ * "--". "--" ends option parsing and is left in argv with every word after
+ * it. Unknown --flags that are not config options are left in argv for the
+ * subcommand. An empty HOOKD_* variable counts as unset; unknown HOOKD_*
+ * variables are ignored.
  * On failure returns HOOKD_EINVAL or HOOKD_ERANGE with a one-line reason
  * naming the option in errbuf. */
 int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp,
@@ -92,7 +95,10 @@ struct hookd_redis_addr {
 };
 
 /* Parses redis://[[user]:pass@]host[:port][/db] and unix:///path[?db=N].
- * Capped at 1024 bytes. */
+ * Capped at 1024 bytes. User, password and path are percent-decoded; as in
+ * redis-cli, "pass@" without a colon is a password. IPv6 hosts go in
+ * brackets and are stored without them. rediss:// is refused (no TLS). The
+ * error never contains the password; on failure *out is zeroed. */
 int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf);
 
 #endif

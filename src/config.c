@@ -1,0 +1,947 @@
+/* config.c - the option table and everything generated from it.
+ *
+ * In the manner of Redis' config.c: one static row per option says its flag,
+ * its environment variable, its kind, its default as text, its bounds, where
+ * it lives in struct hookd_config and its help line. Defaults are set by
+ * parsing the default text with the same code as user input, so that the
+ * usage text and docs/configuration.md show the real defaults. */
+#include "hookd/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hookd/log.h"
+
+#define SEC_MS INT64_C(1000)
+#define MIN_MS (60 * SEC_MS)
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS (24 * HOUR_MS)
+#define DURATION_MAX_MS (30 * DAY_MS)
+#define KIB INT64_C(1024)
+#define MIB (1024 * KIB)
+
+#define REDIS_URL_MAX 1024
+#define PREFIX_MAX 64
+#define METRICS_ADDR_MAX 300
+#define SHOWN_VALUE_MAX 60
+
+enum opt_kind {
+    OPT_STRING,   /* char *, validated by check */
+    OPT_INT,      /* int within [min, max] */
+    OPT_DURATION, /* int64_t milliseconds within [min, max] */
+    OPT_BYTES,    /* int64_t bytes within [min, max], with KiB/MiB suffixes */
+    OPT_DOUBLE,   /* double within [min, max] */
+    OPT_NETLIST,  /* struct hookd_netlist, its text kept at off_text */
+    OPT_ENUM,     /* a word, stored by set_enum */
+};
+
+#define OPT_SECRET 1u     /* the value may hold a password: never echo it */
+#define OPT_EMPTY_NULL 2u /* OPT_STRING: an empty value stores NULL (off) */
+
+struct opt {
+    const char *name;    /* long flag without the dashes */
+    const char *env;     /* environment variable */
+    enum opt_kind kind;
+    const char *arg;     /* placeholder shown in usage */
+    const char *def;     /* default as text, parsed like user input; NULL: def_fn */
+    void (*def_fn)(char *buf, size_t len); /* writes the default text at init */
+    const char *def_doc; /* the default as documented, when not def itself */
+    int64_t min, max;    /* bounds of numeric kinds */
+    size_t off;          /* the field in struct hookd_config */
+    size_t off_text;     /* OPT_NETLIST: the char * field keeping the text */
+    /* OPT_STRING: 0 when v is acceptable, else an error with what is wrong
+     * with it in why (HOOKD_ERRLEN bytes), phrased to follow the value. */
+    int (*check)(const char *v, char *why);
+    int (*set_enum)(struct hookd_config *cfg, const char *v); /* OPT_ENUM */
+    const char *choices; /* OPT_ENUM: the accepted words, for errors */
+    unsigned flags;      /* OPT_SECRET, OPT_EMPTY_NULL */
+    const char *help;
+};
+
+static int check_redis_url(const char *v, char *why);
+static int check_prefix(const char *v, char *why);
+static int check_metrics_addr(const char *v, char *why);
+static int set_log_level(struct hookd_config *cfg, const char *v);
+static int set_log_format(struct hookd_config *cfg, const char *v);
+static void def_threads(char *buf, size_t len);
+
+#define OFF(field) offsetof(struct hookd_config, field)
+
+static const struct opt opts[] = {
+    {.name = "redis-url", .env = "HOOKD_REDIS_URL", .kind = OPT_STRING, .arg = "URL",
+     .def = "redis://127.0.0.1:6379/0", .off = OFF(redis_url), .check = check_redis_url,
+     .flags = OPT_SECRET,
+     .help = "Redis address: redis://[[user]:pass@]host[:port][/db] or unix:///path[?db=N]; "
+             "percent-encode reserved characters in user and password"},
+    {.name = "prefix", .env = "HOOKD_PREFIX", .kind = OPT_STRING, .arg = "NAME", .def = "hookd",
+     .off = OFF(prefix), .check = check_prefix,
+     .help = "Key namespace: keys are {NAME}:...; 1 to 64 of A-Z a-z 0-9 _ . : -"},
+    {.name = "threads", .env = "HOOKD_THREADS", .kind = OPT_INT, .arg = "N",
+     .def_fn = def_threads, .def_doc = "CPU count", .min = 1, .max = 256, .off = OFF(threads),
+     .help = "Event loops (threads) in `hookd run`"},
+    {.name = "concurrency", .env = "HOOKD_CONCURRENCY", .kind = OPT_INT, .arg = "N",
+     .def = "512", .min = 1, .max = 100000, .off = OFF(concurrency),
+     .help = "Deliveries in flight per process"},
+    {.name = "host-concurrency", .env = "HOOKD_HOST_CONCURRENCY", .kind = OPT_INT, .arg = "N",
+     .def = "32", .min = 1, .max = 10000, .off = OFF(host_concurrency),
+     .help = "Deliveries in flight per receiver host; more wait in hookd, not in curl"},
+    {.name = "timeout", .env = "HOOKD_TIMEOUT", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "10s", .min = 100, .max = HOUR_MS, .off = OFF(timeout_ms),
+     .help = "Whole HTTP attempt, connecting included; a webhook may override it"},
+    {.name = "connect-timeout", .env = "HOOKD_CONNECT_TIMEOUT", .kind = OPT_DURATION,
+     .arg = "DUR", .def = "5s", .min = 100, .max = HOUR_MS, .off = OFF(connect_timeout_ms),
+     .help = "TCP and TLS connect of one attempt; a webhook may override it"},
+    {.name = "retry-base", .env = "HOOKD_RETRY_BASE", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "10s", .min = 10, .max = 30 * DAY_MS, .off = OFF(retry_base_ms),
+     .help = "Delay before the first retry"},
+    {.name = "retry-factor", .env = "HOOKD_RETRY_FACTOR", .kind = OPT_DOUBLE, .arg = "X",
+     .def = "3", .min = 1, .max = 100, .off = OFF(retry_factor),
+     .help = "Growth of the delay per attempt: delay(n) = min(retry-max-delay, "
+             "retry-base * retry-factor^(n-1)), +/-20% jitter"},
+    {.name = "retry-max-delay", .env = "HOOKD_RETRY_MAX_DELAY", .kind = OPT_DURATION,
+     .arg = "DUR", .def = "12h", .min = 100, .max = 30 * DAY_MS, .off = OFF(retry_max_delay_ms),
+     .help = "Cap on one retry delay"},
+    {.name = "max-attempts", .env = "HOOKD_MAX_ATTEMPTS", .kind = OPT_INT, .arg = "N",
+     .def = "10", .min = 1, .max = 1000, .off = OFF(max_attempts),
+     .help = "Attempts per delivery before it goes to the dead list"},
+    {.name = "lease", .env = "HOOKD_LEASE", .kind = OPT_DURATION, .arg = "DUR", .def = "60s",
+     .min = SEC_MS, .max = DAY_MS, .off = OFF(lease_ms),
+     .help = "How long taken work stays with a worker before another may take it; "
+             "must be longer than timeout"},
+    {.name = "drain-timeout", .env = "HOOKD_DRAIN_TIMEOUT", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "25s", .min = 0, .max = HOUR_MS, .off = OFF(drain_timeout_ms),
+     .help = "On SIGTERM, how long deliveries in flight may finish before the rest is "
+             "given back to the queue"},
+    {.name = "allow-net", .env = "HOOKD_ALLOW_NET", .kind = OPT_NETLIST, .arg = "CIDRS",
+     .def = "", .def_doc = "(none)", .off = OFF(allow_net), .off_text = OFF(allow_net_text),
+     .help = "Comma-separated CIDRs that may be reached although not public, "
+             "like 127.0.0.0/8,10.0.0.0/8"},
+    {.name = "metrics-addr", .env = "HOOKD_METRICS_ADDR", .kind = OPT_STRING,
+     .arg = "HOST:PORT", .def = "", .def_doc = "(off)", .off = OFF(metrics_addr),
+     .check = check_metrics_addr, .flags = OPT_EMPTY_NULL,
+     .help = "Serve /metrics, /healthz and /readyz there, like 127.0.0.1:9464"},
+    {.name = "log-level", .env = "HOOKD_LOG_LEVEL", .kind = OPT_ENUM, .arg = "LEVEL",
+     .def = "info", .set_enum = set_log_level, .choices = "debug, info, warn, error",
+     .help = "Least severe records written: debug, info, warn or error"},
+    {.name = "log-format", .env = "HOOKD_LOG_FORMAT", .kind = OPT_ENUM, .arg = "FORMAT",
+     .def = "text", .set_enum = set_log_format, .choices = "text, json",
+     .help = "text, or json for one JSON object a line"},
+    {.name = "max-envelope", .env = "HOOKD_MAX_ENVELOPE", .kind = OPT_BYTES, .arg = "SIZE",
+     .def = "1MiB", .min = KIB, .max = 64 * MIB, .off = OFF(max_envelope),
+     .help = "Largest envelope accepted, in bytes or with a KiB or MiB suffix; "
+             "larger ones go to the dead list"},
+    {.name = "batch", .env = "HOOKD_BATCH", .kind = OPT_INT, .arg = "N", .def = "100", .min = 1,
+     .max = 1000, .off = OFF(batch), .help = "Events taken per Redis round trip"},
+    {.name = "dead-max", .env = "HOOKD_DEAD_MAX", .kind = OPT_INT, .arg = "N", .def = "10000",
+     .min = 1, .max = 10000000, .off = OFF(dead_max),
+     .help = "Entries kept in the dead list"},
+    {.name = "log-max", .env = "HOOKD_LOG_MAX", .kind = OPT_INT, .arg = "N", .def = "1000",
+     .min = 10, .max = 1000000, .off = OFF(log_max),
+     .help = "Entries kept in each webhook's attempt log stream"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+#define FIELD(cfg, off, type) ((type *)(void *)((char *)(cfg) + (off)))
+#define CFIELD(cfg, off, type) ((const type *)(const void *)((const char *)(cfg) + (off)))
+
+/* Writes the CPU count, clamped to the bounds of threads, as text. */
+static void def_threads(char *buf, size_t len)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > 256)
+        n = 256;
+    snprintf(buf, len, "%ld", n);
+}
+
+/* ---- formatting values for messages and docs ---- */
+
+/* Writes ms in the largest unit that divides it exactly: 90s, 12h, 250ms.
+ * Minutes start at 2m, so that a minute reads as 60s, as people write it. */
+static void fmt_duration(int64_t ms, char *buf, size_t len)
+{
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {{DAY_MS, "d"}, {HOUR_MS, "h"}, {MIN_MS, "m"}, {SEC_MS, "s"}};
+    if (ms == 0) {
+        snprintf(buf, len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (units[i].ms == MIN_MS && ms < 2 * MIN_MS)
+            continue;
+        if (ms % units[i].ms == 0) {
+            snprintf(buf, len, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, len, "%lldms", (long long)ms);
+}
+
+/* Writes a byte count as NMiB, NKiB or N. */
+static void fmt_bytes(int64_t n, char *buf, size_t len)
+{
+    if (n != 0 && n % MIB == 0)
+        snprintf(buf, len, "%lldMiB", (long long)(n / MIB));
+    else if (n != 0 && n % KIB == 0)
+        snprintf(buf, len, "%lldKiB", (long long)(n / KIB));
+    else
+        snprintf(buf, len, "%lld", (long long)n);
+}
+
+/* Writes "MIN<sep>MAX" in the option's unit; empty for non-numeric kinds. */
+static void fmt_bounds(const struct opt *o, const char *sep, char *buf, size_t len)
+{
+    char lo[32], hi[32];
+    switch (o->kind) {
+    case OPT_DURATION:
+        fmt_duration(o->min, lo, sizeof(lo));
+        fmt_duration(o->max, hi, sizeof(hi));
+        break;
+    case OPT_BYTES:
+        fmt_bytes(o->min, lo, sizeof(lo));
+        fmt_bytes(o->max, hi, sizeof(hi));
+        break;
+    case OPT_INT:
+    case OPT_DOUBLE:
+        snprintf(lo, sizeof(lo), "%lld", (long long)o->min);
+        snprintf(hi, sizeof(hi), "%lld", (long long)o->max);
+        break;
+    default:
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, "%s%s%s", lo, sep, hi);
+}
+
+/* Copies v for an error message: at most SHOWN_VALUE_MAX bytes then "...",
+ * control bytes shown as '?', so that a message stays one readable line. */
+static void shown_value(const char *v, char *buf, size_t len)
+{
+    size_t i = 0, j = 0;
+    for (; v[i] && i < SHOWN_VALUE_MAX && j + 1 < len; i++, j++)
+        buf[j] = ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) ? '?' : v[i];
+    buf[j] = '\0';
+    if (v[i] && j + 4 <= len)
+        memcpy(buf + j, "...", 4);
+}
+
+/* ---- parsers ---- */
+
+int hookd_duration_parse(const char *s, int64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"", SEC_MS}, {"ms", 1}, {"s", SEC_MS}, {"m", MIN_MS},
+                 {"h", HOUR_MS}, {"d", DAY_MS}};
+    if (!s || *s < '0' || *s > '9')
+        return HOOKD_EINVAL;
+    int64_t n = 0;
+    int big = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > DURATION_MAX_MS)
+            big = 1;
+        else
+            n = n * 10 + (*p - '0');
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (big || n > DURATION_MAX_MS / units[i].ms)
+            return HOOKD_ERANGE;
+        *ms = n * units[i].ms;
+        return 0;
+    }
+    return HOOKD_EINVAL;
+}
+
+/* Parses a byte count: digits, optionally followed by k, K, KiB, m, M or MiB
+ * (powers of 1024). Returns HOOKD_EINVAL, or HOOKD_ERANGE past 1 TiB. */
+static int bytes_parse(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"", 1},     {"k", KIB}, {"K", KIB}, {"KiB", KIB},
+                 {"m", MIB}, {"M", MIB}, {"MiB", MIB}};
+    const int64_t cap = INT64_C(1) << 40;
+    if (!s || *s < '0' || *s > '9')
+        return HOOKD_EINVAL;
+    int64_t n = 0;
+    int big = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > cap)
+            big = 1;
+        else
+            n = n * 10 + (*p - '0');
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (big || n > cap / units[i].mult)
+            return HOOKD_ERANGE;
+        *out = n * units[i].mult;
+        return 0;
+    }
+    return HOOKD_EINVAL;
+}
+
+/* Parses a plain decimal number ("3", "1.5"): no sign, no exponent, no hex,
+ * no inf or nan, no surrounding space. */
+static int double_parse(const char *s, double *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return HOOKD_EINVAL;
+    for (const char *p = s; *p; p++)
+        if ((*p < '0' || *p > '9') && *p != '.')
+            return HOOKD_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE || !isfinite(v))
+        return HOOKD_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* ---- checks of string options ---- */
+
+/* Validates a Redis URL; the parser's "redis URL: " lead-in is dropped, as
+ * the caller names the option. */
+static int check_redis_url(const char *v, char *why)
+{
+    static const char lead[] = "redis URL: ";
+    struct hookd_redis_addr addr;
+    int rc = hookd_redis_url_parse(v, &addr, why);
+    if (rc != 0 && strncmp(why, lead, sizeof(lead) - 1) == 0)
+        memmove(why, why + sizeof(lead) - 1, strlen(why + sizeof(lead) - 1) + 1);
+    memset(&addr, 0, sizeof(addr));
+    return rc;
+}
+
+static int check_prefix(const char *v, char *why)
+{
+    size_t n = strlen(v);
+    if (n < 1 || n > PREFIX_MAX)
+        return hookd_fail(why, HOOKD_EINVAL, "must be 1 to %d bytes long", PREFIX_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!isalnum(c) && !strchr("_.:-", c))
+            return hookd_fail(why, HOOKD_EINVAL,
+                              "may only hold A-Z a-z 0-9 _ . : - characters");
+    }
+    return 0;
+}
+
+/* 1 when [s, s+n) is a non-empty host name of letters, digits, '.', '-', '_'. */
+static int is_hostname(const char *s, size_t n)
+{
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '.' && c != '-' && c != '_')
+            return 0;
+    }
+    return 1;
+}
+
+/* Parses "[v6]:port" or "host:port" into host (without brackets) and port.
+ * Returns 0 or HOOKD_EINVAL with the reason in why, phrased to follow the
+ * value. */
+static int hostport_parse(const char *v, char *host, size_t hostlen, int *port, char *why)
+{
+    const char *colon;
+    size_t n = strlen(v);
+    if (n > METRICS_ADDR_MAX)
+        return hookd_fail(why, HOOKD_EINVAL, "is longer than %d bytes", METRICS_ADDR_MAX);
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (!close || close[1] != ':')
+            return hookd_fail(why, HOOKD_EINVAL, "is not [IPV6]:PORT");
+        size_t hn = (size_t)(close - v - 1);
+        struct in6_addr a6;
+        if (hn >= hostlen)
+            return hookd_fail(why, HOOKD_EINVAL, "has a host that is too long");
+        memcpy(host, v + 1, hn);
+        host[hn] = '\0';
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return hookd_fail(why, HOOKD_EINVAL, "has no valid IPv6 address in brackets");
+        colon = close + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon)
+            return hookd_fail(why, HOOKD_EINVAL, "is not HOST:PORT (like 127.0.0.1:9464)");
+        size_t hn = (size_t)(colon - v);
+        if (memchr(v, ':', hn))
+            return hookd_fail(why, HOOKD_EINVAL,
+                              "is not HOST:PORT; put an IPv6 address in brackets ([::1]:9464)");
+        if (!is_hostname(v, hn) || hn >= hostlen)
+            return hookd_fail(why, HOOKD_EINVAL, "is not HOST:PORT (like 127.0.0.1:9464)");
+        memcpy(host, v, hn);
+        host[hn] = '\0';
+    }
+    int64_t p;
+    if (hookd_parse_i64(colon + 1, 1, 65535, &p) != 0)
+        return hookd_fail(why, HOOKD_EINVAL, "has no port from 1 to 65535");
+    *port = (int)p;
+    return 0;
+}
+
+static int check_metrics_addr(const char *v, char *why)
+{
+    char host[256];
+    int port;
+    if (!*v)
+        return 0;
+    return hostport_parse(v, host, sizeof(host), &port, why);
+}
+
+static int set_log_level(struct hookd_config *cfg, const char *v)
+{
+    return hookd_log_level_parse(v, &cfg->log_level);
+}
+
+static int set_log_format(struct hookd_config *cfg, const char *v)
+{
+    return hookd_log_format_parse(v, &cfg->log_format);
+}
+
+/* ---- applying one option ---- */
+
+/* Sets option o from text v. label ("--threads" or "HOOKD_THREADS") starts
+ * the one-line error. The field is left unchanged on failure. */
+static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *label,
+                     const char *v, char *errbuf)
+{
+    char shown[SHOWN_VALUE_MAX + 8], bounds[64], why[HOOKD_ERRLEN];
+    int rc;
+    shown_value(v, shown, sizeof(shown));
+    fmt_bounds(o, " and ", bounds, sizeof(bounds));
+
+    switch (o->kind) {
+    case OPT_STRING: {
+        if (o->check && (rc = o->check(v, why)) != 0) {
+            if (o->flags & OPT_SECRET)
+                return hookd_fail(errbuf, rc, "%s: %s", label, why);
+            return hookd_fail(errbuf, rc, "%s: '%s' %s", label, shown, why);
+        }
+        char *copy = NULL;
+        if (*v || !(o->flags & OPT_EMPTY_NULL)) {
+            copy = strdup(v);
+            if (!copy)
+                return hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", label);
+        }
+        char **field = FIELD(cfg, o->off, char *);
+        free(*field);
+        *field = copy;
+        return 0;
+    }
+    case OPT_INT: {
+        int64_t n;
+        if (hookd_parse_i64(v, o->min, o->max, &n) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "%s: '%s' is not a whole number between %lld and %lld", label,
+                              shown, (long long)o->min, (long long)o->max);
+        *FIELD(cfg, o->off, int) = (int)n;
+        return 0;
+    }
+    case OPT_DURATION: {
+        int64_t ms;
+        rc = hookd_duration_parse(v, &ms);
+        if (rc == HOOKD_EINVAL)
+            return hookd_fail(errbuf, rc,
+                              "%s: '%s' is not a duration (like 500ms, 10s, 5m, 12h)", label,
+                              shown);
+        if (rc != 0 || ms < o->min || ms > o->max)
+            return hookd_fail(errbuf, HOOKD_ERANGE, "%s: '%s' is not between %s", label, shown,
+                              bounds);
+        *FIELD(cfg, o->off, int64_t) = ms;
+        return 0;
+    }
+    case OPT_BYTES: {
+        int64_t n;
+        rc = bytes_parse(v, &n);
+        if (rc == HOOKD_EINVAL)
+            return hookd_fail(errbuf, rc,
+                              "%s: '%s' is not a size (like 65536, 512KiB, 1MiB)", label, shown);
+        if (rc != 0 || n < o->min || n > o->max)
+            return hookd_fail(errbuf, HOOKD_ERANGE, "%s: '%s' is not between %s", label, shown,
+                              bounds);
+        *FIELD(cfg, o->off, int64_t) = n;
+        return 0;
+    }
+    case OPT_DOUBLE: {
+        double d;
+        if (double_parse(v, &d) != 0 || d < (double)o->min || d > (double)o->max)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is not a number between %s",
+                              label, shown, bounds);
+        *FIELD(cfg, o->off, double) = d;
+        return 0;
+    }
+    case OPT_NETLIST: {
+        struct hookd_netlist nl;
+        rc = hookd_netlist_parse(v, &nl, why);
+        if (rc != 0)
+            return hookd_fail(errbuf, rc, "%s: %s", label, why);
+        char *copy = strdup(v);
+        if (!copy)
+            return hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", label);
+        *FIELD(cfg, o->off, struct hookd_netlist) = nl;
+        char **text = FIELD(cfg, o->off_text, char *);
+        free(*text);
+        *text = copy;
+        return 0;
+    }
+    case OPT_ENUM:
+        if (o->set_enum(cfg, v) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is not one of %s", label, shown,
+                              o->choices);
+        return 0;
+    }
+    return hookd_fail(errbuf, HOOKD_EINVAL, "%s: unknown option kind", label);
+}
+
+static const struct opt *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+int hookd_config_init(struct hookd_config *cfg)
+{
+    char errbuf[HOOKD_ERRLEN];
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++) {
+        char text[64];
+        const char *def = opts[i].def;
+        if (!def) {
+            opts[i].def_fn(text, sizeof(text));
+            def = text;
+        }
+        int rc = opt_apply(cfg, &opts[i], opts[i].name, def, errbuf);
+        if (rc != 0) {
+            hookd_config_free(cfg);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void hookd_config_free(struct hookd_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].kind == OPT_STRING) {
+            char **field = FIELD(cfg, opts[i].off, char *);
+            free(*field);
+            *field = NULL;
+        } else if (opts[i].kind == OPT_NETLIST) {
+            char **text = FIELD(cfg, opts[i].off_text, char *);
+            free(*text);
+            *text = NULL;
+        }
+    }
+}
+
+int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value,
+                     char *errbuf)
+{
+    const struct opt *o = opt_find(name, strlen(name));
+    char label[80];
+    if (!o)
+        return hookd_fail(errbuf, HOOKD_ENOTFOUND, "unknown option '%.64s'", name);
+    snprintf(label, sizeof(label), "--%s", o->name);
+    return opt_apply(cfg, o, label, value, errbuf);
+}
+
+/* Applies the HOOKD_* entries of envp that name an option; others are
+ * ignored. An empty value counts as unset. */
+static int load_env(struct hookd_config *cfg, char **envp, char *errbuf)
+{
+    for (; envp && *envp; envp++) {
+        const char *e = *envp;
+        const char *eq = strchr(e, '=');
+        if (strncmp(e, "HOOKD_", 6) != 0 || !eq || eq[1] == '\0')
+            continue;
+        size_t n = (size_t)(eq - e);
+        for (size_t i = 0; i < NOPTS; i++) {
+            if (strlen(opts[i].env) != n || memcmp(opts[i].env, e, n) != 0)
+                continue;
+            int rc = opt_apply(cfg, &opts[i], opts[i].env, eq + 1, errbuf);
+            if (rc != 0)
+                return rc;
+            break;
+        }
+    }
+    return 0;
+}
+
+int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp,
+                      char *errbuf)
+{
+    int rc = load_env(cfg, envp, errbuf);
+    if (rc != 0 || !argv || *argc < 1)
+        return rc;
+
+    int in = 1, out = 1, n = *argc;
+    while (in < n) {
+        const char *w = argv[in];
+        if (strcmp(w, "--") == 0) {
+            while (in < n)
+                argv[out++] = argv[in++];
+            break;
+        }
+        const struct opt *o = NULL;
+        const char *eq = NULL;
+        if (strncmp(w, "--", 2) == 0) {
+            eq = strchr(w + 2, '=');
+            o = opt_find(w + 2, eq ? (size_t)(eq - w - 2) : strlen(w + 2));
+        }
+        if (!o) {
+            argv[out++] = argv[in++];
+            continue;
+        }
+        char label[80];
+        snprintf(label, sizeof(label), "--%s", o->name);
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+            in++;
+        } else {
+            if (in + 1 >= n || strncmp(argv[in + 1], "--", 2) == 0)
+                return hookd_fail(errbuf, HOOKD_EINVAL, "%s needs a value", label);
+            value = argv[in + 1];
+            in += 2;
+        }
+        rc = opt_apply(cfg, o, label, value, errbuf);
+        if (rc != 0)
+            return rc;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
+{
+    char a[32], b[32];
+    if (cfg->lease_ms <= cfg->timeout_ms) {
+        fmt_duration(cfg->lease_ms, a, sizeof(a));
+        fmt_duration(cfg->timeout_ms, b, sizeof(b));
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "lease (%s) must be longer than timeout (%s), the longest attempt", a,
+                          b);
+    }
+    if (cfg->connect_timeout_ms > cfg->timeout_ms) {
+        fmt_duration(cfg->connect_timeout_ms, a, sizeof(a));
+        fmt_duration(cfg->timeout_ms, b, sizeof(b));
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "connect-timeout (%s) must not be longer than timeout (%s), "
+                          "which includes connecting",
+                          a, b);
+    }
+    if (cfg->retry_base_ms > cfg->retry_max_delay_ms) {
+        fmt_duration(cfg->retry_base_ms, a, sizeof(a));
+        fmt_duration(cfg->retry_max_delay_ms, b, sizeof(b));
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "retry-base (%s) must not be longer than retry-max-delay (%s)", a, b);
+    }
+    return 0;
+}
+
+/* The default as documented: def_doc, else the default text. */
+static const char *opt_default_doc(const struct opt *o)
+{
+    return o->def_doc ? o->def_doc : o->def;
+}
+
+/* Prints text word-wrapped to 79 columns, each line indented. */
+static void usage_wrap(FILE *out, const char *text, int indent)
+{
+    const int width = 79 - indent;
+    while (*text) {
+        int n = (int)strlen(text);
+        if (n > width) {
+            n = width;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0)
+                n = (int)strcspn(text, " ");
+        }
+        fprintf(out, "%*s%.*s\n", indent, "", n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+void hookd_config_usage(FILE *out)
+{
+    fprintf(out, "Options (each may also be set by the environment variable shown; "
+                 "a flag wins):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        char help[512], bounds[64];
+        fmt_bounds(o, " to ", bounds, sizeof(bounds));
+        snprintf(help, sizeof(help), "%s%s%s%s", o->help, bounds[0] ? " (" : "", bounds,
+                 bounds[0] ? ")" : "");
+        fprintf(out, "  --%s %s\n", o->name, o->arg);
+        usage_wrap(out, help, 6);
+        fprintf(out, "      %s, default: %s\n", o->env, opt_default_doc(o));
+    }
+}
+
+/* Writes s for a Markdown table cell: '|' escaped. */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+void hookd_config_markdown(FILE *out)
+{
+    fprintf(out, "| option | variable | default | meaning |\n");
+    fprintf(out, "|---|---|---|---|\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        char bounds[64];
+        fmt_bounds(o, " to ", bounds, sizeof(bounds));
+        fprintf(out, "| `--%s %s` | `%s` | ", o->name, o->arg, o->env);
+        if (o->def_doc)
+            md_cell(out, o->def_doc);
+        else {
+            fputc('`', out);
+            md_cell(out, o->def);
+            fputc('`', out);
+        }
+        fputs(" | ", out);
+        md_cell(out, o->help);
+        if (bounds[0])
+            fprintf(out, " (%s)", bounds);
+        fputs(" |\n", out);
+    }
+}
+
+/* ---- Redis URLs ---- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) into out (outlen bytes, NUL-terminated). Returns 0,
+ * HOOKD_EINVAL for a bad or NUL escape, HOOKD_ETOOBIG when it does not fit. */
+static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return HOOKD_EINVAL;
+            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return HOOKD_EINVAL;
+            c = h * 16 + l;
+            i += 2;
+        }
+        if (j + 1 >= outlen)
+            return HOOKD_ETOOBIG;
+        out[j++] = (char)c;
+    }
+    out[j] = '\0';
+    return 0;
+}
+
+/* Parses the authority and path of a redis:// URL (after the scheme). */
+static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
+{
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (strpbrk(s, "?#"))
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: query strings and fragments are not supported");
+
+    /* userinfo: the last '@' of the authority, so that a raw '@' in a
+     * password still works. Like redis-cli, "pass@" without ':' is a password. */
+    const char *at = NULL;
+    for (const char *p = s; p < s + alen; p++)
+        if (*p == '@')
+            at = p;
+    const char *host = s;
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        const char *pass = s;
+        if (colon) {
+            int rc = pct_decode(s, (size_t)(colon - s), out->user, sizeof(out->user));
+            if (rc == HOOKD_ETOOBIG)
+                return hookd_fail(errbuf, rc, "redis URL: user longer than %zu bytes",
+                                  sizeof(out->user) - 1);
+            if (rc)
+                return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in user");
+            pass = colon + 1;
+        }
+        int rc = pct_decode(pass, (size_t)(at - pass), out->password, sizeof(out->password));
+        if (rc == HOOKD_ETOOBIG)
+            return hookd_fail(errbuf, rc, "redis URL: password longer than %zu bytes",
+                              sizeof(out->password) - 1);
+        if (rc)
+            return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in password");
+        if (!out->password[0])
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: empty password before '@'");
+        host = at + 1;
+    }
+
+    const char *end = s + alen;
+    const char *portp = NULL;
+    size_t hlen;
+    if (*host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: '[' without ']' in host");
+        hlen = (size_t)(close - host - 1);
+        if (hlen >= sizeof(out->host))
+            return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: host too long");
+        memcpy(out->host, host + 1, hlen);
+        out->host[hlen] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, out->host, &a6) != 1)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: no valid IPv6 address in brackets");
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: junk after ']'");
+            portp = close + 2;
+        }
+    } else {
+        portp = memchr(host, ':', (size_t)(end - host));
+        hlen = (size_t)((portp ? portp : end) - host);
+        if (portp)
+            portp++;
+        if (hlen == 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no host");
+        if (hlen >= sizeof(out->host))
+            return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: host longer than %zu bytes",
+                              sizeof(out->host) - 1);
+        if (!is_hostname(host, hlen))
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: host may only hold letters, digits, '.', '-' and '_' "
+                              "(an IPv6 address goes in brackets)");
+        memcpy(out->host, host, hlen);
+        out->host[hlen] = '\0';
+    }
+
+    out->port = 6379;
+    if (portp) {
+        char port[16];
+        int64_t p;
+        size_t plen = (size_t)(end - portp);
+        if (plen == 0 || plen >= sizeof(port))
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: port is not a number from 1 to 65535");
+        memcpy(port, portp, plen);
+        port[plen] = '\0';
+        /* Not echoed: "redis://user:secret" without '@host' puts a password here. */
+        if (hookd_parse_i64(port, 1, 65535, &p) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: port is not a number from 1 to 65535");
+        out->port = (int)p;
+    }
+
+    if (slash && slash[1]) {
+        int64_t db;
+        if (hookd_parse_i64(slash + 1, 0, 1000000, &db) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: database '%.20s' is not a number from 0 to 1000000",
+                              slash + 1);
+        out->db = (int)db;
+    }
+    return 0;
+}
+
+/* Parses the part of a unix:// URL after the scheme: /path[?db=N]. */
+static int redis_unix_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
+{
+    if (*s != '/')
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: unix socket needs an absolute path (unix:///path)");
+    const char *q = strchr(s, '?');
+    size_t plen = q ? (size_t)(q - s) : strlen(s);
+    int rc = pct_decode(s, plen, out->path, sizeof(out->path));
+    if (rc == HOOKD_ETOOBIG)
+        return hookd_fail(errbuf, rc, "redis URL: socket path longer than %zu bytes",
+                          sizeof(out->path) - 1);
+    if (rc)
+        return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in socket path");
+    if (strcmp(out->path, "/") == 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no socket path");
+    if (q) {
+        int64_t db;
+        if (strncmp(q + 1, "db=", 3) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: the only query parameter is db=N");
+        if (hookd_parse_i64(q + 4, 0, 1000000, &db) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: database '%.20s' is not a number from 0 to 1000000",
+                              q + 4);
+        out->db = (int)db;
+    }
+    return 0;
+}
+
+int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf)
+{
+    memset(out, 0, sizeof(*out));
+    if (!url || !*url)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL is empty");
+    if (strlen(url) > REDIS_URL_MAX)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL is longer than %d bytes",
+                          REDIS_URL_MAX);
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL holds a space or control character");
+    int rc;
+    if (strncasecmp(url, "redis://", 8) == 0)
+        rc = redis_tcp_parse(url + 8, out, errbuf);
+    else if (strncasecmp(url, "unix://", 7) == 0)
+        rc = redis_unix_parse(url + 7, out, errbuf);
+    else if (strncasecmp(url, "rediss://", 9) == 0)
+        rc = hookd_fail(errbuf, HOOKD_EINVAL,
+                        "rediss:// (TLS) is not supported: hookd's hiredis has no TLS; "
+                        "use redis:// or unix://, or a TLS tunnel such as stunnel");
+    else
+        rc = hookd_fail(errbuf, HOOKD_EINVAL,
+                        "redis URL must start with redis:// or unix:// (like "
+                        "redis://127.0.0.1:6379/0)");
+    if (rc != 0)
+        memset(out, 0, sizeof(*out)); /* no half-parsed password left behind */
+    return rc;
+}
