@@ -1,0 +1,851 @@
+/* admin.c - `hookd enqueue`, `stats`, `dead` and `verify`.
+ *
+ * Queue-side administration over hiredis' synchronous API. Moves between
+ * keys that must not be half done (a dead record replayed, the dead list
+ * purged) are one Lua script each. */
+#include "hookd/cli.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookd/envelope.h"
+#include "hookd/job.h"
+#include "hookd/sign.h"
+
+#define STDIN_MAX (256u << 20)  /* enqueue -: bytes read before refusing */
+#define PUSH_BATCH 1000         /* envelopes per LPUSH */
+#define PUSH_WINDOW 8           /* LPUSH commands in flight */
+#define DEAD_COUNT_MAX 1000000  /* --count of dead list / replay */
+#define DEAD_RECORD_MAX (64u << 20)
+#define REPLAY_BATCH 100        /* records read per LRANGE */
+#define JOB_PAYLOAD_MAX (2u << 20) /* what hookd_job_decode accepts */
+#define VERIFY_BODY_MAX (16u << 20)
+#define COUNTERS_MAX 256
+
+/* KEYS: dead, jobs, retry, events. ARGV: the record, "d" or "e", then for
+ * "d" the token, payload and due time, for "e" the envelope. Takes the
+ * oldest copy of the record out of the dead list and puts its work back;
+ * returns 0 when the record was gone already. */
+static const char REPLAY_LUA[] =
+    "if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end\n"
+    "if ARGV[2] == 'd' then\n"
+    "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])\n"
+    "else\n"
+    "  redis.call('LPUSH', KEYS[4], ARGV[3])\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS: dead. Returns how many records it held. */
+static const char PURGE_LUA[] =
+    "local n = redis.call('LLEN', KEYS[1])\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return n\n";
+
+/* ---- enqueue ---- */
+
+/* Pushes n envelopes (p[i], len[i]) onto {P}:events, oldest first, in
+ * pipelined LPUSHes of PUSH_BATCH values. Returns 0 or 1 after printing;
+ * *pushed counts what Redis acknowledged. */
+static int push_all(redisContext *c, const char *key, char **p, const size_t *len, size_t n,
+                    size_t *pushed)
+{
+    const char **argv = malloc((PUSH_BATCH + 2) * sizeof(*argv));
+    size_t *lens = malloc((PUSH_BATCH + 2) * sizeof(*lens));
+    size_t next = 0, inflight_vals[PUSH_WINDOW];
+    int inflight = 0, code = 0;
+
+    *pushed = 0;
+    if (!argv || !lens) {
+        code = hookd_cli_err(1, "out of memory");
+        goto out;
+    }
+    argv[0] = "LPUSH";
+    lens[0] = 5;
+    argv[1] = key;
+    lens[1] = strlen(key);
+    while (next < n || inflight > 0) {
+        /* Fill the window, then wait for the oldest reply. */
+        while (next < n && inflight < PUSH_WINDOW) {
+            size_t k = n - next < PUSH_BATCH ? n - next : PUSH_BATCH;
+            for (size_t i = 0; i < k; i++) {
+                argv[2 + i] = p[next + i];
+                lens[2 + i] = len[next + i];
+            }
+            if (redisAppendCommandArgv(c, (int)k + 2, argv, lens) != REDIS_OK) {
+                code = hookd_cli_err(1, "redis: %s", hookd_cli_redis_errstr(c));
+                goto out;
+            }
+            inflight_vals[inflight++] = k;
+            next += k;
+        }
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK) {
+            code = hookd_cli_err(1, "redis: %s (after pushing %zu)", hookd_cli_redis_errstr(c),
+                                 *pushed);
+            goto out;
+        }
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ERROR) {
+            code = hookd_cli_err(1, "redis: %.200s (after pushing %zu)", r->str, *pushed);
+            freeReplyObject(r);
+            goto out;
+        }
+        freeReplyObject(r);
+        *pushed += inflight_vals[0];
+        memmove(inflight_vals, inflight_vals + 1, (size_t)(inflight - 1) * sizeof(size_t));
+        inflight--;
+    }
+out:
+    free(argv);
+    free(lens);
+    return code;
+}
+
+/* Reads all of f into b; 0, or 2 when it is over b's cap, 1 on a read error. */
+static int read_all(FILE *f, struct hookd_buf *b, const char *what)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        int rc = hookd_buf_add(b, chunk, n);
+        if (rc == HOOKD_ETOOBIG)
+            return hookd_cli_err(2, "%s is larger than %zu MiB", what, b->max >> 20);
+        if (rc != 0)
+            return hookd_cli_err(1, "out of memory");
+    }
+    if (ferror(f))
+        return hookd_cli_err(1, "cannot read %s: %s", what, strerror(errno));
+    return 0;
+}
+
+/* Connects, LPUSHes the n envelopes and prints {"pushed":n} (and the event
+ * id when there is just one). Returns the exit code. */
+static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len,
+                           size_t n, const char *id)
+{
+    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
+    size_t pushed = 0;
+    int code;
+
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    hookd_key(key, cfg->prefix, "events");
+    code = push_all(c, key, p, len, n, &pushed);
+    redisFree(c);
+    if (code != 0)
+        return code;
+    json_t *j = json_pack("{s:I}", "pushed", (json_int_t)pushed);
+    if (j && id)
+        json_object_set_new(j, "id", json_string(id));
+    return hookd_cli_print_json(j);
+}
+
+/* enqueue -: checks every non-empty line of standard input as an envelope,
+ * then pushes them all. */
+static int enqueue_stdin(const struct hookd_config *cfg)
+{
+    struct hookd_buf in;
+    char err[HOOKD_ERRLEN];
+    char **lines = NULL;
+    size_t *lens = NULL, n = 0, cap = 0, lineno = 0;
+    int code;
+
+    hookd_buf_init(&in, STDIN_MAX);
+    if ((code = read_all(stdin, &in, "standard input")) != 0)
+        goto out;
+    for (size_t off = 0; off < in.len;) {
+        char *s = in.data + off;
+        char *nl = memchr(s, '\n', in.len - off);
+        size_t l = nl ? (size_t)(nl - s) : in.len - off;
+        off += l + (nl ? 1 : 0);
+        lineno++;
+        if (l > 0 && s[l - 1] == '\r')
+            l--;
+        size_t blank = 0;
+        while (blank < l && (s[blank] == ' ' || s[blank] == '\t'))
+            blank++;
+        if (blank == l)
+            continue;
+        struct hookd_envelope env;
+        if (hookd_envelope_parse(s, l, (size_t)cfg->max_envelope, hookd_now_ms(), &env, err)) {
+            code = hookd_cli_err(2, "line %zu: %s", lineno, err);
+            goto out;
+        }
+        hookd_envelope_free(&env);
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            char **nlines = realloc(lines, ncap * sizeof(*lines));
+            if (nlines)
+                lines = nlines;
+            size_t *nlens = nlines ? realloc(lens, ncap * sizeof(*lens)) : NULL;
+            if (!nlens) {
+                code = hookd_cli_err(1, "out of memory");
+                goto out;
+            }
+            lens = nlens;
+            cap = ncap;
+        }
+        lines[n] = s;
+        lens[n++] = l;
+    }
+    code = push_and_report(cfg, lines, lens, n, NULL);
+out:
+    free(lines);
+    free(lens);
+    hookd_buf_free(&in);
+    return code;
+}
+
+int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--workspace", 1, NULL}, {"--webhook", 1, NULL},
+                                {"--id", 1, NULL}};
+    struct hookd_buf b;
+    struct hookd_envelope env;
+    const char *pos[2];
+    char err[HOOKD_ERRLEN];
+    int npos, code;
+
+    if ((code = hookd_cli_parse("enqueue", argc - 1, argv + 1, o, 3, pos, 2, &npos)) != 0)
+        return code;
+    if (npos == 0)
+        return hookd_cli_err(2, "enqueue: expected EVENT [DATA_JSON], or - for standard input");
+    if (strcmp(pos[0], "-") == 0) {
+        if (npos > 1 || o[0].value || o[1].value || o[2].value)
+            return hookd_cli_err(2, "enqueue -: takes no other argument");
+        return enqueue_stdin(cfg);
+    }
+    if (o[1].value && !hookd_id_valid(o[1].value))
+        return hookd_cli_err(2, "enqueue: --webhook must be 1..%d bytes of [A-Za-z0-9_.:-]",
+                             HOOKD_ID_MAX);
+    if (o[2].value && !hookd_id_valid(o[2].value))
+        return hookd_cli_err(2, "enqueue: --id must be 1..%d bytes of [A-Za-z0-9_.:-]",
+                             HOOKD_ID_MAX);
+    hookd_buf_init(&b, (size_t)cfg->max_envelope + 2 * HOOKD_ID_MAX + 64);
+    if (hookd_envelope_build(pos[0], npos > 1 ? pos[1] : NULL, o[0].value, &b, err) != 0) {
+        code = hookd_cli_err(2, "enqueue: %s", err);
+        goto out;
+    }
+    /* Ids are [A-Za-z0-9_.:-], so they go in as JSON strings without
+     * escaping, and the data keeps its exact bytes. */
+    if (b.len > 0 && b.data[b.len - 1] == '}' && (o[1].value || o[2].value)) {
+        b.len--;
+        if ((o[1].value && hookd_buf_addf(&b, ",\"webhook\":\"%s\"", o[1].value) != 0) ||
+            (o[2].value && hookd_buf_addf(&b, ",\"id\":\"%s\"", o[2].value) != 0) ||
+            hookd_buf_add(&b, "}", 1) != 0) {
+            code = hookd_cli_err(2, "enqueue: the envelope is over the max-envelope limit");
+            goto out;
+        }
+    }
+    if (hookd_envelope_parse(b.data, b.len, (size_t)cfg->max_envelope, hookd_now_ms(), &env,
+                             err) != 0) {
+        code = hookd_cli_err(2, "enqueue: %s", err);
+        goto out;
+    }
+    char *one = b.data;
+    code = push_and_report(cfg, &one, &b.len, 1, env.id);
+    hookd_envelope_free(&env);
+out:
+    hookd_buf_free(&b);
+    return code;
+}
+
+/* ---- stats ---- */
+
+/* One reading of the queues and counters. */
+struct stats_sample {
+    long long depth[5];              /* events, retry, dead, inflight, webhooks */
+    char *names[COUNTERS_MAX];       /* counter names, sorted, malloc'ed */
+    long long values[COUNTERS_MAX];  /* their values */
+    int ncounters;
+    int64_t at_ms;                   /* when it was read */
+};
+
+static const char *const DEPTH_NAMES[5] = {"events", "retry", "dead", "inflight", "webhooks"};
+
+static void sample_free(struct stats_sample *s)
+{
+    for (int i = 0; i < s->ncounters; i++)
+        free(s->names[i]);
+    memset(s, 0, sizeof(*s));
+}
+
+static int cmp_counter(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Reads depths and counters with one pipeline. Counters that are not whole
+ * numbers are left out. Returns 0, or -1 with the reason in errbuf. */
+static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
+                       char *errbuf)
+{
+    static const char *const cmds[6][2] = {{"LLEN", "events"}, {"ZCARD", "retry"},
+                                           {"LLEN", "dead"},   {"ZCARD", "leases"},
+                                           {"SCARD", "webhooks"}, {"HGETALL", "stats"}};
+    char key[HOOKD_KEY_MAX];
+    int rc = 0;
+
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < 6; i++) {
+        hookd_key(key, cfg->prefix, cmds[i][1]);
+        const char *argv[2] = {cmds[i][0], key};
+        if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
+            return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+    }
+    for (int i = 0; i < 6; i++) {
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK)
+            return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ERROR) {
+            rc = hookd_fail(errbuf, -1, "redis: %.200s", r->str);
+        } else if (i < 5 && r->type == REDIS_REPLY_INTEGER) {
+            s->depth[i] = r->integer;
+        } else if (i == 5 && r->type == REDIS_REPLY_ARRAY) {
+            for (size_t k = 0; k + 1 < r->elements && s->ncounters < COUNTERS_MAX; k += 2) {
+                int64_t v;
+                if (r->element[k]->type != REDIS_REPLY_STRING ||
+                    r->element[k + 1]->type != REDIS_REPLY_STRING ||
+                    hookd_parse_i64(r->element[k + 1]->str, INT64_MIN, INT64_MAX, &v) != 0)
+                    continue;
+                char *name = strdup(r->element[k]->str);
+                if (!name)
+                    break;
+                s->names[s->ncounters] = name;
+                s->values[s->ncounters++] = v;
+            }
+        }
+        freeReplyObject(r);
+    }
+    /* Sort names and values together through an index. */
+    struct { char *name; long long v; } tmp[COUNTERS_MAX];
+    for (int i = 0; i < s->ncounters; i++) {
+        tmp[i].name = s->names[i];
+        tmp[i].v = s->values[i];
+    }
+    qsort(tmp, (size_t)s->ncounters, sizeof(tmp[0]), cmp_counter);
+    for (int i = 0; i < s->ncounters; i++) {
+        s->names[i] = tmp[i].name;
+        s->values[i] = tmp[i].v;
+    }
+    s->at_ms = hookd_now_ms();
+    return rc;
+}
+
+/* Per-second rate of counter i of cur against prev, or -1 when prev lacks
+ * it or the counter went back (reset). */
+static double rate_of(const struct stats_sample *cur, const struct stats_sample *prev, int i)
+{
+    if (!prev || prev->at_ms <= 0 || cur->at_ms <= prev->at_ms)
+        return -1;
+    for (int k = 0; k < prev->ncounters; k++) {
+        if (strcmp(prev->names[k], cur->names[i]) == 0) {
+            if (cur->values[i] < prev->values[k])
+                return -1;
+            return (double)(cur->values[i] - prev->values[k]) * 1000.0 /
+                   (double)(cur->at_ms - prev->at_ms);
+        }
+    }
+    return -1;
+}
+
+/* Prints one sample as JSON; rates only when prev is given. */
+static int print_json_sample(const struct stats_sample *s, const struct stats_sample *prev)
+{
+    json_t *o = json_object(), *counters = json_object(), *rates = prev ? json_object() : NULL;
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(o, DEPTH_NAMES[i], json_integer(s->depth[i]));
+    for (int i = 0; i < s->ncounters; i++) {
+        json_object_set_new(counters, s->names[i], json_integer(s->values[i]));
+        double r = rate_of(s, prev, i);
+        if (rates && r >= 0)
+            json_object_set_new(rates, s->names[i], json_real((double)(long long)(r * 10) / 10));
+    }
+    json_object_set_new(o, "counters", counters);
+    if (rates)
+        json_object_set_new(o, "rates", rates);
+    return hookd_cli_print_json(o);
+}
+
+/* Prints one sample as "name value" lines (counters as name_total), with
+ * rates when prev is given. */
+static void print_text_sample(const struct stats_sample *s, const struct stats_sample *prev)
+{
+    for (int i = 0; i < 5; i++)
+        printf("%-24s %lld\n", DEPTH_NAMES[i], s->depth[i]);
+    for (int i = 0; i < s->ncounters; i++) {
+        char name[80];
+        snprintf(name, sizeof(name), "%.60s_total", s->names[i]);
+        double r = rate_of(s, prev, i);
+        if (r >= 0)
+            printf("%-24s %lld  %.1f/s\n", name, s->values[i], r);
+        else
+            printf("%-24s %lld\n", name, s->values[i]);
+    }
+}
+
+/* Prints one sample on one line, for --watch into a pipe or file. */
+static void print_line_sample(const struct stats_sample *s, const struct stats_sample *prev)
+{
+    char when[32];
+    time_t t = (time_t)(s->at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%s", when);
+    for (int i = 0; i < 5; i++)
+        printf(" %s=%lld", DEPTH_NAMES[i], s->depth[i]);
+    for (int i = 0; i < s->ncounters; i++) {
+        double r = rate_of(s, prev, i);
+        printf(" %.60s_total=%lld", s->names[i], s->values[i]);
+        if (r >= 0)
+            printf(" %.60s/s=%.1f", s->names[i], r);
+    }
+    printf("\n");
+}
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_watch = 1;
+}
+
+/* Refreshes every second until SIGINT or SIGTERM; Redis failures are
+ * reported and retried. */
+static int stats_watch(const struct hookd_config *cfg, int json)
+{
+    struct stats_sample cur, prev;
+    struct sigaction sa;
+    char err[HOOKD_ERRLEN];
+    int tty = !json && isatty(STDOUT_FILENO);
+    redisContext *c = NULL;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    memset(&prev, 0, sizeof(prev));
+    while (!stop_watch) {
+        if (!c && !(c = hookd_redis_connect(cfg, err)))
+            hookd_cli_err(1, "%s", err);
+        if (c && sample_read(c, cfg, &cur, err) != 0) {
+            hookd_cli_err(1, "%s", err);
+            sample_free(&cur);
+            redisFree(c);
+            c = NULL;
+        } else if (c) {
+            const struct stats_sample *p = prev.at_ms ? &prev : NULL;
+            if (json) {
+                print_json_sample(&cur, p);
+            } else if (tty) {
+                printf("\033[H\033[J" "hookd stats, prefix %s, every 1s (Ctrl-C to quit)\n\n",
+                       cfg->prefix);
+                print_text_sample(&cur, p);
+            } else {
+                print_line_sample(&cur, p);
+            }
+            fflush(stdout);
+            sample_free(&prev);
+            prev = cur;
+        }
+        struct timespec ts = {1, 0};
+        while (!stop_watch && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    sample_free(&prev);
+    if (c)
+        redisFree(c);
+    return ferror(stdout) ? 1 : 0;
+}
+
+int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--json", 0, NULL}, {"--watch", 0, NULL}};
+    struct stats_sample s;
+    const char *pos[1];
+    char err[HOOKD_ERRLEN];
+    int npos, code;
+
+    if ((code = hookd_cli_parse("stats", argc - 1, argv + 1, o, 2, pos, 0, &npos)) != 0)
+        return code;
+    if (o[1].value)
+        return stats_watch(cfg, o[0].value != NULL);
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    if (sample_read(c, cfg, &s, err) != 0)
+        code = hookd_cli_err(1, "%s", err);
+    else if (o[0].value)
+        code = print_json_sample(&s, NULL);
+    else
+        print_text_sample(&s, NULL);
+    sample_free(&s);
+    redisFree(c);
+    return code;
+}
+
+/* ---- dead ---- */
+
+static int dead_list(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
+    const char *pos[1];
+    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN], stop[24];
+    long long n = 20;
+    int npos, code;
+
+    if ((code = hookd_cli_parse("dead list", argc, argv, o, 1, pos, 0, &npos)) != 0)
+        return code;
+    if (o[0].value && (code = hookd_cli_count("dead list", o[0].value, DEAD_COUNT_MAX, &n)))
+        return code;
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    hookd_key(key, cfg->prefix, "dead");
+    snprintf(stop, sizeof(stop), "%lld", n - 1);
+    const char *cmd[4] = {"LRANGE", key, "0", stop};
+    redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
+    if (!r)
+        code = hookd_cli_err(1, "%s", err);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        fwrite(r->element[i]->str, 1, r->element[i]->len, stdout);
+        fputc('\n', stdout);
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return code;
+}
+
+/* Decodes standard base64 (with padding) into out (at least 3*len/4
+ * bytes); returns the length or -1 when s is not base64. */
+static long b64_decode(const char *s, size_t len, unsigned char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t acc = 0;
+    size_t n = 0, pad = 0, bits = 0;
+    if (len % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        const char *p;
+        if (s[i] == '=' && i >= len - 2) {
+            pad++;
+            continue;
+        }
+        if (pad || s[i] == '\0' || !(p = strchr(tab, s[i])))
+            return -1;
+        acc = (acc << 6) | (uint32_t)(p - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return (long)n;
+}
+
+/* What replaying one dead record does, built from its JSON. */
+struct replay_item {
+    int is_delivery;
+    char token[HOOKD_ID_MAX + 3]; /* "d:<delivery id>" */
+    struct hookd_buf payload;     /* the job, or the envelope's bytes */
+};
+
+/* Turns a dead record into the work to put back. Returns 0, or -1 with
+ * the reason in errbuf. */
+static int replay_prepare(const char *rec, size_t len, struct replay_item *it, char *errbuf)
+{
+    json_error_t jerr;
+    int rc = -1;
+
+    it->is_delivery = 0;
+    hookd_buf_reset(&it->payload);
+    json_t *o = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o)) {
+        hookd_fail(errbuf, -1, "not a JSON object");
+        goto out;
+    }
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    if (kind && strcmp(kind, "delivery") == 0) {
+        struct hookd_job job;
+        json_t *body = json_object_get(o, "body");
+        json_t *first = json_object_get(o, "first_ms");
+        memset(&job, 0, sizeof(job));
+        job.webhook = (char *)json_string_value(json_object_get(o, "webhook"));
+        job.delivery = (char *)json_string_value(json_object_get(o, "delivery"));
+        job.event_id = (char *)json_string_value(json_object_get(o, "event_id"));
+        job.event = (char *)json_string_value(json_object_get(o, "event"));
+        job.last_error = (char *)json_string_value(json_object_get(o, "reason"));
+        if (!job.webhook || !job.delivery || !job.event_id || !job.event ||
+            !json_is_string(body) || !hookd_id_valid(job.delivery)) {
+            hookd_fail(errbuf, -1, "delivery record without webhook, delivery, event_id, "
+                       "event or body");
+            goto out;
+        }
+        job.body = (char *)json_string_value(body);
+        job.body_len = json_string_length(body);
+        job.attempt = 1;
+        job.first_ms = json_is_integer(first) ? json_integer_value(first) : hookd_now_ms();
+        if (hookd_job_encode(&job, &it->payload) != 0 || it->payload.len > JOB_PAYLOAD_MAX) {
+            hookd_fail(errbuf, -1, "delivery too large to put back");
+            goto out;
+        }
+        snprintf(it->token, sizeof(it->token), "d:%s", job.delivery);
+        it->is_delivery = 1;
+        rc = 0;
+    } else if (kind && strcmp(kind, "envelope") == 0) {
+        json_t *env = json_object_get(o, "envelope");
+        json_t *b64 = json_object_get(o, "envelope_base64");
+        if (json_is_string(env)) {
+            rc = hookd_buf_add(&it->payload, json_string_value(env), json_string_length(env));
+        } else if (json_is_string(b64)) {
+            size_t n = json_string_length(b64);
+            unsigned char *raw = malloc(n / 4 * 3 + 3);
+            long m = raw ? b64_decode(json_string_value(b64), n, raw) : -1;
+            rc = m < 0 ? -1 : hookd_buf_add(&it->payload, raw, (size_t)m);
+            free(raw);
+        }
+        if (rc != 0)
+            hookd_fail(errbuf, -1, "envelope record without a usable envelope");
+    } else {
+        hookd_fail(errbuf, -1, "unknown kind");
+    }
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* Moves one record back; 1 when moved, 0 when gone already or skipped,
+ * -1 on a Redis failure (printed). */
+static int replay_one(redisContext *c, const char *const keys[4], const redisReply *rec,
+                      struct replay_item *it, size_t *skipped)
+{
+    char err[HOOKD_ERRLEN], due[24];
+    if (replay_prepare(rec->str, rec->len, it, err) != 0) {
+        hookd_cli_err(0, "dead record skipped: %s", err);
+        (*skipped)++;
+        return 0;
+    }
+    snprintf(due, sizeof(due), "%lld", (long long)hookd_now_ms());
+    const char *payload = it->payload.data ? it->payload.data : "";
+    const char *argv[12] = {"EVAL", REPLAY_LUA, "4", keys[0], keys[1], keys[2], keys[3], rec->str};
+    size_t lens[12];
+    int argc;
+    if (it->is_delivery) {
+        argv[8] = "d";
+        argv[9] = it->token;
+        argv[10] = payload;
+        argv[11] = due;
+        argc = 12;
+    } else {
+        argv[8] = "e";
+        argv[9] = payload;
+        argc = 10;
+    }
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    lens[7] = rec->len;
+    lens[it->is_delivery ? 10 : 9] = it->payload.len;
+    redisReply *r = hookd_cli_command(c, argc, argv, lens, err);
+    if (!r) {
+        hookd_cli_err(1, "%s", err);
+        return -1;
+    }
+    int moved = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return moved;
+}
+
+/* Replays up to --count records (default: all there were at the start),
+ * oldest first. Records that cannot be understood stay where they are. */
+static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
+    struct replay_item it;
+    const char *pos[1];
+    char keys[4][HOOKD_KEY_MAX], err[HOOKD_ERRLEN], start[24], stop[24];
+    const char *const kp[4] = {keys[0], keys[1], keys[2], keys[3]};
+    long long want = -1;
+    size_t replayed = 0, skipped = 0, seen = 0, total;
+    int npos, code;
+
+    if ((code = hookd_cli_parse("dead replay", argc, argv, o, 1, pos, 0, &npos)) != 0)
+        return code;
+    if (o[0].value && (code = hookd_cli_count("dead replay", o[0].value, DEAD_COUNT_MAX, &want)))
+        return code;
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    hookd_key(keys[0], cfg->prefix, "dead");
+    hookd_key(keys[1], cfg->prefix, "jobs");
+    hookd_key(keys[2], cfg->prefix, "retry");
+    hookd_key(keys[3], cfg->prefix, "events");
+    hookd_buf_init(&it.payload, DEAD_RECORD_MAX);
+    const char *llen[2] = {"LLEN", keys[0]};
+    redisReply *r = hookd_cli_command(c, 2, llen, NULL, err);
+    if (!r) {
+        code = hookd_cli_err(1, "%s", err);
+        goto out;
+    }
+    /* Never look at more records than there were: replayed work that dies
+     * again at once must not keep this loop going. */
+    total = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (size_t)r->integer : 0;
+    freeReplyObject(r);
+    while (seen < total && (want < 0 || replayed < (size_t)want)) {
+        /* Replayed records are gone and skipped ones sit at the tail. */
+        snprintf(start, sizeof(start), "-%zu", skipped + REPLAY_BATCH);
+        snprintf(stop, sizeof(stop), "-%zu", skipped + 1);
+        const char *lr[4] = {"LRANGE", keys[0], start, stop};
+        if (!(r = hookd_cli_command(c, 4, lr, NULL, err))) {
+            code = hookd_cli_err(1, "%s", err);
+            goto out;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+            freeReplyObject(r);
+            break;
+        }
+        for (size_t i = r->elements; i-- > 0 && seen < total;) {
+            if (want >= 0 && replayed >= (size_t)want)
+                break;
+            seen++;
+            const redisReply *rec = r->element[i];
+            if (rec->type != REDIS_REPLY_STRING || rec->len > DEAD_RECORD_MAX) {
+                skipped++;
+                continue;
+            }
+            int moved = replay_one(c, kp, rec, &it, &skipped);
+            if (moved < 0) {
+                freeReplyObject(r);
+                code = 1;
+                goto out;
+            }
+            replayed += (size_t)moved;
+        }
+        freeReplyObject(r);
+    }
+    code = hookd_cli_print_json(json_pack("{s:I,s:I}", "replayed", (json_int_t)replayed,
+                                          "skipped", (json_int_t)skipped));
+out:
+    hookd_buf_free(&it.payload);
+    redisFree(c);
+    return code;
+}
+
+static int dead_purge(const struct hookd_config *cfg, int argc, char **argv)
+{
+    const char *pos[1];
+    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
+    int npos, code;
+
+    if ((code = hookd_cli_parse("dead purge", argc, argv, NULL, 0, pos, 0, &npos)) != 0)
+        return code;
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    hookd_key(key, cfg->prefix, "dead");
+    const char *cmd[4] = {"EVAL", PURGE_LUA, "1", key};
+    redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
+    if (!r)
+        code = hookd_cli_err(1, "%s", err);
+    else
+        code = hookd_cli_print_json(json_pack("{s:I}", "purged", (json_int_t)r->integer));
+    freeReplyObject(r);
+    redisFree(c);
+    return code;
+}
+
+int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv)
+{
+    char q[HOOKD_CLI_QUOTE_LEN];
+    if (argc < 2)
+        return hookd_cli_err(2, "dead: missing subcommand (list, replay, purge)");
+    if (strcmp(argv[1], "list") == 0)
+        return dead_list(cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "replay") == 0)
+        return dead_replay(cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "purge") == 0)
+        return dead_purge(cfg, argc - 2, argv + 2);
+    return hookd_cli_err(2, "dead: unknown subcommand '%s' (list, replay, purge)",
+                         hookd_cli_quote(argv[1], q));
+}
+
+/* ---- verify ---- */
+
+int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--secret", 1, NULL}, {"--timestamp", 1, NULL},
+                                {"--signature", 1, NULL}};
+    struct hookd_signer *signer = NULL;
+    struct hookd_buf body;
+    const char *pos[1];
+    char want[HOOKD_SIG_HEX_LEN + 1], got[HOOKD_SIG_HEX_LEN + 1];
+    int npos, code;
+
+    (void)cfg;
+    if ((code = hookd_cli_parse("verify", argc - 1, argv + 1, o, 3, pos, 1, &npos)) != 0)
+        return code;
+    for (int i = 0; i < 3; i++) {
+        if (!o[i].value)
+            return hookd_cli_err(2, "verify: %s is required", o[i].name);
+    }
+    size_t slen = strlen(o[0].value);
+    if (slen == 0 || slen > 1024)
+        return hookd_cli_err(2, "verify: --secret must be 1..1024 bytes");
+    size_t tlen = strlen(o[1].value);
+    if (tlen == 0 || tlen > 64)
+        return hookd_cli_err(2, "verify: --timestamp must be 1..64 bytes");
+    /* Hex digits compare case-insensitively; anything longer cannot match. */
+    size_t glen = strlen(o[2].value);
+    if (glen > HOOKD_SIG_HEX_LEN)
+        return hookd_cli_err(1, "signature does not match");
+    for (size_t i = 0; i <= glen; i++) {
+        char ch = o[2].value[i];
+        got[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
+    }
+
+    hookd_buf_init(&body, VERIFY_BODY_MAX);
+    FILE *f = stdin;
+    if (npos == 1 && strcmp(pos[0], "-") != 0 && !(f = fopen(pos[0], "rb"))) {
+        char q[HOOKD_CLI_QUOTE_LEN];
+        code = hookd_cli_err(1, "verify: cannot open %s: %s", hookd_cli_quote(pos[0], q),
+                             strerror(errno));
+        goto out;
+    }
+    code = read_all(f, &body, npos == 1 && f != stdin ? "the body file" : "standard input");
+    if (f != stdin)
+        fclose(f);
+    if (code == 2)
+        code = 1; /* an over-long body is a failed verification, not bad usage */
+    if (code != 0)
+        goto out;
+    if (hookd_signer_new(o[0].value, slen, &signer) != 0 ||
+        hookd_sign_twenty(signer, o[1].value, body.data ? body.data : "", body.len, want) != 0) {
+        code = hookd_cli_err(1, "verify: cannot compute the signature");
+        goto out;
+    }
+    if (hookd_timingsafe_eq(want, got)) {
+        puts("ok");
+        code = 0;
+    } else {
+        code = hookd_cli_err(1, "signature does not match");
+    }
+out:
+    hookd_signer_free(signer);
+    hookd_buf_free(&body);
+    explicit_bzero(want, sizeof(want));
+    return code;
+}
