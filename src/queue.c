@@ -6,7 +6,6 @@
  * that leases and due times mean the same on every host. */
 #include "hookd/queue.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
@@ -228,6 +227,100 @@ static int args_append(struct args *dst, const struct args *src)
     return 0;
 }
 
+/* ---- hiredis on libuv ----
+ *
+ * Debian's hiredis 0.14 ships adapters/libuv.h, but its poll callback drops
+ * events that arrive with an error status: a refused connect then never
+ * reaches hiredis, and the connection hangs forever in "connecting". This is
+ * the same adapter with that fixed (as later hiredis releases did): on an
+ * error, hand hiredis the events it asked for so that it sees the failure. */
+
+/* One connection's poll handle; freed in its close callback. */
+struct redis_uv {
+    redisAsyncContext *ac; /* NULL once hiredis has cleaned up */
+    uv_poll_t poll;        /* watches the connection's fd */
+    int events;            /* UV_READABLE|UV_WRITABLE hiredis wants */
+};
+
+static void redis_uv_on_poll(uv_poll_t *handle, int status, int events)
+{
+    struct redis_uv *p = handle->data;
+    int ev = status ? p->events : events;
+    if (p->ac && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->ac);
+    if (p->ac && (ev & UV_WRITABLE))
+        redisAsyncHandleWrite(p->ac);
+}
+
+static void redis_uv_update(struct redis_uv *p, int events)
+{
+    if (events == p->events)
+        return;
+    p->events = events;
+    if (events)
+        uv_poll_start(&p->poll, events, redis_uv_on_poll);
+    else
+        uv_poll_stop(&p->poll);
+}
+
+static void redis_uv_add_read(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_update(p, p->events | UV_READABLE);
+}
+
+static void redis_uv_del_read(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_update(p, p->events & ~UV_READABLE);
+}
+
+static void redis_uv_add_write(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_update(p, p->events | UV_WRITABLE);
+}
+
+static void redis_uv_del_write(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_update(p, p->events & ~UV_WRITABLE);
+}
+
+static void redis_uv_on_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void redis_uv_cleanup(void *d)
+{
+    struct redis_uv *p = d;
+    p->ac = NULL;
+    uv_close((uv_handle_t *)&p->poll, redis_uv_on_closed);
+}
+
+static int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (ac->ev.data)
+        return REDIS_ERR;
+    struct redis_uv *p = calloc(1, sizeof(*p));
+    if (!p)
+        return REDIS_ERR;
+    if (uv_poll_init_socket(loop, &p->poll, ac->c.fd) != 0) {
+        free(p);
+        return REDIS_ERR;
+    }
+    p->ac = ac;
+    p->poll.data = p;
+    ac->ev.addRead = redis_uv_add_read;
+    ac->ev.delRead = redis_uv_del_read;
+    ac->ev.addWrite = redis_uv_add_write;
+    ac->ev.delWrite = redis_uv_del_write;
+    ac->ev.cleanup = redis_uv_cleanup;
+    ac->ev.data = p;
+    return REDIS_OK;
+}
+
 /* ---- connection ---- */
 
 /* Keeps the error for hookd_queue_errstr() and tells the owner. */
@@ -348,7 +441,7 @@ static void start_connect(struct hookd_queue *q)
 {
     redisAsyncContext *ac = q->addr.path[0] ? redisAsyncConnectUnix(q->addr.path)
                                             : redisAsyncConnect(q->addr.host, q->addr.port);
-    if (!ac || ac->err || redisLibuvAttach(ac, q->loop) != REDIS_OK) {
+    if (!ac || ac->err || redis_uv_attach(ac, q->loop) != REDIS_OK) {
         emit_error(q, "redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);

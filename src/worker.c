@@ -489,7 +489,7 @@ static void on_state(void *data, int up)
     if (up) {
         hookd_info("worker %d: redis connected", w->index);
         maybe_take(w);
-    } else {
+    } else if (!w->closing) {
         hookd_warn("worker %d: redis connection lost; reconnecting", w->index);
     }
 }
