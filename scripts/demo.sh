@@ -46,6 +46,10 @@ secret=$(printf '%s' "$webhook" | python3 -c 'import json,sys; print(json.load(s
 
 HOOKD_SECRET=$secret python3 examples/receivers/receiver.py "$rport" >"$work/receiver.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $rport), 0.2)" 2>/dev/null && break
+    sleep 0.1
+done
 "$HOOKD" run --threads 2 2>"$work/hookd.log" &
 hookd_pid=$!
 pids+=($hookd_pid)
