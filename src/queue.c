@@ -146,7 +146,7 @@ struct hookd_queue {
     char key[9][HOOKD_KEY_MAX];      /* key names, see K_* */
     uv_timer_t reconnect;            /* backoff timer */
     int64_t backoff_ms;              /* next reconnect delay */
-    uv_timer_t tick;                 /* webhook reload, once a second */
+    uv_timer_t tick;                 /* webhook reload check, twice a second */
     uv_timer_t close_timer;          /* bound on the wait in close */
     int handles;                     /* uv handles not yet closed */
     int taking;                      /* a take is in flight */
@@ -783,7 +783,7 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     uv_timer_init(loop, &q->close_timer);
     q->reconnect.data = q->tick.data = q->close_timer.data = q;
     q->handles = 3;
-    uv_timer_start(&q->tick, on_tick, 1000, 1000);
+    uv_timer_start(&q->tick, on_tick, 500, 500);
     start_connect(q);
     *out = q;
     return 0;
