@@ -1,0 +1,67 @@
+/* metrics.h - process-wide counters, histograms and the /metrics endpoint.
+ *
+ * Loops record with relaxed atomics (no locks on the hot path). A separate
+ * thread, started by hookd_metrics_serve(), owns its own libuv loop: it
+ * serves /metrics (Prometheus text format 0.0.4), /healthz and /readyz over
+ * HTTP/1.1 on --metrics-addr, and reads queue depths from Redis at most once
+ * a second, shared by every scrape. */
+#ifndef HOOKD_METRICS_H
+#define HOOKD_METRICS_H
+
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+enum hookd_counter {
+    HOOKD_M_EVENTS_FANNED_OUT, /* hookd_events_total{result="fanned_out"} */
+    HOOKD_M_EVENTS_UNROUTED,   /* hookd_events_total{result="no_subscriber"} */
+    HOOKD_M_EVENTS_INVALID,    /* hookd_events_total{result="invalid"} */
+    HOOKD_M_DELIVERED,         /* hookd_deliveries_total{outcome="delivered"} */
+    HOOKD_M_RETRIED,           /* hookd_deliveries_total{outcome="retried"} */
+    HOOKD_M_DEAD,              /* hookd_deliveries_total{outcome="dead"} */
+    HOOKD_M_GONE,              /* hookd_deliveries_total{outcome="gone"} (410, webhook disabled) */
+    HOOKD_M_GIVEN_BACK,        /* hookd_deliveries_total{outcome="given_back"} (drain) */
+    HOOKD_M_HTTP_1XX,          /* hookd_http_responses_total{class="1xx"} */
+    HOOKD_M_HTTP_2XX,          /* ...{class="2xx"} */
+    HOOKD_M_HTTP_3XX,          /* ...{class="3xx"} */
+    HOOKD_M_HTTP_4XX,          /* ...{class="4xx"} */
+    HOOKD_M_HTTP_5XX,          /* ...{class="5xx"} */
+    HOOKD_M_HTTP_ERROR,        /* ...{class="error"} (no status: timeout, refused, ...) */
+    HOOKD_M_REDIS_RECONNECTS,  /* hookd_redis_reconnects_total */
+    HOOKD_M_COUNTER_COUNT
+};
+
+enum hookd_histogram {
+    HOOKD_H_DELIVERY_SECONDS, /* hookd_delivery_duration_seconds: first read to 2xx */
+    HOOKD_H_ATTEMPT_SECONDS,  /* hookd_attempt_duration_seconds: one HTTP attempt */
+    HOOKD_H_COUNT
+};
+
+/* Adds n to a counter. Thread-safe, lock-free. */
+void hookd_metrics_count(enum hookd_counter c, uint64_t n);
+/* Counts an HTTP status (0 for none) in its class. */
+void hookd_metrics_http_status(long status);
+/* Records one observation in seconds. Thread-safe, lock-free. */
+void hookd_metrics_observe(enum hookd_histogram h, double seconds);
+/* Sets loop i's Redis state (1 up, 0 down); /readyz is 200 only when every
+ * loop is up and the process is not draining. */
+void hookd_metrics_set_redis_up(int loop, int up);
+/* Declares how many loops there are (before the first set_redis_up). */
+void hookd_metrics_set_loops(int n);
+/* Marks the process as draining (/readyz then answers 503). */
+void hookd_metrics_set_draining(void);
+/* Sets the number of enabled and disabled webhooks (from loop 0's registry). */
+void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled);
+
+/* Writes the whole exposition (counters, histograms, gauges, depths as last
+ * read) into out. */
+int hookd_metrics_render(struct hookd_buf *out);
+
+/* Starts the metrics thread when cfg->metrics_addr is set (no-op otherwise).
+ * Fails with HOOKD_EINVAL (bad address) or HOOKD_EIO (cannot listen), with a
+ * reason in errbuf. */
+int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf);
+/* Stops the metrics thread and waits for it. */
+void hookd_metrics_stop(void);
+
+#endif
