@@ -323,15 +323,34 @@ static void easy_put(struct hookd_deliver *d, CURL *e)
         curl_easy_cleanup(e);
 }
 
-/* Appends "name: value" to the header list; NULL on ENOMEM (list freed). */
-static struct curl_slist *header_add(struct curl_slist *l, const char *name, const char *value)
+/* Builds the request's header list inside the attempt itself: curl only
+ * reads the list during the transfer, so its nodes and text need no
+ * allocation (curl_slist_append would make two per header). */
+struct hdr_builder {
+    struct hookd_attempt *a; /* whose storage */
+    struct curl_slist *nodes; /* a->hdr_nodes as nodes */
+    size_t n;                 /* nodes used */
+    size_t used;              /* bytes of a->hdr_text used */
+};
+
+_Static_assert(sizeof(((struct hookd_attempt *)0)->hdr_nodes) >= 10 * sizeof(struct curl_slist),
+               "hdr_nodes too small for 10 curl_slist nodes");
+
+static int header_add(struct hdr_builder *b, const char *name, const char *value)
 {
-    char line[256];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    struct curl_slist *n = curl_slist_append(l, line);
-    if (!n)
-        curl_slist_free_all(l);
-    return n;
+    struct hookd_attempt *a = b->a;
+    size_t room = sizeof(a->hdr_text) - b->used;
+    int len = snprintf(a->hdr_text + b->used, room, "%s: %s", name, value);
+    if (len < 0 || (size_t)len >= room || b->n == 10)
+        return HOOKD_ETOOBIG;
+    struct curl_slist *node = &b->nodes[b->n];
+    node->data = a->hdr_text + b->used;
+    node->next = NULL;
+    if (b->n)
+        b->nodes[b->n - 1].next = node;
+    b->n++;
+    b->used += (size_t)len + 1;
+    return 0;
 }
 
 /* Signs the attempt as of now and builds its header list. */
@@ -344,26 +363,25 @@ static int build_headers(struct hookd_attempt *a)
     if (hookd_sign_twenty(w->signer, ts, a->body, a->body_len, sig) != 0 ||
         hookd_sign_nonce(nonce) != 0)
         return HOOKD_ECRYPTO;
-    struct curl_slist *l = NULL;
-    if (!(l = header_add(l, "Content-Type", "application/json")) ||
-        !(l = header_add(l, "Expect", "")) ||
-        !(l = header_add(l, "X-Twenty-Webhook-Timestamp", ts)) ||
-        !(l = header_add(l, "X-Twenty-Webhook-Signature", sig)) ||
-        !(l = header_add(l, "X-Twenty-Webhook-Nonce", nonce)) ||
-        !(l = header_add(l, "webhook-id", a->delivery_id)))
-        return HOOKD_ENOMEM;
+    struct hdr_builder b = {a, (struct curl_slist *)(void *)a->hdr_nodes, 0, 0};
+    int rc;
+    if ((rc = header_add(&b, "Content-Type", "application/json")) ||
+        (rc = header_add(&b, "Expect", "")) ||
+        (rc = header_add(&b, "X-Twenty-Webhook-Timestamp", ts)) ||
+        (rc = header_add(&b, "X-Twenty-Webhook-Signature", sig)) ||
+        (rc = header_add(&b, "X-Twenty-Webhook-Nonce", nonce)) ||
+        (rc = header_add(&b, "webhook-id", a->delivery_id)))
+        return rc;
     if (w->signing & HOOKD_SIGN_STANDARD) {
         char ts_s[24], ssig[HOOKD_SIG_B64_LEN + 4];
         snprintf(ts_s, sizeof(ts_s), "%lld", (long long)(a->started_ms / 1000));
-        if (hookd_sign_standard(w->signer, a->delivery_id, ts_s, a->body, a->body_len, ssig)) {
-            curl_slist_free_all(l);
+        if (hookd_sign_standard(w->signer, a->delivery_id, ts_s, a->body, a->body_len, ssig))
             return HOOKD_ECRYPTO;
-        }
-        if (!(l = header_add(l, "webhook-timestamp", ts_s)) ||
-            !(l = header_add(l, "webhook-signature", ssig)))
-            return HOOKD_ENOMEM;
+        if ((rc = header_add(&b, "webhook-timestamp", ts_s)) ||
+            (rc = header_add(&b, "webhook-signature", ssig)))
+            return rc;
     }
-    a->headers = l;
+    a->headers = b.nodes;
     return 0;
 }
 
@@ -387,10 +405,7 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
     int rc = build_headers(a);
     CURL *e = rc ? NULL : easy_get(d);
     if (!e) {
-        if (a->headers) {
-            curl_slist_free_all(a->headers);
-            a->headers = NULL;
-        }
+        a->headers = NULL;
         finish_early(d, a, rc ? rc : HOOKD_ENOMEM);
         return;
     }
@@ -413,7 +428,6 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
     curl_easy_setopt(e, CURLOPT_PRIVATE, a);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
-        curl_slist_free_all(a->headers);
         a->headers = NULL;
         a->easy = NULL;
         easy_put(d, e);
@@ -431,7 +445,6 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
 static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
 {
     curl_multi_remove_handle(d->multi, a->easy);
-    curl_slist_free_all(a->headers);
     a->headers = NULL;
     easy_put(d, a->easy);
     a->easy = NULL;

@@ -51,7 +51,9 @@ struct hookd_attempt {
     struct hookd_attempt *prev; /* running list link */
     struct hookd_deliver *d;    /* the deliverer it was submitted to */
     void *easy;                 /* CURL * while running */
-    void *headers;              /* struct curl_slist * while running */
+    void *headers;              /* struct curl_slist * while running, built in hdr_nodes */
+    void *hdr_nodes[2 * 10];    /* storage for up to 10 curl_slist nodes */
+    char hdr_text[768];         /* the header lines those nodes point into */
     void *host;                 /* struct host * it counts against */
     size_t resp_bytes;          /* body bytes seen */
     size_t hdr_bytes;           /* header bytes seen */
