@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(build-essential cmake pkg-config
-      libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libuv1-dev
+      libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libuv1-dev libhttp-parser-dev
       redis-server redis-tools python3 python3-redis openssl curl)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -783,18 +783,17 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
 /* Parses the authority and path of a redis:// URL (after the scheme). */
 static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
 {
-    const char *slash = strchr(s, '/');
-    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
     if (strpbrk(s, "?#"))
         return hookd_fail(errbuf, HOOKD_EINVAL,
                           "redis URL: query strings and fragments are not supported");
 
-    /* userinfo: the last '@' of the authority, so that a raw '@' in a
-     * password still works. Like redis-cli, "pass@" without ':' is a password. */
-    const char *at = NULL;
-    for (const char *p = s; p < s + alen; p++)
-        if (*p == '@')
-            at = p;
+    /* userinfo ends at the last '@' of the whole URL (a database number never
+     * holds one), so that a raw '@' or '/' in a password still works and no
+     * part of a password is ever taken for a host, port or database. Like
+     * redis-cli, "pass@" without ':' is a password. */
+    const char *at = strrchr(s, '@');
+    const char *slash = strchr(at ? at : s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
     const char *host = s;
     if (at) {
         const char *colon = memchr(s, ':', (size_t)(at - s));
@@ -879,8 +878,7 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
         int64_t db;
         if (hookd_parse_i64(slash + 1, 0, 1000000, &db) != 0)
             return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: database '%.20s' is not a number from 0 to 1000000",
-                              slash + 1);
+                              "redis URL: the database is not a number from 0 to 1000000");
         out->db = (int)db;
     }
     return 0;
@@ -909,8 +907,7 @@ static int redis_unix_parse(const char *s, struct hookd_redis_addr *out, char *e
                               "redis URL: the only query parameter is db=N");
         if (hookd_parse_i64(q + 4, 0, 1000000, &db) != 0)
             return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: database '%.20s' is not a number from 0 to 1000000",
-                              q + 4);
+                              "redis URL: the database is not a number from 0 to 1000000");
         out->db = (int)db;
     }
     return 0;

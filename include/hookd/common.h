@@ -57,7 +57,8 @@ int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n);
 int hookd_buf_adds(struct hookd_buf *b, const char *s);
 int hookd_buf_addf(struct hookd_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap);
+int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Hands the bytes to the caller (who frees them with free()) and empties b. */
 char *hookd_buf_steal(struct hookd_buf *b, size_t *len);
 
