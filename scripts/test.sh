@@ -9,3 +9,5 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 bash scripts/build.sh build-test -DCMAKE_BUILD_TYPE=Debug -DHOOKD_SANITIZE=ON -DHOOKD_WERROR=ON
 ctest --test-dir build-test --output-on-failure -j2 --timeout 300
+# Every parser of outside input, fuzzed for a bounded time; a crash fails.
+bash scripts/fuzz.sh "${HOOKD_FUZZ_SECONDS:-20}"
