@@ -375,7 +375,8 @@ static int build_headers(struct hookd_attempt *a)
     if (w->signing & HOOKD_SIGN_STANDARD) {
         char ts_s[24], ssig[HOOKD_SIG_B64_LEN + 4];
         snprintf(ts_s, sizeof(ts_s), "%lld", (long long)(a->started_ms / 1000));
-        if (hookd_sign_standard(w->signer, a->delivery_id, ts_s, a->body, a->body_len, ssig))
+        const struct hookd_signer *ss = w->std_signer ? w->std_signer : w->signer;
+        if (hookd_sign_standard(ss, a->delivery_id, ts_s, a->body, a->body_len, ssig))
             return HOOKD_ECRYPTO;
         if ((rc = header_add(&b, "webhook-timestamp", ts_s)) ||
             (rc = header_add(&b, "webhook-signature", ssig)))

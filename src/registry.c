@@ -5,6 +5,8 @@
  * webhook of a retried delivery does not walk the whole list. */
 #include "hookd/registry.h"
 
+#include <openssl/crypto.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,7 @@ static void webhook_free(struct hookd_webhook *w)
     for (int i = 0; i < w->nevents; i++)
         free(w->events[i]);
     hookd_signer_free(w->signer);
+    hookd_signer_free(w->std_signer);
     memset(w, 0, sizeof(*w));
 }
 
@@ -325,6 +328,19 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
     if ((rc = hookd_signer_new(secret, slen, &w->signer)) != 0)
         return hookd_fail(errbuf, rc, "secret: cannot prepare the signer: %s",
                           hookd_strerror(rc));
+    /* Standard Webhooks libraries take "whsec_<base64>" and sign with the
+     * decoded bytes; hookd does the same so that they verify its deliveries. */
+    if (strncmp(secret, "whsec_", 6) == 0) {
+        unsigned char key[REG_SECRET_MAX];
+        size_t klen;
+        if (hookd_base64_decode(secret + 6, slen - 6, key, sizeof(key), &klen) != 0 || !klen)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "secret: whsec_ secret is not base64");
+        rc = hookd_signer_new(key, klen, &w->std_signer);
+        OPENSSL_cleanse(key, sizeof(key));
+        if (rc)
+            return hookd_fail(errbuf, rc, "secret: cannot prepare the signer: %s",
+                              hookd_strerror(rc));
+    }
 
     if ((rc = filters_parse(events ? events : "", w, errbuf)) != 0)
         return rc;

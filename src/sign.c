@@ -5,6 +5,8 @@
  * duplicate (EVP_MAC_CTX_dup), so one signer may be shared by threads. */
 #include "hookd/sign.h"
 
+#include <limits.h>
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -200,5 +202,20 @@ int hookd_timingsafe_eq(const char *a, const char *b)
         diff |= ca ^ cb;
     }
     (void)diff;
+    return 0;
+}
+
+int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
+                        size_t *outlen)
+{
+    if (len == 0 || len % 4 != 0 || len > INT_MAX)
+        return HOOKD_EINVAL;
+    if (len / 4 * 3 > cap)
+        return HOOKD_ETOOBIG;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0)
+        return HOOKD_EINVAL;
+    size_t pad = (in[len - 1] == '=') + (in[len - 2] == '=');
+    *outlen = (size_t)n - pad;
     return 0;
 }

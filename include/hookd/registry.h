@@ -27,7 +27,9 @@ struct hookd_webhook {
     char *id;                 /* the id after "webhook:" */
     char *url;                /* http(s) URL, checked */
     char hostkey[300];        /* "scheme://host:port", for per-host limits */
-    struct hookd_signer *signer; /* prepared from the secret */
+    struct hookd_signer *signer; /* prepared from the secret's bytes */
+    struct hookd_signer *std_signer; /* Standard Webhooks key: the decoded base64
+                                      * of a "whsec_" secret; NULL: use signer */
     char *workspace;          /* "" for none */
     char *events[HOOKD_FILTERS_MAX]; /* filters, e.g. "person.*" */
     int nevents;              /* filters used */

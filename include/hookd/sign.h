@@ -39,6 +39,12 @@ int hookd_sign_nonce(char out[HOOKD_NONCE_HEX_LEN + 1]);
 /* n random bytes as lowercase hex into out (2n+1 bytes). */
 int hookd_random_hex(char *out, size_t n);
 
+/* Decodes standard base64 (with padding) into out (cap bytes); the decoded
+ * length goes to *outlen. HOOKD_EINVAL for bad input, ETOOBIG when out is
+ * too small. */
+int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
+                        size_t *outlen);
+
 /* Lowercase hex of p[0..n) into out (2n+1 bytes). */
 void hookd_hex(const void *p, size_t n, char *out);
 

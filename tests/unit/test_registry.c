@@ -417,8 +417,35 @@ static void test_delivery_id(void)
     CHECK(strncmp(b, "msg_", 4) == 0 && strlen(b) == 36 && strcmp(b, c) != 0);
 }
 
+/* A "whsec_" secret signs Standard Webhooks with its decoded bytes (the
+ * library convention), and Twenty's signature with the secret as stored. */
+static void test_whsec(void)
+{
+    static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    static const char body[] = "{\"test\": 2432232314}";
+    char out[HOOKD_SIG_B64_LEN + 4];
+    struct hookd_registry *r = hookd_registry_new();
+    const char *kv[] = {"url", "https://example.com/hook", "secret",
+                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "signing", "standard"};
+    CHECK(hookd_registry_add(r, "wh_std", kv, NKV(kv), err) == 0);
+    const struct hookd_webhook *w = hookd_registry_find(r, "wh_std");
+    CHECK(w && w->std_signer && w->signer);
+    if (w && w->std_signer) {
+        CHECK(hookd_sign_standard(w->std_signer, id, "1614265330", body, strlen(body), out) == 0);
+        CHECK(strcmp(out, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") == 0);
+    }
+    const char *bad[] = {"url", "https://example.com/hook", "secret", "whsec_not base64!"};
+    CHECK(hookd_registry_add(r, "wh_bad", bad, NKV(bad), err) == HOOKD_EINVAL);
+    CHECK(strstr(err, "not base64") && !strstr(err, "not base64!"));
+    const char *plain[] = {"url", "https://example.com/hook", "secret", "plainsecret"};
+    CHECK(hookd_registry_add(r, "wh_plain", plain, NKV(plain), err) == 0);
+    CHECK(hookd_registry_find(r, "wh_plain")->std_signer == NULL);
+    hookd_registry_release(r);
+}
+
 int main(void)
 {
+    test_whsec();
     test_add_valid();
     test_add_invalid();
     test_filters();

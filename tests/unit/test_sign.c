@@ -119,6 +119,20 @@ static void test_standard(void)
     hookd_signer_free(s);
 }
 
+static void test_base64_decode(void)
+{
+    unsigned char out[32];
+    size_t n = 0;
+    CHECK(hookd_base64_decode("aGk=", 4, out, sizeof(out), &n) == 0 && n == 2 &&
+          memcmp(out, "hi", 2) == 0);
+    CHECK(hookd_base64_decode("aGV5", 4, out, sizeof(out), &n) == 0 && n == 3);
+    CHECK(hookd_base64_decode("aA==", 4, out, sizeof(out), &n) == 0 && n == 1 && out[0] == 'h');
+    CHECK(hookd_base64_decode("aGk", 3, out, sizeof(out), &n) == HOOKD_EINVAL);
+    CHECK(hookd_base64_decode("", 0, out, sizeof(out), &n) == HOOKD_EINVAL);
+    CHECK(hookd_base64_decode("a!k=", 4, out, sizeof(out), &n) == HOOKD_EINVAL);
+    CHECK(hookd_base64_decode("aGV5aGV5", 8, out, 3, &n) == HOOKD_ETOOBIG);
+}
+
 static int all_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -236,6 +250,7 @@ static void test_shared(void)
 
 int main(void)
 {
+    test_base64_decode();
     test_signer_new();
     test_twenty();
     test_standard();
