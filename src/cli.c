@@ -1,4 +1,4 @@
-/* cli.c - the command dispatcher, Redis connection and `hookd webhook`.
+/* cli.c - the command dispatcher and `hookd webhook`.
  *
  * Webhooks are hashes "{P}:webhook:<id>" listed in the set "{P}:webhooks";
  * every change bumps "{P}:webhooks:rev" in the same atomic step, so that
@@ -14,16 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "hookd/envelope.h"
 #include "hookd/job.h"
 #include "hookd/net.h"
+#include "hookd/redis.h"
 #include "hookd/registry.h"
 #include "hookd/sign.h"
 
-#define CLI_TIMEOUT_S 5
 #define WH_SECRET_MAX 1024
 #define WH_DESCRIPTION_MAX 1024
 #define WH_LOG_COUNT_MAX 100000
@@ -187,72 +186,6 @@ struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const cha
         return NULL;
     }
     return r;
-}
-
-/* Runs AUTH or SELECT at connect time; 0, or -1 with the reason in errbuf. */
-static int connect_step(redisContext *c, int argc, const char **argv, const char *what,
-                        char *errbuf)
-{
-    char why[HOOKD_ERRLEN];
-    redisReply *r = hookd_cli_command(c, argc, argv, NULL, why);
-    if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s failed: %s", what, why);
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf)
-{
-    struct hookd_redis_addr addr;
-    struct timeval tv = {CLI_TIMEOUT_S, 0};
-    char where[300];
-    redisContext *c;
-
-    if (hookd_redis_url_parse(cfg->redis_url, &addr, errbuf) != 0)
-        return NULL;
-    if (addr.path[0]) {
-        snprintf(where, sizeof(where), "redis %s", addr.path);
-        c = redisConnectUnixWithTimeout(addr.path, tv);
-    } else {
-        snprintf(where, sizeof(where), "redis %s:%d", addr.host, addr.port);
-        c = redisConnectWithTimeout(addr.host, addr.port, tv);
-    }
-    if (!c) {
-        hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", where);
-        goto fail;
-    }
-    if (c->err) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s", where, c->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: cannot set the timeout", where);
-        goto fail;
-    }
-    if (addr.password[0]) {
-        const char *auth[3] = {"AUTH", addr.user, addr.password};
-        if (!addr.user[0])
-            auth[1] = addr.password;
-        if (connect_step(c, addr.user[0] ? 3 : 2, auth, "AUTH", errbuf) != 0)
-            goto fail;
-    }
-    if (addr.db != 0) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", addr.db);
-        const char *sel[2] = {"SELECT", db};
-        if (connect_step(c, 2, sel, "SELECT", errbuf) != 0)
-            goto fail;
-    }
-    explicit_bzero(addr.password, sizeof(addr.password));
-    return c;
-
-fail:
-    explicit_bzero(addr.password, sizeof(addr.password));
-    if (c)
-        redisFree(c);
-    return NULL;
 }
 
 /* ---- Webhooks ---- */

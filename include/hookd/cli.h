@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "hookd/config.h"
+#include "hookd/redis.h" /* hookd_redis_connect(), for cli.c and admin.c */
 
 struct redisContext;
 struct redisReply;
@@ -19,12 +20,6 @@ struct json_t;
  * code: 0, 1 runtime failure, 2 usage. Prints results on stdout and
  * "hookd: <one-line reason>" on stderr. */
 int hookd_cli_main(const struct hookd_config *cfg, int argc, char **argv);
-
-/* Connects synchronously to cfg->redis_url with AUTH (user+password or
- * password only) and SELECT db, with a 5 s connect/command timeout. Returns
- * NULL and a reason in errbuf (HOOKD_ERRLEN bytes, never containing the
- * password). The caller frees the context with redisFree(). */
-struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf);
 
 /* ---- Shared by cli.c and admin.c; not for other modules. ---- */
 

@@ -1,0 +1,25 @@
+/* redis.h - a synchronous Redis connection for the CLI and the metrics thread.
+ *
+ * The event loops use hiredis' async API (queue.h); this is hiredis' blocking
+ * API, for code that may wait: admin commands and the once-a-second depth
+ * read of the metrics thread. */
+#ifndef HOOKD_REDIS_H
+#define HOOKD_REDIS_H
+
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+struct redisContext;
+
+/* Connects synchronously to cfg->redis_url with AUTH (user+password or
+ * password only) and SELECT db, with a 5 s connect/command timeout. Returns
+ * NULL and a reason in errbuf (HOOKD_ERRLEN bytes, never containing the
+ * password). The caller frees the context with redisFree(). */
+struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf);
+
+/* The same for a Redis URL (as hookd_redis_url_parse() reads it), with
+ * timeout_ms (1 to 3600000) as both the connect and the command timeout. */
+struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms, char *errbuf);
+
+#endif

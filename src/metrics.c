@@ -1,0 +1,460 @@
+/* metrics.c - counters, histograms, gauges and the metrics thread.
+ *
+ * Every value is a relaxed atomic: loops add without locks, and a scrape
+ * reads whatever each value holds at that moment. A histogram keeps one
+ * count per bucket (not cumulative) and its sum in microseconds, so that no
+ * float needs a compare-and-swap; the render accumulates the buckets and
+ * takes _count from the same snapshot, so that +Inf always equals _count.
+ *
+ * Queue depths come from Redis once a second. The blocking reads run on
+ * libuv's thread pool (uv_queue_work), never on the metrics loop, so that
+ * /healthz answers at once even while Redis does not; one read at a time,
+ * over one lazily (re)connected synchronous connection with 1 s timeouts. */
+#include "hookd/metrics.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "hookd/httpd.h"
+#include "hookd/job.h"
+#include "hookd/redis.h"
+
+#define LOOPS_MAX 1024
+#define BUCKETS_MAX 16
+#define OBSERVE_MAX_S 1e9 /* larger observations are clamped (about 31 years) */
+#define DEPTH_TIMEOUT_MS 1000
+#define DEPTH_EVERY_MS 1000
+#define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+enum depth { D_EVENTS, D_RETRY, D_DEAD, D_INFLIGHT, D_COUNT };
+
+struct hist {
+    const char *name;
+    const char *help;
+    const double *bounds; /* upper bounds, increasing; +Inf is implied */
+    size_t nbounds;
+    _Atomic uint64_t buckets[BUCKETS_MAX + 1]; /* per bucket, +Inf last */
+    _Atomic uint64_t sum_us;
+};
+
+static const double ATTEMPT_BOUNDS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,    2.5,   5,    10,  30};
+static const double DELIVERY_BOUNDS[] = {0.01, 0.05, 0.1,  0.5,   1,     5,     10,
+                                         30,   60,   300,  1800,  3600,  21600, 86400};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static _Atomic uint64_t counters[HOOKD_M_COUNTER_COUNT];
+static struct hist hists[HOOKD_H_COUNT] = {
+    [HOOKD_H_DELIVERY_SECONDS] = {
+        .name = "hookd_delivery_duration_seconds",
+        .help = "Time from an event's first read to its delivery's 2xx, retries included.",
+        .bounds = DELIVERY_BOUNDS, .nbounds = NELEM(DELIVERY_BOUNDS)},
+    [HOOKD_H_ATTEMPT_SECONDS] = {
+        .name = "hookd_attempt_duration_seconds",
+        .help = "Duration of one HTTP delivery attempt, connecting included.",
+        .bounds = ATTEMPT_BOUNDS, .nbounds = NELEM(ATTEMPT_BOUNDS)},
+};
+static _Atomic int nloops;
+static _Atomic unsigned char loop_up[LOOPS_MAX];
+static _Atomic int draining;
+static _Atomic int64_t webhooks_enabled = -1, webhooks_disabled = -1; /* -1: unknown */
+static _Atomic int64_t depths[D_COUNT] = {-1, -1, -1, -1};            /* -1: unknown */
+
+_Static_assert(NELEM(ATTEMPT_BOUNDS) <= BUCKETS_MAX, "attempt buckets");
+_Static_assert(NELEM(DELIVERY_BOUNDS) <= BUCKETS_MAX, "delivery buckets");
+
+/* ---- recording ---- */
+
+void hookd_metrics_count(enum hookd_counter c, uint64_t n)
+{
+    if ((unsigned)c < HOOKD_M_COUNTER_COUNT)
+        atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed);
+}
+
+void hookd_metrics_http_status(long status)
+{
+    enum hookd_counter c;
+    if (status >= 100 && status < 200)
+        c = HOOKD_M_HTTP_1XX;
+    else if (status >= 200 && status < 300)
+        c = HOOKD_M_HTTP_2XX;
+    else if (status >= 300 && status < 400)
+        c = HOOKD_M_HTTP_3XX;
+    else if (status >= 400 && status < 500)
+        c = HOOKD_M_HTTP_4XX;
+    else if (status >= 500 && status < 600)
+        c = HOOKD_M_HTTP_5XX;
+    else
+        c = HOOKD_M_HTTP_ERROR;
+    hookd_metrics_count(c, 1);
+}
+
+void hookd_metrics_observe(enum hookd_histogram h, double seconds)
+{
+    if ((unsigned)h >= HOOKD_H_COUNT || isnan(seconds))
+        return;
+    struct hist *hs = &hists[h];
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds > OBSERVE_MAX_S)
+        seconds = OBSERVE_MAX_S;
+    size_t i = 0;
+    while (i < hs->nbounds && seconds > hs->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&hs->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hs->sum_us, (uint64_t)llround(seconds * 1e6),
+                              memory_order_relaxed);
+}
+
+void hookd_metrics_set_loops(int n)
+{
+    if (n < 0)
+        n = 0;
+    if (n > LOOPS_MAX)
+        n = LOOPS_MAX;
+    for (int i = 0; i < LOOPS_MAX; i++)
+        atomic_store_explicit(&loop_up[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&nloops, n, memory_order_relaxed);
+}
+
+void hookd_metrics_set_redis_up(int loop, int up)
+{
+    if (loop >= 0 && loop < LOOPS_MAX)
+        atomic_store_explicit(&loop_up[loop], up ? 1 : 0, memory_order_relaxed);
+}
+
+void hookd_metrics_set_draining(void)
+{
+    atomic_store_explicit(&draining, 1, memory_order_relaxed);
+}
+
+void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled)
+{
+    atomic_store_explicit(&webhooks_enabled, enabled < 0 ? -1 : enabled, memory_order_relaxed);
+    atomic_store_explicit(&webhooks_disabled, disabled < 0 ? -1 : disabled,
+                          memory_order_relaxed);
+}
+
+/* 1 when loops were declared and every one reports Redis up. */
+static int redis_up(void)
+{
+    int n = atomic_load_explicit(&nloops, memory_order_relaxed);
+    if (n <= 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!atomic_load_explicit(&loop_up[i], memory_order_relaxed))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- rendering ---- */
+
+static int family(struct hookd_buf *out, const char *name, const char *type, const char *help)
+{
+    return hookd_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int render_counters(struct hookd_buf *out)
+{
+    static const struct {
+        enum hookd_counter c;
+        const char *label;
+    } events[] = {{HOOKD_M_EVENTS_FANNED_OUT, "fanned_out"},
+                  {HOOKD_M_EVENTS_UNROUTED, "no_subscriber"},
+                  {HOOKD_M_EVENTS_INVALID, "invalid"}},
+      outcomes[] = {{HOOKD_M_DELIVERED, "delivered"}, {HOOKD_M_RETRIED, "retried"},
+                    {HOOKD_M_DEAD, "dead"},           {HOOKD_M_GONE, "gone"},
+                    {HOOKD_M_GIVEN_BACK, "given_back"}},
+      classes[] = {{HOOKD_M_HTTP_1XX, "1xx"}, {HOOKD_M_HTTP_2XX, "2xx"},
+                   {HOOKD_M_HTTP_3XX, "3xx"}, {HOOKD_M_HTTP_4XX, "4xx"},
+                   {HOOKD_M_HTTP_5XX, "5xx"}, {HOOKD_M_HTTP_ERROR, "error"}};
+#define LOAD(c) atomic_load_explicit(&counters[c], memory_order_relaxed)
+    int rc = family(out, "hookd_events_total", "counter",
+                    "Events read from the queue, by result.");
+    for (size_t i = 0; rc == 0 && i < NELEM(events); i++)
+        rc = hookd_buf_addf(out, "hookd_events_total{result=\"%s\"} %" PRIu64 "\n",
+                            events[i].label, LOAD(events[i].c));
+    if (rc == 0)
+        rc = family(out, "hookd_deliveries_total", "counter",
+                    "Settled delivery attempts, by outcome.");
+    for (size_t i = 0; rc == 0 && i < NELEM(outcomes); i++)
+        rc = hookd_buf_addf(out, "hookd_deliveries_total{outcome=\"%s\"} %" PRIu64 "\n",
+                            outcomes[i].label, LOAD(outcomes[i].c));
+    if (rc == 0)
+        rc = family(out, "hookd_http_responses_total", "counter",
+                    "Delivery attempts by HTTP status class; error is no status at all.");
+    for (size_t i = 0; rc == 0 && i < NELEM(classes); i++)
+        rc = hookd_buf_addf(out, "hookd_http_responses_total{class=\"%s\"} %" PRIu64 "\n",
+                            classes[i].label, LOAD(classes[i].c));
+    if (rc == 0)
+        rc = family(out, "hookd_redis_reconnects_total", "counter",
+                    "Times an event loop reconnected to Redis.");
+    if (rc == 0)
+        rc = hookd_buf_addf(out, "hookd_redis_reconnects_total %" PRIu64 "\n",
+                            LOAD(HOOKD_M_REDIS_RECONNECTS));
+#undef LOAD
+    return rc;
+}
+
+static int render_hist(struct hookd_buf *out, struct hist *h)
+{
+    uint64_t snap[BUCKETS_MAX + 1], cum = 0;
+    for (size_t i = 0; i <= h->nbounds; i++)
+        snap[i] = atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+    uint64_t sum_us = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+    int rc = family(out, h->name, "histogram", h->help);
+    for (size_t i = 0; rc == 0 && i < h->nbounds; i++) {
+        cum += snap[i];
+        rc = hookd_buf_addf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h->name, h->bounds[i],
+                            cum);
+    }
+    cum += snap[h->nbounds];
+    if (rc == 0)
+        rc = hookd_buf_addf(out,
+                            "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                            "%s_sum %" PRIu64 ".%06" PRIu64 "\n"
+                            "%s_count %" PRIu64 "\n",
+                            h->name, cum, h->name, sum_us / 1000000, sum_us % 1000000, h->name,
+                            cum);
+    return rc;
+}
+
+static int render_gauges(struct hookd_buf *out)
+{
+    static const char *const depth_names[D_COUNT] = {"events", "retry", "dead", "inflight"};
+    int rc = family(out, "hookd_redis_up", "gauge",
+                    "1 when every event loop is connected to Redis, else 0.");
+    if (rc == 0)
+        rc = hookd_buf_addf(out, "hookd_redis_up %d\n", redis_up());
+    if (rc == 0)
+        rc = family(out, "hookd_draining", "gauge",
+                    "1 once the process drains after SIGTERM, else 0.");
+    if (rc == 0)
+        rc = hookd_buf_addf(out, "hookd_draining %d\n",
+                            atomic_load_explicit(&draining, memory_order_relaxed) ? 1 : 0);
+    if (rc == 0)
+        rc = family(out, "hookd_queue_depth", "gauge",
+                    "Entries in the shared queues as last read from Redis (absent when the "
+                    "read failed); inflight is the leased work of all workers.");
+    for (int i = 0; rc == 0 && i < D_COUNT; i++) {
+        int64_t v = atomic_load_explicit(&depths[i], memory_order_relaxed);
+        if (v >= 0)
+            rc = hookd_buf_addf(out, "hookd_queue_depth{queue=\"%s\"} %lld\n", depth_names[i],
+                                (long long)v);
+    }
+    if (rc == 0)
+        rc = family(out, "hookd_webhooks", "gauge",
+                    "Webhooks known to this process, by state (absent until loaded).");
+    int64_t en = atomic_load_explicit(&webhooks_enabled, memory_order_relaxed);
+    int64_t dis = atomic_load_explicit(&webhooks_disabled, memory_order_relaxed);
+    if (rc == 0 && en >= 0)
+        rc = hookd_buf_addf(out, "hookd_webhooks{state=\"enabled\"} %lld\n", (long long)en);
+    if (rc == 0 && dis >= 0)
+        rc = hookd_buf_addf(out, "hookd_webhooks{state=\"disabled\"} %lld\n", (long long)dis);
+    if (rc == 0)
+        rc = family(out, "hookd_build_info", "gauge", "Always 1; the version is a label.");
+    if (rc == 0)
+        rc = hookd_buf_addf(out, "hookd_build_info{version=\"%s\"} 1\n", HOOKD_VERSION);
+    return rc;
+}
+
+int hookd_metrics_render(struct hookd_buf *out)
+{
+    int rc = render_counters(out);
+    for (int h = 0; rc == 0 && h < HOOKD_H_COUNT; h++)
+        rc = render_hist(out, &hists[h]);
+    if (rc == 0)
+        rc = render_gauges(out);
+    return rc;
+}
+
+/* ---- the metrics thread ---- */
+
+/* The thread's state; one per process. Fields marked (work) are touched
+ * only by the thread-pool job, the rest only on the metrics loop. */
+struct server {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t stop;            /* wakes the loop to close everything */
+    uv_timer_t tick;            /* depth reads */
+    uv_work_t work;             /* the depth read in flight */
+    struct hookd_httpd *httpd;
+    char *redis_url;
+    char keys[D_COUNT][HOOKD_KEY_MAX];
+    redisContext *rc;           /* (work) NULL until connected, or after a failure */
+    int64_t got[D_COUNT];       /* (work) what the last read found, -1 when it failed */
+    int working;                /* a depth read is queued or running */
+    int stopping;               /* the stop async ran */
+};
+
+static struct server *srv;      /* set while serving; owned by the caller's thread */
+
+/* Answers /metrics, /healthz and /readyz. */
+static int handle(void *arg, const char *path, struct hookd_httpd_reply *r)
+{
+    (void)arg;
+    if (strcmp(path, "/metrics") == 0) {
+        r->content_type = PROM_CONTENT_TYPE;
+        return hookd_metrics_render(&r->body);
+    }
+    if (strcmp(path, "/healthz") == 0)
+        return hookd_buf_adds(&r->body, "ok\n");
+    if (strcmp(path, "/readyz") == 0) {
+        if (atomic_load_explicit(&draining, memory_order_relaxed)) {
+            r->status = 503;
+            return hookd_buf_adds(&r->body, "draining\n");
+        }
+        if (!redis_up()) {
+            r->status = 503;
+            return hookd_buf_adds(&r->body, "redis down\n");
+        }
+        return hookd_buf_adds(&r->body, "ready\n");
+    }
+    r->status = 404;
+    return hookd_buf_adds(&r->body, "not found\n");
+}
+
+/* (work) Reads the four depths in one pipelined round trip, connecting
+ * first when needed. A key of the wrong type leaves its depth unknown; a
+ * transport failure drops the connection and leaves every depth unknown,
+ * and the next tick connects again. */
+static void depth_read(uv_work_t *req)
+{
+    static const char *const cmd[D_COUNT] = {"LLEN", "ZCARD", "LLEN", "ZCARD"};
+    struct server *s = req->data;
+    char err[HOOKD_ERRLEN];
+    int ok = 1;
+
+    for (int i = 0; i < D_COUNT; i++)
+        s->got[i] = -1;
+    if (!s->rc && !(s->rc = hookd_redis_connect_url(s->redis_url, DEPTH_TIMEOUT_MS, err)))
+        return;
+    for (int i = 0; ok && i < D_COUNT; i++) {
+        const char *argv[2] = {cmd[i], s->keys[i]};
+        ok = redisAppendCommandArgv(s->rc, 2, argv, NULL) == REDIS_OK;
+    }
+    for (int i = 0; ok && i < D_COUNT; i++) {
+        void *v = NULL;
+        if (redisGetReply(s->rc, &v) != REDIS_OK || !v) {
+            ok = 0;
+            break;
+        }
+        redisReply *r = v;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+            s->got[i] = r->integer;
+        freeReplyObject(r);
+    }
+    if (!ok) {
+        for (int i = 0; i < D_COUNT; i++)
+            s->got[i] = -1;
+        redisFree(s->rc);
+        s->rc = NULL;
+    }
+}
+
+static void depth_done(uv_work_t *req, int status)
+{
+    struct server *s = req->data;
+    s->working = 0;
+    for (int i = 0; i < D_COUNT; i++)
+        atomic_store_explicit(&depths[i], status == 0 ? s->got[i] : -1, memory_order_relaxed);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    if (s->working || s->stopping)
+        return;
+    s->work.data = s;
+    if (uv_queue_work(&s->loop, &s->work, depth_read, depth_done) == 0)
+        s->working = 1;
+}
+
+static void on_stop(uv_async_t *a)
+{
+    struct server *s = a->data;
+    s->stopping = 1;
+    if (s->working)
+        uv_cancel((uv_req_t *)&s->work); /* fails when already running; then it finishes */
+    hookd_httpd_close(s->httpd);
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    uv_close((uv_handle_t *)&s->stop, NULL);
+}
+
+static void run_thread(void *arg)
+{
+    struct server *s = arg;
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+static void server_free(struct server *s)
+{
+    if (s->rc)
+        redisFree(s->rc);
+    free(s->redis_url);
+    free(s);
+}
+
+int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
+{
+    static const char *const suffix[D_COUNT] = {"events", "retry", "dead", "leases"};
+    int rc;
+
+    if (!cfg->metrics_addr || !cfg->metrics_addr[0])
+        return 0;
+    if (srv)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "metrics: already serving");
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s || !(s->redis_url = strdup(cfg->redis_url))) {
+        free(s);
+        return hookd_fail(errbuf, HOOKD_ENOMEM, "metrics: out of memory");
+    }
+    for (int i = 0; i < D_COUNT; i++)
+        hookd_key(s->keys[i], cfg->prefix, suffix[i]);
+    if ((rc = uv_loop_init(&s->loop)) != 0) {
+        server_free(s);
+        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot create a loop: %s",
+                          uv_strerror(rc));
+    }
+    char why[HOOKD_ERRLEN];
+    if ((rc = hookd_httpd_start(&s->loop, cfg->metrics_addr, handle, NULL, &s->httpd, why)) !=
+        0) {
+        uv_run(&s->loop, UV_RUN_DEFAULT); /* finishes closing the listener */
+        uv_loop_close(&s->loop);
+        server_free(s);
+        return hookd_fail(errbuf, rc, "metrics-addr: %s", why);
+    }
+    uv_async_init(&s->loop, &s->stop, on_stop);
+    uv_timer_init(&s->loop, &s->tick);
+    s->stop.data = s->tick.data = s;
+    uv_timer_start(&s->tick, on_tick, 0, DEPTH_EVERY_MS);
+    if ((rc = uv_thread_create(&s->thread, run_thread, s)) != 0) {
+        on_stop(&s->stop);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        server_free(s);
+        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s",
+                          uv_strerror(rc));
+    }
+    srv = s;
+    return 0;
+}
+
+void hookd_metrics_stop(void)
+{
+    struct server *s = srv;
+    if (!s)
+        return;
+    uv_async_send(&s->stop);
+    uv_thread_join(&s->thread);
+    uv_loop_close(&s->loop);
+    srv = NULL;
+    server_free(s);
+}

@@ -1,0 +1,110 @@
+/* redis.c - a synchronous hiredis connection with AUTH, SELECT and timeouts. */
+#include "hookd/redis.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "hookd/common.h"
+
+#define REDIS_TIMEOUT_DEFAULT_MS 5000
+#define REDIS_TIMEOUT_MAX_MS 3600000
+
+/* The reason a command on c failed, with a read timeout said as such. */
+static const char *reply_errstr(const redisContext *c, int64_t timeout_ms, char *tmp, size_t n)
+{
+    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0) {
+        if (timeout_ms % 1000 == 0)
+            snprintf(tmp, n, "no answer within %lld s", (long long)(timeout_ms / 1000));
+        else
+            snprintf(tmp, n, "no answer within %lld ms", (long long)timeout_ms);
+        return tmp;
+    }
+    return c->errstr[0] ? c->errstr : "no reply";
+}
+
+/* Runs AUTH or SELECT at connect time; 0, or -1 with the reason in errbuf.
+ * The reason never repeats the command's arguments. */
+static int connect_step(redisContext *c, int argc, const char **argv, const char *what,
+                        int64_t timeout_ms, char *errbuf)
+{
+    char tmp[64];
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    if (!r) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s failed: redis: %s", what,
+                   reply_errstr(c, timeout_ms, tmp, sizeof(tmp)));
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s failed: redis: %.*s", what,
+                   (int)(r->len > 200 ? 200 : r->len), r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms, char *errbuf)
+{
+    struct hookd_redis_addr addr;
+    char where[300];
+    redisContext *c = NULL;
+
+    if (timeout_ms < 1 || timeout_ms > REDIS_TIMEOUT_MAX_MS) {
+        hookd_fail(errbuf, HOOKD_ERANGE, "redis: timeout %lld ms out of range",
+                   (long long)timeout_ms);
+        return NULL;
+    }
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    if (hookd_redis_url_parse(url, &addr, errbuf) != 0)
+        return NULL;
+    if (addr.path[0]) {
+        snprintf(where, sizeof(where), "redis %s", addr.path);
+        c = redisConnectUnixWithTimeout(addr.path, tv);
+    } else {
+        snprintf(where, sizeof(where), "redis %s:%d", addr.host, addr.port);
+        c = redisConnectWithTimeout(addr.host, addr.port, tv);
+    }
+    if (!c) {
+        hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", where);
+        goto fail;
+    }
+    if (c->err) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s", where, c->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s: cannot set the timeout", where);
+        goto fail;
+    }
+    if (addr.password[0]) {
+        const char *auth[3] = {"AUTH", addr.user, addr.password};
+        if (!addr.user[0])
+            auth[1] = addr.password;
+        if (connect_step(c, addr.user[0] ? 3 : 2, auth, "AUTH", timeout_ms, errbuf) != 0)
+            goto fail;
+    }
+    if (addr.db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", addr.db);
+        const char *sel[2] = {"SELECT", db};
+        if (connect_step(c, 2, sel, "SELECT", timeout_ms, errbuf) != 0)
+            goto fail;
+    }
+    explicit_bzero(addr.password, sizeof(addr.password));
+    return c;
+
+fail:
+    explicit_bzero(addr.password, sizeof(addr.password));
+    if (c)
+        redisFree(c);
+    return NULL;
+}
+
+struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf)
+{
+    return hookd_redis_connect_url(cfg->redis_url, REDIS_TIMEOUT_DEFAULT_MS, errbuf);
+}
