@@ -13,6 +13,7 @@
 #include "hookd/cli.h"
 #include "hookd/config.h"
 #include "hookd/log.h"
+#include "hookd/metrics.h"
 #include "hookd/worker.h"
 
 extern char **environ;
@@ -43,6 +44,7 @@ struct run {
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct run *r = h->data;
+    hookd_metrics_set_draining();
     hookd_info("received %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     for (int i = 0; i < r->n; i++)
         hookd_worker_stop(r->workers[i]);
@@ -61,6 +63,12 @@ static int run(struct hookd_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "hookd: cannot initialise libcurl\n");
+        return 1;
+    }
+    hookd_metrics_set_loops(cfg->threads);
+    if (hookd_metrics_serve(cfg, err) != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        curl_global_cleanup();
         return 1;
     }
     struct run r = {0};
@@ -89,6 +97,7 @@ static int run(struct hookd_config *cfg)
     uv_run(loop, UV_RUN_DEFAULT);
     for (int i = 0; i < r.n; i++)
         hookd_worker_join(r.workers[i]);
+    hookd_metrics_stop();
     uv_loop_close(loop);
     curl_global_cleanup();
     hookd_info("stopped");

@@ -18,6 +18,7 @@
 #include "hookd/envelope.h"
 #include "hookd/job.h"
 #include "hookd/log.h"
+#include "hookd/metrics.h"
 #include "hookd/queue.h"
 #include "hookd/registry.h"
 #include "hookd/retry.h"
@@ -84,6 +85,7 @@ struct hookd_worker {
     int draining;                     /* stop was asked */
     int closing;                      /* handles are being closed */
     int up;                           /* Redis connected */
+    int was_up;                       /* connected at least once */
 };
 
 static void maybe_take(struct hookd_worker *w);
@@ -239,13 +241,19 @@ static void on_attempt_done(struct hookd_attempt *a)
     struct hookd_worker *w = dl->w;
     w->inflight--;
     if (a->aborted) {
+        hookd_metrics_count(HOOKD_M_GIVEN_BACK, 1);
         /* Shutting down: give it back as a retry due now, same attempt. */
         settle_retry(w, dl, dl->attempt, redis_now(w));
     } else {
         log_attempt(w, dl);
+        hookd_metrics_http_status(a->status);
+        hookd_metrics_observe(HOOKD_H_ATTEMPT_SECONDS, (double)a->elapsed_ms / 1000.0);
         switch (hookd_retry_classify(&w->policy, a->status, dl->attempt)) {
         case HOOKD_OUTCOME_OK:
             w->counters[C_DELIVERED]++;
+            hookd_metrics_count(HOOKD_M_DELIVERED, 1);
+            hookd_metrics_observe(HOOKD_H_DELIVERY_SECONDS,
+                                  (double)(redis_now(w) - dl->first_ms) / 1000.0);
             if (!dl->work->is_event) {
                 char tok[40];
                 int n = snprintf(tok, sizeof(tok), "d:%s", dl->id);
@@ -255,6 +263,7 @@ static void on_attempt_done(struct hookd_attempt *a)
         case HOOKD_OUTCOME_RETRY: {
             w->counters[C_FAILED]++;
             w->counters[C_RETRIED]++;
+            hookd_metrics_count(HOOKD_M_RETRIED, 1);
             int64_t delay = -1;
             if ((a->status == 429 || a->status == 503) && a->retry_after[0])
                 delay = hookd_retry_after_parse(&w->policy, a->retry_after, redis_now(w));
@@ -269,12 +278,14 @@ static void on_attempt_done(struct hookd_attempt *a)
             w->counters[C_FAILED]++;
             char reason[HOOKD_ERRLEN + 32];
             snprintf(reason, sizeof(reason), "out of attempts: %s", a->error);
+            hookd_metrics_count(HOOKD_M_DEAD, 1);
             settle_dead(w, dl, reason);
             break;
         }
         case HOOKD_OUTCOME_GONE:
             w->counters[C_FAILED]++;
             w->counters[C_GONE]++;
+            hookd_metrics_count(HOOKD_M_GONE, 1);
             hookd_queue_disable(w->q, a->webhook->id, "receiver answered 410 Gone");
             settle_dead(w, dl, "410 Gone: webhook disabled");
             hookd_warn("webhook %s answered 410 Gone and is now disabled", a->webhook->id);
@@ -329,6 +340,7 @@ static void take_event(struct hookd_worker *w, const struct hookd_item *it)
             hookd_queue_dead(w->q, it->token, b.data, b.len);
         hookd_buf_free(&b);
         w->counters[C_INVALID]++;
+        hookd_metrics_count(HOOKD_M_EVENTS_INVALID, 1);
         hookd_warn("worker %d: envelope %.*s to the dead list: %s", w->index, (int)it->token_len,
                    it->token, err);
         return;
@@ -340,9 +352,11 @@ static void take_event(struct hookd_worker *w, const struct hookd_item *it)
     size_t n = hookd_fanout(w->reg, &env, targets, max);
     if (n == 0) {
         w->counters[C_UNROUTED]++;
+        hookd_metrics_count(HOOKD_M_EVENTS_UNROUTED, 1);
         hookd_queue_ack(w->q, it->token, it->token_len);
         goto out;
     }
+    hookd_metrics_count(HOOKD_M_EVENTS_FANNED_OUT, 1);
     struct body *b = malloc(sizeof(*b));
     if (!b)
         hookd_oom();
@@ -414,6 +428,7 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
             hookd_queue_dead(w->q, it->token, rb.data, rb.len);
         hookd_buf_free(&rb);
         w->counters[C_DEAD]++;
+        hookd_metrics_count(HOOKD_M_DEAD, 1);
         free(dl);
         body_release(b);
         work_release(w, k);
@@ -473,6 +488,12 @@ static void maybe_take(struct hookd_worker *w)
 static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
 {
     struct hookd_worker *w = data;
+    if (w->index == 0) {
+        int64_t en = 0, n = (int64_t)hookd_registry_count(reg);
+        for (size_t i = 0; i < (size_t)n; i++)
+            en += hookd_registry_at(reg, i)->enabled != 0;
+        hookd_metrics_set_webhooks(en, n - en);
+    }
     if (w->index == 0)
         hookd_info("loaded %zu webhooks%s", hookd_registry_count(reg),
                    skipped ? " (some skipped: invalid)" : "");
@@ -486,6 +507,11 @@ static void on_state(void *data, int up)
 {
     struct hookd_worker *w = data;
     w->up = up;
+    hookd_metrics_set_redis_up(w->index, up);
+    if (up && w->was_up)
+        hookd_metrics_count(HOOKD_M_REDIS_RECONNECTS, 1);
+    if (up)
+        w->was_up = 1;
     if (up) {
         hookd_info("worker %d: redis connected", w->index);
         maybe_take(w);
