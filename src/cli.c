@@ -617,8 +617,9 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
 static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *o, size_t n,
                   const char **id)
 {
-    const char *pos[1];
-    int npos, code;
+    const char *pos[1] = {NULL};
+    int npos = 0, code;
+    *id = NULL;
     if ((code = hookd_cli_parse(cmd, argc, argv, o, n, pos, 1, &npos)) != 0)
         return code;
     if (npos != 1)

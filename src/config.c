@@ -220,7 +220,8 @@ static void fmt_bounds(const struct opt *o, const char *sep, char *buf, size_t l
         buf[0] = '\0';
         return;
     }
-    snprintf(buf, len, "%s%s%s", lo, sep, hi);
+    if (snprintf(buf, len, "%s%s%s", lo, sep, hi) >= (int)len)
+        buf[len - 1] = '\0'; /* cut: bounds text is for humans only */
 }
 
 /* Copies v for an error message: at most SHOWN_VALUE_MAX bytes then "...",

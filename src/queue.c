@@ -685,7 +685,7 @@ int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *c
     size_t n = 0;
     while (fields[n])
         n++;
-    char count[16];
+    char count[24];
     snprintf(count, sizeof(count), "%zu", n);
     int rc;
     if ((rc = args_adds(&q->pending, "l")) || (rc = args_adds(&q->pending, webhook_id)) ||
