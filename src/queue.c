@@ -48,33 +48,48 @@ static const char TAKE_LUA[] =
     "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
     "  if evs then\n"
     "    local base = redis.call('INCRBY', KEYS[5], #evs) - #evs\n"
+    "    local h, z = {}, {}\n"
     "    for i, ev in ipairs(evs) do\n"
     "      local tok = 'e:' .. (base + i)\n"
-    "      redis.call('HSET', KEYS[3], tok, ev)\n"
-    "      redis.call('ZADD', KEYS[2], deadline, tok)\n"
+    "      h[#h+1] = tok; h[#h+1] = ev\n"
+    "      z[#z+1] = deadline; z[#z+1] = tok\n"
     "      out[#out+1] = tok; out[#out+1] = ev\n"
     "    end\n"
+    "    redis.call('HSET', KEYS[3], unpack(h))\n"
+    "    redis.call('ZADD', KEYS[2], unpack(z))\n"
     "  end\n"
     "end\n"
     "return out\n";
 
 /* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, log_max, then
  * operations:  a TOKEN | r TOKEN DUE JOB | x TOKEN RECORD | g WEBHOOK REASON
- *            | l WEBHOOK NFIELDS FIELD VALUE ... | c COUNTER N */
+ *            | l WEBHOOK NFIELDS FIELD VALUE ... | c COUNTER N
+ * Acknowledgements are gathered into one variadic ZREM and HDEL, applied
+ * before any operation that touches the same keys, so the order holds. */
 static const char SETTLE_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local dead_max = tonumber(ARGV[2])\n"
     "local log_max = ARGV[3]\n"
+    "local acks = {}\n"
+    "local function flush()\n"
+    "  if #acks > 0 then\n"
+    "    redis.call('ZREM', KEYS[1], unpack(acks)); redis.call('HDEL', KEYS[2], unpack(acks))\n"
+    "    acks = {}\n"
+    "  end\n"
+    "end\n"
     "local i = 4\n"
     "while i <= #ARGV do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'a' then\n"
-    "    redis.call('ZREM', KEYS[1], ARGV[i+1]); redis.call('HDEL', KEYS[2], ARGV[i+1]); i = i + 2\n"
+    "    acks[#acks+1] = ARGV[i+1]; i = i + 2\n"
+    "    if #acks >= 2000 then flush() end\n"
     "  elseif op == 'r' then\n"
+    "    flush()\n"
     "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+3])\n"
     "    redis.call('ZADD', KEYS[3], ARGV[i+2], ARGV[i+1])\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 4\n"
     "  elseif op == 'x' then\n"
+    "    flush()\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i+1]); redis.call('HDEL', KEYS[2], ARGV[i+1])\n"
     "    redis.call('LPUSH', KEYS[4], ARGV[i+2]); redis.call('LTRIM', KEYS[4], 0, dead_max - 1)\n"
     "    i = i + 3\n"
@@ -96,6 +111,7 @@ static const char SETTLE_LUA[] =
     "    return redis.error_reply('settle: unknown op ' .. tostring(op))\n"
     "  end\n"
     "end\n"
+    "flush()\n"
     "return 0\n";
 
 /* KEYS: leases. ARGV: lease_ms, tokens... Extends the leases still held. */
