@@ -33,6 +33,7 @@ struct sock {
     curl_socket_t fd;        /* the socket */
     int armed;               /* UV_READABLE|UV_WRITABLE currently started */
     int want;                /* what curl asked for; 0 after CURL_POLL_REMOVE */
+    int conn;                /* opened by on_open_socket: its close is seen */
     struct hookd_deliver *d; /* owner */
 };
 
@@ -160,33 +161,60 @@ static int fd_put(struct hookd_deliver *d, curl_socket_t fd, struct sock *s)
     return 0;
 }
 
+/* Creates the record and poll handle for fd; NULL on failure. */
+static struct sock *sock_new(struct hookd_deliver *d, curl_socket_t fd, int conn)
+{
+    struct sock *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->fd = fd;
+    s->d = d;
+    s->conn = conn;
+    if (uv_poll_init_socket(d->loop, &s->poll, fd) != 0 || fd_put(d, fd, s) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->poll.data = s;
+    d->open_handles++;
+    return s;
+}
+
+/* Closes the poll handle before the fd goes; the record is freed after. */
+static void sock_close(struct hookd_deliver *d, struct sock *s)
+{
+    if ((size_t)s->fd < d->nfd && d->by_fd[s->fd] == s)
+        d->by_fd[s->fd] = NULL;
+    s->want = 0;
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
     struct hookd_deliver *d = userp;
     struct sock *s = socketp;
     if (what == CURL_POLL_REMOVE) {
-        /* Keep the poll handle armed: the socket usually goes back to the
-         * connection cache and is wanted again with the same events soon. */
-        if (s)
+        if (!s)
+            s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
+        if (!s)
+            return 0;
+        if (s->conn) {
+            /* Keep the poll handle armed: the connection usually goes back
+             * to the cache and is wanted again with the same events soon;
+             * on_close_socket closes the handle when curl closes it. */
             s->want = 0;
+        } else {
+            /* A socket curl opened itself (the threaded resolver's
+             * socketpair): curl closes it without telling us, so stop
+             * watching it now. */
+            sock_close(d, s);
+        }
         return 0;
     }
     if (!s) {
         s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
-        if (!s) {
-            s = calloc(1, sizeof(*s));
-            if (!s)
-                return -1;
-            s->fd = fd;
-            s->d = d;
-            if (uv_poll_init_socket(d->loop, &s->poll, fd) != 0 || fd_put(d, fd, s) != 0) {
-                free(s);
-                return -1;
-            }
-            s->poll.data = s;
-            d->open_handles++;
-        }
+        if (!s && !(s = sock_new(d, fd, 0)))
+            return -1;
         curl_multi_assign(d->multi, fd, s);
     }
     int events = 0;
@@ -223,28 +251,40 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* Refuses the connection when the resolved address is not allowed; this is
  * where the SSRF policy is enforced, after DNS, so rebinding cannot pass. */
+/* Refuses the connection when the resolved address is not allowed; this is
+ * where the SSRF policy is enforced, after DNS, so rebinding cannot pass.
+ * Sockets opened here are closed through on_close_socket, so their poll
+ * handles can outlive a CURL_POLL_REMOVE. */
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
                                     struct curl_sockaddr *addr)
 {
     struct hookd_attempt *a = clientp;
+    struct hookd_deliver *d = a->d;
     if (purpose != CURLSOCKTYPE_IPCXN)
         return CURL_SOCKET_BAD;
-    if (hookd_net_check(&addr->addr, a->d->opts.allow, a->error) != 0) {
+    if (hookd_net_check(&addr->addr, d->opts.allow, a->error) != 0) {
         a->refused = 1;
         return CURL_SOCKET_BAD;
     }
-    return socket(addr->family, addr->socktype, addr->protocol);
+    curl_socket_t fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return fd;
+    struct sock *old = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
+    if (old)
+        sock_close(d, old); /* a record left on a reused number */
+    if (!sock_new(d, fd, 1)) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
 }
 
 static int on_close_socket(void *clientp, curl_socket_t fd)
 {
     struct hookd_deliver *d = clientp;
     struct sock *s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
-    if (s) {
-        d->by_fd[fd] = NULL;
-        s->want = 0;
-        uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-    }
+    if (s)
+        sock_close(d, s);
     return close(fd);
 }
 
