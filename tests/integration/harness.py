@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ import time
 import unittest
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 try:
     import redis
@@ -120,6 +121,34 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def proc_mem_kb(pid):
+    """(VmRSS, VmHWM) of a process in KiB from /proc/<pid>/status; (None,
+    None) when it is gone."""
+    rss = hwm = None
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, ValueError):
+        return None, None
+    return rss, hwm
+
+
+def self_signed_cert(dirpath, host="127.0.0.1"):
+    """Makes a self-signed certificate for host (an IP address) with `openssl
+    req`; returns (cert path, key path)."""
+    cert = os.path.join(dirpath, "cert.pem")
+    key = os.path.join(dirpath, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + host,
+                    "-addext", "subjectAltName=IP:" + host],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 # --------------------------------------------------------------------------
 # Signature oracles (not hookd's code).
 
@@ -155,8 +184,19 @@ def delivery_id(event_id, webhook_id):
 class RedisServer:
     """A private redis-server on a spare loopback port, in its own directory."""
 
-    def __init__(self, appendonly=False):
+    def __init__(self, appendonly=False, password=None, users=(), client_user=None,
+                 client_password=None, unixsocket=False):
+        """password: requirepass; users: ACL rules, each a list of words
+        (["alice", "on", ">pw", "~*", "&*", "+@all"]); client_user and
+        client_password: how self.client logs in (default: the requirepass
+        password as the default user); unixsocket: also listen on
+        <dir>/redis.sock (see unix_path)."""
         self.appendonly = appendonly
+        self.password = password
+        self.users = [list(u) for u in users]
+        self.client_user = client_user
+        self.client_password = client_password if client_password is not None else password
+        self.unixsocket = unixsocket
         self.port = None
         self.dir = None
         self.proc = None
@@ -173,10 +213,17 @@ class RedisServer:
                 "--dir", self.dir, "--daemonize", "no"]
         if self.appendonly:
             argv += ["--appendfsync", "always"]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
+        for rules in self.users:
+            argv += ["--user"] + rules
+        if self.unixsocket:
+            argv += ["--unixsocket", self.unix_path, "--unixsocketperm", "777"]
         self._log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = spawn(argv, stdout=self._log, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL)
-        self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10,
+                                  username=self.client_user, password=self.client_password)
 
         def up():
             if self.proc.poll() is not None:
@@ -211,6 +258,38 @@ class RedisServer:
         """Stops and starts again on the same port and directory (AOF kept)."""
         self.stop()
         return self.start()
+
+    def shutdown(self, timeout=10):
+        """Stops the server with the SHUTDOWN command (the AOF is flushed),
+        waits for the process to end; start() brings it back on the same port
+        and directory."""
+        if self.proc is None:
+            return
+        try:
+            self.client.shutdown()
+        except redis.exceptions.ConnectionError:
+            pass  # the server closed the connection: shutting down
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.stop()
+
+    @property
+    def unix_path(self):
+        return os.path.join(self.dir, "redis.sock")
+
+    def url_with(self, user=None, password=None, db=0):
+        """redis://[user][:password@]127.0.0.1:port/db (user and password
+        percent-encoded)."""
+        auth = ""
+        if user is not None or password is not None:
+            auth = quote(user or "", safe="")
+            if password is not None:
+                auth += ":" + quote(password, safe="")
+            auth += "@"
+        return "redis://%s127.0.0.1:%d/%d" % (auth, self.port, db)
 
     def cleanup(self):
         self.stop()
@@ -351,13 +430,58 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 block = b"x" * 65536
                 sent = 0
+                stream = self._stream_begin(req, HUGE_BYTES)
                 while sent < HUGE_BYTES:
                     self.wfile.write(block)
                     sent += len(block)
+                    stream["sent"] = sent
+                stream["complete"] = True
+            elif route == "drip":
+                self._drip(req, int(q.get("ms", "100")))
+            elif route == "bigheaders":
+                self._big_headers(req, int(q.get("kb", "200")))
             else:
                 self._reply(404, b"no such route")
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
+        finally:
+            stream = getattr(self, "_stream", None)
+            if stream is not None:
+                stream["t_end"] = time.time()
+                self._stream = None
+
+    def _stream_begin(self, req, total):
+        self._stream = self.server.owner._stream_start(req, total)
+        return self._stream
+
+    def _drip(self, req, ms):
+        """The whole response, status line first, one byte every ms."""
+        raw = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+               b"\r\nok")
+        stream = self._stream_begin(req, len(raw))
+        self.close_connection = True
+        for i in range(len(raw)):
+            if self.server.owner.stop_event.wait(ms / 1000.0):
+                return
+            self.wfile.write(raw[i:i + 1])
+            self.wfile.flush()
+            stream["sent"] = i + 1
+        stream["complete"] = True
+
+    def _big_headers(self, req, kb):
+        """A 200 whose header block is about kb KiB (1000-byte headers)."""
+        head = [b"HTTP/1.1 200 OK\r\n", b"Content-Type: text/plain\r\n"]
+        for i in range(max(1, kb * 1024 // 1000)):
+            head.append(b"X-Pad-%d: %s\r\n" % (i, b"p" * 988))
+        head.append(b"Content-Length: 2\r\n\r\nok")
+        raw = b"".join(head)
+        stream = self._stream_begin(req, len(raw))
+        self.close_connection = True
+        for off in range(0, len(raw), 4096):
+            self.wfile.write(raw[off:off + 4096])
+            stream["sent"] = min(len(raw), off + 4096)
+        self.wfile.flush()
+        stream["complete"] = True
 
     do_POST = _handle
     do_GET = _handle
@@ -380,9 +504,17 @@ class Receiver:
     Behaviour by the first path segment: /ok 200, /fail 500, /gone 410,
     /slow?ms=N, /hang (never answers), /429?after=S, /503?after=S,
     /redirect (302 to /ok/redirected/...), /flaky?n=K (500 for the first K
-    requests of each webhook-id), /huge (200 with 50 MB)."""
+    requests of each webhook-id), /huge (200 with 50 MB), /drip?ms=N (the
+    whole response, status line included, one byte every N ms),
+    /bigheaders?kb=N (a 200 with about N KiB of headers). What /huge, /drip
+    and /bigheaders managed to send is in stream_results()."""
 
-    def __init__(self):
+    def __init__(self, tls=False):
+        """tls: serve https with a self-signed certificate for 127.0.0.1 made
+        by `openssl req` now (see self_signed_cert), which hookd must refuse."""
+        self.tls = tls
+        self.certdir = None
+        self.streams = []     # what the streaming routes sent (see _stream_start)
         self.lock = threading.Lock()
         self.requests = []
         self.flaky_counts = {}
@@ -396,6 +528,13 @@ class Receiver:
     def start(self):
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.owner = self
+        if self.tls:
+            self.certdir = tempfile.mkdtemp(prefix="hookd-it-tls-")
+            cert, key = self_signed_cert(self.certdir)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.1}, daemon=True)
@@ -408,6 +547,23 @@ class Receiver:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        if self.certdir is not None:
+            shutil.rmtree(self.certdir, ignore_errors=True)
+            self.certdir = None
+
+    def _stream_start(self, req, total):
+        """Records one streamed response: {"path", "total", "sent",
+        "complete", "t0", "t_end"}; the handler updates sent and complete."""
+        st = {"path": req.path, "total": total, "sent": 0, "complete": False,
+              "t0": time.time(), "t_end": None}
+        with self.lock:
+            self.streams.append(st)
+        return st
+
+    def stream_results(self, prefix):
+        """The streamed responses on paths starting with prefix (copies)."""
+        with self.lock:
+            return [dict(st) for st in self.streams if st["path"].startswith(prefix)]
 
     def __enter__(self):
         return self.start()
@@ -437,7 +593,7 @@ class Receiver:
                        default=0)
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, path)
 
     def deliveries(self, prefix):
         """Requests whose path (query included) starts with prefix, in arrival order."""
@@ -454,6 +610,90 @@ class Receiver:
         """Waits until at least n requests on prefix; returns them."""
         wait_for(lambda: self.count(prefix) >= n, timeout)
         return self.deliveries(prefix)
+
+
+class ConnCounter:
+    """A TCP listener on a loopback address that counts the connections it
+    accepts (and answers each with an empty 200): proof that nothing
+    connected, below HTTP."""
+
+    def __init__(self, host="127.0.0.1", port=0):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.peers = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                c, peer = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.peers.append(peer)
+            try:
+                c.settimeout(1.0)
+                try:
+                    c.recv(65536)
+                except OSError:
+                    pass
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    @property
+    def count(self):
+        return len(self.peers)
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def ipv6_loopback_works():
+    """True when a TCP connection to [::1] can be made here."""
+    try:
+        srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        srv.bind(("::1", 0))
+        srv.listen(1)
+        c = socket.create_connection(("::1", srv.getsockname()[1]), timeout=2)
+        c.close()
+        return True
+    except OSError:
+        return False
+    finally:
+        srv.close()
+
+
+def hosts_alias_for_loopback():
+    """A name other than localhost that /etc/hosts maps to 127.x.x.x, or None."""
+    try:
+        with open("/etc/hosts") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0].startswith("127."):
+            for name in words[1:]:
+                if "localhost" not in name and re.match(r"^[A-Za-z0-9.-]+$", name):
+                    return name
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -553,7 +793,9 @@ class Hookd:
     def add_webhook(self, url, *args):
         return self.cli_json("webhook", "add", "--url", url, *args)
 
-    def start_worker(self, env=None, args=()):
+    def start_worker(self, env=None, args=(), wrapper=()):
+        """Starts `hookd run ARGS` with the harness defaults under env;
+        wrapper is a command put in front, like ["unshare", "-n"]."""
         defaults = {
             "HOOKD_THREADS": "2",
             "HOOKD_ALLOW_NET": "127.0.0.0/8",
@@ -564,7 +806,7 @@ class Hookd:
         logpath = os.path.join(self.logdir, "worker-%d.log" % len(self.workers))
         logf = open(logpath, "wb")
         try:
-            proc = spawn([self.bin, "run"] + [str(a) for a in args], env=full,
+            proc = spawn(list(wrapper) + [self.bin, "run"] + [str(a) for a in args], env=full,
                          stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
         finally:
             logf.close()
