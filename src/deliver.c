@@ -22,6 +22,9 @@
 
 #include "hookd/sign.h"
 
+_Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZE,
+               "curl_error must hold CURL_ERROR_SIZE bytes");
+
 #define HOST_BUCKETS 256
 #define MAX_HEADER_BYTES (64 * 1024)
 #define EASY_POOL_MAX 256
@@ -468,6 +471,8 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
     curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+    a->curl_error[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->curl_error);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
         a->headers = NULL;
         a->easy = NULL;
@@ -486,6 +491,7 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
 static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
 {
     curl_multi_remove_handle(d->multi, a->easy);
+    curl_easy_setopt(a->easy, CURLOPT_ERRORBUFFER, NULL);
     a->headers = NULL;
     easy_put(d, a->easy);
     a->easy = NULL;
@@ -535,6 +541,8 @@ static void judge(struct hookd_attempt *a, CURLcode res)
     else if (res == CURLE_OPERATION_TIMEDOUT)
         snprintf(a->error, sizeof(a->error), "timed out after %lld ms",
                  (long long)a->elapsed_ms);
+    else if (a->curl_error[0])
+        snprintf(a->error, sizeof(a->error), "%s", a->curl_error);
     else
         snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(res));
 }

@@ -158,6 +158,7 @@ struct hookd_queue {
     redisAsyncContext *ac;           /* the connection, NULL when down */
     enum qstate state;               /* connection state */
     int scripts_pending;             /* SCRIPT LOAD replies still to come */
+    int setup_failed;                /* AUTH, SELECT or a SCRIPT LOAD failed */
     char sha[S_COUNT][41];           /* SHA1 of each script */
     char key[9][HOOKD_KEY_MAX];      /* key names, see K_* */
     uv_timer_t reconnect;            /* backoff timer */
@@ -395,6 +396,17 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     went_down(q);
 }
 
+/* Ends a connection whose set-up failed; only the first error is told, as
+ * the commands queued behind a failed AUTH all fail the same way. */
+static void setup_error(struct hookd_queue *q, redisAsyncContext *ac, const char *msg)
+{
+    if (q->setup_failed)
+        return;
+    q->setup_failed = 1;
+    emit_error(q, "redis: %s", msg);
+    redisAsyncDisconnect(ac);
+}
+
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
@@ -403,11 +415,10 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
     if (!reply)
         return;
     if (reply->type == REDIS_REPLY_ERROR) {
-        emit_error(q, "redis: %s", reply->str);
-        redisAsyncDisconnect(ac);
+        setup_error(q, ac, reply->str);
         return;
     }
-    if (--q->scripts_pending > 0)
+    if (--q->scripts_pending > 0 || q->setup_failed)
         return;
     q->state = Q_READY;
     q->backoff_ms = 100;
@@ -423,11 +434,8 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
     redisReply *reply = r;
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        struct hookd_queue *q = ac->data;
-        emit_error(q, "redis: %s", reply->str);
-        redisAsyncDisconnect(ac);
-    }
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        setup_error(ac->data, ac, reply->str);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -449,6 +457,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (q->addr.db)
         redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", q->addr.db);
     q->scripts_pending = S_COUNT;
+    q->setup_failed = 0;
     for (int i = 0; i < S_COUNT; i++)
         redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", SCRIPTS[i]);
 }

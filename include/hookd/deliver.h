@@ -54,6 +54,7 @@ struct hookd_attempt {
     void *headers;              /* struct curl_slist * while running, built in hdr_nodes */
     void *hdr_nodes[2 * 10];    /* storage for up to 10 curl_slist nodes */
     char hdr_text[768];         /* the header lines those nodes point into */
+    char curl_error[256];       /* curl's detailed message (CURLOPT_ERRORBUFFER) */
     void *host;                 /* struct host * it counts against */
     size_t resp_bytes;          /* body bytes seen */
     size_t hdr_bytes;           /* header bytes seen */
