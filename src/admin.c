@@ -3,6 +3,7 @@
  * Queue-side administration over hiredis' synchronous API. Moves between
  * keys that must not be half done (a dead record replayed, the dead list
  * purged) are one Lua script each. */
+#define _GNU_SOURCE /* strptime, timegm */
 #include "hookd/cli.h"
 
 #include <errno.h>
@@ -268,6 +269,8 @@ struct stats_sample {
     long long values[COUNTERS_MAX];  /* their values */
     int ncounters;
     int64_t at_ms;                   /* when it was read */
+    double oldest_age;               /* seconds since the oldest waiting event's
+                                      * timestamp; < 0 when unknown */
 };
 
 static const char *const DEPTH_NAMES[5] = {"events", "retry", "dead", "inflight", "webhooks"};
@@ -284,6 +287,42 @@ static int cmp_counter(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Milliseconds since the epoch of an RFC 3339 time, or -1. */
+static int64_t rfc3339_ms(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -1;
+    int64_t ms = (int64_t)timegm(&tm) * 1000;
+    if (*p == '.') {
+        int64_t scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += (*p - '0') * scale;
+    }
+    if (*p == 'Z' || *p == 'z')
+        return p[1] ? -1 : ms;
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+        if (h < 0 || h > 23 || m < 0 || m > 59)
+            return -1;
+        int64_t off = ((int64_t)h * 60 + m) * 60000;
+        return *p == '+' ? ms - off : ms + off;
+    }
+    return -1;
+}
+
+/* Age in seconds of the envelope's "timestamp", or -1 when it has none. */
+static double envelope_age(const char *p, size_t len, int64_t now_ms)
+{
+    json_t *o = json_loadb(p, len, 0, NULL);
+    const char *ts = json_string_value(json_object_get(o, "timestamp"));
+    int64_t at = ts ? rfc3339_ms(ts) : -1;
+    json_decref(o);
+    return at < 0 ? -1 : (double)(now_ms - at) / 1000.0;
+}
+
 /* Reads depths and counters with one pipeline. Counters that are not whole
  * numbers are left out. Returns 0, or -1 with the reason in errbuf. */
 static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
@@ -296,13 +335,20 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
     int rc = 0;
 
     memset(s, 0, sizeof(*s));
+    s->oldest_age = -1;
     for (int i = 0; i < 6; i++) {
         hookd_key(key, cfg->prefix, cmds[i][1]);
         const char *argv[2] = {cmds[i][0], key};
         if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
             return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
     }
-    for (int i = 0; i < 6; i++) {
+    /* The oldest waiting envelope: producers LPUSH, so it is the last. */
+    hookd_key(key, cfg->prefix, "events");
+    const char *oldest[3] = {"LINDEX", key, "-1"};
+    if (redisAppendCommandArgv(c, 3, oldest, NULL) != REDIS_OK)
+        return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+    s->at_ms = hookd_now_ms();
+    for (int i = 0; i < 7; i++) {
         void *reply = NULL;
         if (redisGetReply(c, &reply) != REDIS_OK)
             return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
@@ -311,6 +357,8 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
             rc = hookd_fail(errbuf, -1, "redis: %.200s", r->str);
         } else if (i < 5 && r->type == REDIS_REPLY_INTEGER) {
             s->depth[i] = r->integer;
+        } else if (i == 6 && r->type == REDIS_REPLY_STRING) {
+            s->oldest_age = envelope_age(r->str, r->len, s->at_ms);
         } else if (i == 5 && r->type == REDIS_REPLY_ARRAY) {
             for (size_t k = 0; k + 1 < r->elements && s->ncounters < COUNTERS_MAX; k += 2) {
                 int64_t v;
@@ -338,7 +386,6 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
         s->names[i] = tmp[i].name;
         s->values[i] = tmp[i].v;
     }
-    s->at_ms = hookd_now_ms();
     return rc;
 }
 
@@ -365,6 +412,9 @@ static int print_json_sample(const struct stats_sample *s, const struct stats_sa
     json_t *o = json_object(), *counters = json_object(), *rates = prev ? json_object() : NULL;
     for (int i = 0; i < 5; i++)
         json_object_set_new(o, DEPTH_NAMES[i], json_integer(s->depth[i]));
+    json_object_set_new(o, "oldest_event_age_seconds",
+                        s->oldest_age >= 0 ? json_real((double)(int64_t)(s->oldest_age * 1000) / 1000)
+                                           : json_null());
     for (int i = 0; i < s->ncounters; i++) {
         json_object_set_new(counters, s->names[i], json_integer(s->values[i]));
         double r = rate_of(s, prev, i);
@@ -383,6 +433,10 @@ static void print_text_sample(const struct stats_sample *s, const struct stats_s
 {
     for (int i = 0; i < 5; i++)
         printf("%-24s %lld\n", DEPTH_NAMES[i], s->depth[i]);
+    if (s->oldest_age >= 0)
+        printf("%-24s %.1fs\n", "oldest_event_age", s->oldest_age);
+    else if (s->depth[0] > 0)
+        printf("%-24s unknown (no timestamp)\n", "oldest_event_age");
     for (int i = 0; i < s->ncounters; i++) {
         char name[80];
         snprintf(name, sizeof(name), "%.60s_total", s->names[i]);
@@ -405,6 +459,8 @@ static void print_line_sample(const struct stats_sample *s, const struct stats_s
     printf("%s", when);
     for (int i = 0; i < 5; i++)
         printf(" %s=%lld", DEPTH_NAMES[i], s->depth[i]);
+    if (s->oldest_age >= 0)
+        printf(" oldest_event_age=%.1fs", s->oldest_age);
     for (int i = 0; i < s->ncounters; i++) {
         double r = rate_of(s, prev, i);
         printf(" %.60s_total=%lld", s->names[i], s->values[i]);

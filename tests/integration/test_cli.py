@@ -310,6 +310,24 @@ class OtherCommands(HookdCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(out.strip())
 
+    def test_stats_oldest_event_age(self):
+        # no timestamp on the oldest envelope: the age is unknown, not invented
+        self.r.lpush(self.k("events"), json.dumps({"event": "a.b", "data": {}}))
+        rc, out, err = self.h.cli("stats", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(json.loads(out)["oldest_event_age_seconds"])
+        # the oldest (rightmost) envelope's timestamp decides, in any offset
+        self.r.delete(self.k("events"))
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S+01:00", time.gmtime(time.time() - 90 + 3600))
+        self.r.lpush(self.k("events"), json.dumps({"event": "a.b", "data": {}, "timestamp": ts}))
+        self.r.lpush(self.k("events"), json.dumps({"event": "a.b", "data": {}}))
+        rc, out, err = self.h.cli("stats", "--json")
+        self.assertEqual(rc, 0, err)
+        age = json.loads(out)["oldest_event_age_seconds"]
+        self.assertTrue(89 <= age < 120, age)
+        rc, out, err = self.h.cli("stats")
+        self.assertIn("oldest_event_age", out)
+
     def test_dead_list_and_purge(self):
         recs = [{"kind": "envelope", "reason": "not JSON", "at": 1000 + i,
                  "envelope": "bad %d" % i} for i in range(3)]
