@@ -44,8 +44,8 @@ static void die(const char *what)
  * hookd builds from it is size bytes; returns the envelope's length. */
 static size_t make_event(char *buf, uint64_t n, int64_t t, size_t size)
 {
-    int head = snprintf(buf, size + 1, EVENT_PREFIX "{\"n\":%" PRIu64 ",\"t\":%" PRId64
-                        ",\"pad\":\"", n, t);
+    int head = snprintf(buf, size + 1,
+                        EVENT_PREFIX "{\"n\":%" PRIu64 ",\"t\":%" PRId64 ",\"pad\":\"", n, t);
     size_t fixed = (size_t)head + 2 + sizeof(EVENT_SUFFIX) - 1; /* "} after the pad */
     if (head < 0 || size < fixed || size > MAX_SIZE)
         die("--size too small for the event (or over 1 MiB)");

@@ -84,7 +84,7 @@ struct stats {
     uint64_t target, fail_left;
     uint64_t mark_ns, first_ns, done_ns, last_ns; /* uv_hrtime(); 0: not yet */
     int64_t cpu_mark_us, cpu_done_us;
-    uint32_t *lat;  /* latency samples, microseconds */
+    uint32_t *lat; /* latency samples, microseconds */
     size_t lat_n;
     uint64_t lat_neg; /* t in the future: clocks disagree */
 };
@@ -96,7 +96,7 @@ struct server {
     uv_signal_t sigterm, sigint;
     struct conn *conns;
     struct stats st;
-    uint8_t *seen;    /* bitmap MAX_SLOTS x max_n */
+    uint8_t *seen; /* bitmap MAX_SLOTS x max_n */
     uint64_t max_n;
     size_t max_body;
     EVP_MAC_CTX *mac; /* keyed once with --secret; NULL: no check */
@@ -302,19 +302,19 @@ static void stats_json(char **out, size_t *len, size_t *cap)
         pmax = st->lat[st->lat_n - 1];
     }
     char j[1024];
-    int n = snprintf(
-        j, sizeof(j),
-        "{\"requests\":%" PRIu64 ",\"posts\":%" PRIu64 ",\"distinct\":%" PRIu64
-        ",\"dups\":%" PRIu64 ",\"no_id\":%" PRIu64 ",\"bad_sig\":%" PRIu64
-        ",\"bad_req\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"body_bytes\":%" PRIu64
-        ",\"target\":%" PRIu64 ",\"done\":%s,\"first_ms\":%.3f,\"done_ms\":%.3f"
-        ",\"last_ms\":%.3f,\"cpu_us\":%" PRId64 ",\"cpu_mark_us\":%" PRId64
-        ",\"cpu_done_us\":%" PRId64 ",\"lat_n\":%zu,\"lat_neg\":%" PRIu64
-        ",\"lat_p50_us\":%u,\"lat_p90_us\":%u,\"lat_p99_us\":%u,\"lat_max_us\":%u}\n",
-        st->requests, st->posts, st->distinct, st->dups, st->no_id, st->bad_sig, st->bad_req,
-        st->failed, st->bytes, st->target, st->done_ns ? "true" : "false",
-        since_mark_ms(st->first_ns), since_mark_ms(st->done_ns), since_mark_ms(st->last_ns),
-        cpu_us(), st->cpu_mark_us, st->cpu_done_us, st->lat_n, st->lat_neg, p50, p90, p99, pmax);
+    int n = snprintf(j, sizeof(j),
+                     "{\"requests\":%" PRIu64 ",\"posts\":%" PRIu64 ",\"distinct\":%" PRIu64
+                     ",\"dups\":%" PRIu64 ",\"no_id\":%" PRIu64 ",\"bad_sig\":%" PRIu64
+                     ",\"bad_req\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"body_bytes\":%" PRIu64
+                     ",\"target\":%" PRIu64 ",\"done\":%s,\"first_ms\":%.3f,\"done_ms\":%.3f"
+                     ",\"last_ms\":%.3f,\"cpu_us\":%" PRId64 ",\"cpu_mark_us\":%" PRId64
+                     ",\"cpu_done_us\":%" PRId64 ",\"lat_n\":%zu,\"lat_neg\":%" PRIu64
+                     ",\"lat_p50_us\":%u,\"lat_p90_us\":%u,\"lat_p99_us\":%u,\"lat_max_us\":%u}\n",
+                     st->requests, st->posts, st->distinct, st->dups, st->no_id, st->bad_sig,
+                     st->bad_req, st->failed, st->bytes, st->target, st->done_ns ? "true" : "false",
+                     since_mark_ms(st->first_ns), since_mark_ms(st->done_ns),
+                     since_mark_ms(st->last_ns), cpu_us(), st->cpu_mark_us, st->cpu_done_us,
+                     st->lat_n, st->lat_neg, p50, p90, p99, pmax);
     char head[128];
     int h = snprintf(head, sizeof(head),
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -354,8 +354,7 @@ static uint64_t query_u64(const struct conn *c, const char *name, uint64_t dflt)
 static int path_is(const struct conn *c, const char *p)
 {
     size_t n = strlen(p);
-    return c->url_len >= n && memcmp(c->url, p, n) == 0 &&
-           (c->url_len == n || c->url[n] == '?');
+    return c->url_len >= n && memcmp(c->url, p, n) == 0 && (c->url_len == n || c->url[n] == '?');
 }
 
 /* ---- output ---- */

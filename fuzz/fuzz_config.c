@@ -14,10 +14,30 @@
 
 /* The option table of src/config.c, plus names that are not options. */
 static const char *const names[] = {
-    "redis-url", "prefix", "threads", "concurrency", "host-concurrency", "timeout",
-    "connect-timeout", "retry-base", "retry-factor", "retry-max-delay", "max-attempts",
-    "lease", "drain-timeout", "allow-net", "metrics-addr", "log-level", "log-format",
-    "max-envelope", "batch", "dead-max", "log-max", "", "no-such-option", "--timeout",
+    "redis-url",
+    "prefix",
+    "threads",
+    "concurrency",
+    "host-concurrency",
+    "timeout",
+    "connect-timeout",
+    "retry-base",
+    "retry-factor",
+    "retry-max-delay",
+    "max-attempts",
+    "lease",
+    "drain-timeout",
+    "allow-net",
+    "metrics-addr",
+    "log-level",
+    "log-format",
+    "max-envelope",
+    "batch",
+    "dead-max",
+    "log-max",
+    "",
+    "no-such-option",
+    "--timeout",
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
@@ -31,8 +51,7 @@ static int duration_model(const char *s, int64_t *ms)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000},
-                 {"h", 3600000}, {"d", DAY_MS}};
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", DAY_MS}};
     size_t nd = strspn(s, "0123456789");
     if (nd == 0)
         return HOOKD_EINVAL;

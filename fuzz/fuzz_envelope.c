@@ -15,8 +15,8 @@
 
 static int event_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Aborts unless ev is "<object>.<action>" with object_len bytes of object. */
@@ -88,11 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The same bytes give the same envelope (the default id is derived from
      * them), and one byte under the cap is refused as too big. */
     struct hookd_envelope again;
-    FUZZ_CHECK(hookd_envelope_parse((const char *)data, size, FUZZ_MAX, FUZZ_NOW_MS, &again,
-                                    errbuf) == 0);
+    FUZZ_CHECK(
+        hookd_envelope_parse((const char *)data, size, FUZZ_MAX, FUZZ_NOW_MS, &again, errbuf) == 0);
     FUZZ_CHECK(strcmp(again.id, env.id) == 0);
-    FUZZ_CHECK(again.body_len == env.body_len &&
-               memcmp(again.body, env.body, env.body_len) == 0);
+    FUZZ_CHECK(again.body_len == env.body_len && memcmp(again.body, env.body, env.body_len) == 0);
     hookd_envelope_free(&again);
     fuzz_errbuf_poison(errbuf);
     FUZZ_CHECK(hookd_envelope_parse((const char *)data, size, size - 1, FUZZ_NOW_MS, &again,

@@ -20,12 +20,12 @@
 #include "hookd/job.h"
 #include "hookd/sign.h"
 
-#define STDIN_MAX (256u << 20)  /* enqueue -: bytes read before refusing */
-#define PUSH_BATCH 1000         /* envelopes per LPUSH */
-#define PUSH_WINDOW 8           /* LPUSH commands in flight */
-#define DEAD_COUNT_MAX 1000000  /* --count of dead list / replay */
+#define STDIN_MAX (256u << 20) /* enqueue -: bytes read before refusing */
+#define PUSH_BATCH 1000        /* envelopes per LPUSH */
+#define PUSH_WINDOW 8          /* LPUSH commands in flight */
+#define DEAD_COUNT_MAX 1000000 /* --count of dead list / replay */
 #define DEAD_RECORD_MAX (64u << 20)
-#define REPLAY_BATCH 100        /* records read per LRANGE */
+#define REPLAY_BATCH 100           /* records read per LRANGE */
 #define JOB_PAYLOAD_MAX (2u << 20) /* what hookd_job_decode accepts */
 #define VERIFY_BODY_MAX (16u << 20)
 #define COUNTERS_MAX 256
@@ -45,10 +45,9 @@ static const char REPLAY_LUA[] =
     "return 1\n";
 
 /* KEYS: dead. Returns how many records it held. */
-static const char PURGE_LUA[] =
-    "local n = redis.call('LLEN', KEYS[1])\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "return n\n";
+static const char PURGE_LUA[] = "local n = redis.call('LLEN', KEYS[1])\n"
+                                "redis.call('DEL', KEYS[1])\n"
+                                "return n\n";
 
 /* ---- enqueue ---- */
 
@@ -129,8 +128,8 @@ static int read_all(FILE *f, struct hookd_buf *b, const char *what)
 
 /* Connects, LPUSHes the n envelopes and prints {"pushed":n} (and the event
  * id when there is just one). Returns the exit code. */
-static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len,
-                           size_t n, const char *id)
+static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len, size_t n,
+                           const char *id)
 {
     char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
     size_t pushed = 0;
@@ -208,8 +207,8 @@ out:
 
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--workspace", 1, NULL}, {"--webhook", 1, NULL},
-                                {"--id", 1, NULL}};
+    struct hookd_cli_opt o[] = {
+        {"--workspace", 1, NULL}, {"--webhook", 1, NULL}, {"--id", 1, NULL}};
     struct hookd_buf b;
     struct hookd_envelope env;
     const char *pos[2];
@@ -247,8 +246,8 @@ int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
             goto out;
         }
     }
-    if (hookd_envelope_parse(b.data, b.len, (size_t)cfg->max_envelope, hookd_now_ms(), &env,
-                             err) != 0) {
+    if (hookd_envelope_parse(b.data, b.len, (size_t)cfg->max_envelope, hookd_now_ms(), &env, err) !=
+        0) {
         code = hookd_cli_err(2, "enqueue: %s", err);
         goto out;
     }
@@ -264,13 +263,13 @@ out:
 
 /* One reading of the queues and counters. */
 struct stats_sample {
-    long long depth[5];              /* events, retry, dead, inflight, webhooks */
-    char *names[COUNTERS_MAX];       /* counter names, sorted, malloc'ed */
-    long long values[COUNTERS_MAX];  /* their values */
+    long long depth[5];             /* events, retry, dead, inflight, webhooks */
+    char *names[COUNTERS_MAX];      /* counter names, sorted, malloc'ed */
+    long long values[COUNTERS_MAX]; /* their values */
     int ncounters;
-    int64_t at_ms;                   /* when it was read */
-    double oldest_age;               /* seconds since the oldest waiting event's
-                                      * timestamp; < 0 when unknown */
+    int64_t at_ms;     /* when it was read */
+    double oldest_age; /* seconds since the oldest waiting event's
+                        * timestamp; < 0 when unknown */
 };
 
 static const char *const DEPTH_NAMES[5] = {"events", "retry", "dead", "inflight", "webhooks"};
@@ -328,8 +327,8 @@ static double envelope_age(const char *p, size_t len, int64_t now_ms)
 static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
                        char *errbuf)
 {
-    static const char *const cmds[6][2] = {{"LLEN", "events"}, {"ZCARD", "retry"},
-                                           {"LLEN", "dead"},   {"ZCARD", "leases"},
+    static const char *const cmds[6][2] = {{"LLEN", "events"},    {"ZCARD", "retry"},
+                                           {"LLEN", "dead"},      {"ZCARD", "leases"},
                                            {"SCARD", "webhooks"}, {"HGETALL", "stats"}};
     char key[HOOKD_KEY_MAX];
     int rc = 0;
@@ -376,7 +375,10 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
         freeReplyObject(r);
     }
     /* Sort names and values together through an index. */
-    struct { char *name; long long v; } tmp[COUNTERS_MAX];
+    struct {
+        char *name;
+        long long v;
+    } tmp[COUNTERS_MAX];
     for (int i = 0; i < s->ncounters; i++) {
         tmp[i].name = s->names[i];
         tmp[i].v = s->values[i];
@@ -413,8 +415,9 @@ static int print_json_sample(const struct stats_sample *s, const struct stats_sa
     for (int i = 0; i < 5; i++)
         json_object_set_new(o, DEPTH_NAMES[i], json_integer(s->depth[i]));
     json_object_set_new(o, "oldest_event_age_seconds",
-                        s->oldest_age >= 0 ? json_real((double)(int64_t)(s->oldest_age * 1000) / 1000)
-                                           : json_null());
+                        s->oldest_age >= 0
+                            ? json_real((double)(int64_t)(s->oldest_age * 1000) / 1000)
+                            : json_null());
     for (int i = 0; i < s->ncounters; i++) {
         json_object_set_new(counters, s->names[i], json_integer(s->values[i]));
         double r = rate_of(s, prev, i);
@@ -507,7 +510,8 @@ static int stats_watch(const struct hookd_config *cfg, int json)
             if (json) {
                 print_json_sample(&cur, p);
             } else if (tty) {
-                printf("\033[H\033[J" "hookd stats, prefix %s, every 1s (Ctrl-C to quit)\n\n",
+                printf("\033[H\033[J"
+                       "hookd stats, prefix %s, every 1s (Ctrl-C to quit)\n\n",
                        cfg->prefix);
                 print_text_sample(&cur, p);
             } else {
@@ -646,9 +650,10 @@ static int replay_prepare(const char *rec, size_t len, struct replay_item *it, c
         job.event_id = (char *)json_string_value(json_object_get(o, "event_id"));
         job.event = (char *)json_string_value(json_object_get(o, "event"));
         job.last_error = (char *)json_string_value(json_object_get(o, "reason"));
-        if (!job.webhook || !job.delivery || !job.event_id || !job.event ||
-            !json_is_string(body) || !hookd_id_valid(job.delivery)) {
-            hookd_fail(errbuf, -1, "delivery record without webhook, delivery, event_id, "
+        if (!job.webhook || !job.delivery || !job.event_id || !job.event || !json_is_string(body) ||
+            !hookd_id_valid(job.delivery)) {
+            hookd_fail(errbuf, -1,
+                       "delivery record without webhook, delivery, event_id, "
                        "event or body");
             goto out;
         }
@@ -793,8 +798,8 @@ static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
         }
         freeReplyObject(r);
     }
-    code = hookd_cli_print_json(json_pack("{s:I,s:I}", "replayed", (json_int_t)replayed,
-                                          "skipped", (json_int_t)skipped));
+    code = hookd_cli_print_json(
+        json_pack("{s:I,s:I}", "replayed", (json_int_t)replayed, "skipped", (json_int_t)skipped));
 out:
     hookd_buf_free(&it.payload);
     redisFree(c);
@@ -843,8 +848,8 @@ int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv)
 
 int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--secret", 1, NULL}, {"--timestamp", 1, NULL},
-                                {"--signature", 1, NULL}};
+    struct hookd_cli_opt o[] = {
+        {"--secret", 1, NULL}, {"--timestamp", 1, NULL}, {"--signature", 1, NULL}};
     struct hookd_signer *signer = NULL;
     struct hookd_buf body;
     const char *pos[1];

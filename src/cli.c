@@ -46,11 +46,10 @@ static const char WH_PUT_LUA[] =
 
 /* KEYS: webhook hash, id set, rev counter. ARGV: id. Returns 1 when the
  * webhook existed. */
-static const char WH_DEL_LUA[] =
-    "local n = redis.call('DEL', KEYS[1])\n"
-    "local m = redis.call('SREM', KEYS[2], ARGV[1])\n"
-    "if n + m > 0 then redis.call('INCR', KEYS[3]) end\n"
-    "return n\n";
+static const char WH_DEL_LUA[] = "local n = redis.call('DEL', KEYS[1])\n"
+                                 "local m = redis.call('SREM', KEYS[2], ARGV[1])\n"
+                                 "if n + m > 0 then redis.call('INCR', KEYS[3]) end\n"
+                                 "return n\n";
 
 /* ---- Shared helpers ---- */
 
@@ -107,8 +106,7 @@ int hookd_cli_parse(const char *cmd, int argc, char **argv, struct hookd_cli_opt
         const char *a = argv[i];
         if (flags_done || a[0] != '-' || strcmp(a, "-") == 0) {
             if (*npos >= maxpos)
-                return hookd_cli_err(2, "%s: unexpected argument '%s'", cmd,
-                                     hookd_cli_quote(a, q));
+                return hookd_cli_err(2, "%s: unexpected argument '%s'", cmd, hookd_cli_quote(a, q));
             pos[(*npos)++] = a;
             continue;
         }
@@ -180,8 +178,7 @@ struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const cha
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len),
-                   r->str);
+        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -304,7 +301,7 @@ static void now_rfc3339(char out[32])
  * normalised events list and the duration texts. */
 struct wh_change {
     const char *url, *secret, *workspace, *description, *signing, *enabled;
-    char *events;                 /* normalised, malloc'ed */
+    char *events;                  /* normalised, malloc'ed */
     char timeout[24], connect[24]; /* decimal ms, or "" when not given */
 };
 
@@ -335,8 +332,7 @@ static char *events_normalise(const char *in)
 }
 
 /* Checks a --webhook-timeout style value into out as decimal ms. */
-static int duration_opt(const char *cmd, const char *flag, const char *s, char out[24],
-                        int64_t *ms)
+static int duration_opt(const char *cmd, const char *flag, const char *s, char out[24], int64_t *ms)
 {
     if (hookd_duration_parse(s, ms) != 0)
         return hookd_cli_err(2, "%s: %s: expected a duration like 500ms, 10s or 5m", cmd, flag);
@@ -357,8 +353,20 @@ static int secret_valid(const char *s)
     return i > 0;
 }
 
-enum { O_URL, O_SECRET, O_EVENTS, O_WORKSPACE, O_DESC, O_SIGNING, O_TIMEOUT, O_CONNECT,
-       O_ENABLED, O_ID, O_SHOW, O_NOPTS };
+enum {
+    O_URL,
+    O_SECRET,
+    O_EVENTS,
+    O_WORKSPACE,
+    O_DESC,
+    O_SIGNING,
+    O_TIMEOUT,
+    O_CONNECT,
+    O_ENABLED,
+    O_ID,
+    O_SHOW,
+    O_NOPTS
+};
 
 /* Validates the flags shared by add and update into ch. Returns 0 or 2. */
 static int wh_change_check(const struct hookd_config *cfg, const char *cmd,
@@ -368,8 +376,7 @@ static int wh_change_check(const struct hookd_config *cfg, const char *cmd,
     int64_t tmo = 0, con = 0;
 
     memset(ch, 0, sizeof(*ch));
-    if ((ch->url = o[O_URL].value) != NULL &&
-        hookd_url_check(ch->url, NULL, 0, err) != 0)
+    if ((ch->url = o[O_URL].value) != NULL && hookd_url_check(ch->url, NULL, 0, err) != 0)
         return hookd_cli_err(2, "--url: %s", err);
     if ((ch->secret = o[O_SECRET].value) != NULL && !secret_valid(ch->secret))
         return hookd_cli_err(2, "%s: --secret must be 1..%d bytes of visible ASCII", cmd,
@@ -600,8 +607,10 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
     memset(&ch, 0, sizeof(ch));
     if (o[0].value) {
         if (!secret_valid(o[0].value))
-            return hookd_cli_err(2, "webhook rotate-secret: --secret must be 1..%d bytes of "
-                                 "visible ASCII", WH_SECRET_MAX);
+            return hookd_cli_err(2,
+                                 "webhook rotate-secret: --secret must be 1..%d bytes of "
+                                 "visible ASCII",
+                                 WH_SECRET_MAX);
         ch.secret = o[0].value;
     } else {
         if (hookd_random_hex(secret, 32) != 0)
@@ -853,7 +862,7 @@ static int webhook_main(const struct hookd_config *cfg, int argc, char **argv)
         const char *name;
         int (*fn)(const struct hookd_config *, int, char **);
     } subs[] = {
-        {"add", wh_add},       {"list", wh_list},  {"show", wh_show},
+        {"add", wh_add},       {"list", wh_list},     {"show", wh_show},
         {"update", wh_update}, {"delete", wh_delete}, {"rotate-secret", wh_rotate},
         {"log", wh_log},
     };
@@ -861,7 +870,7 @@ static int webhook_main(const struct hookd_config *cfg, int argc, char **argv)
 
     if (argc < 2)
         return hookd_cli_err(2, "webhook: missing subcommand (add, list, show, update, delete, "
-                             "rotate-secret, log)");
+                                "rotate-secret, log)");
     if (wants_help(argc, argv)) {
         fputs(USAGE_WEBHOOK, stdout);
         return 0;
@@ -870,8 +879,10 @@ static int webhook_main(const struct hookd_config *cfg, int argc, char **argv)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(cfg, argc - 2, argv + 2);
     }
-    return hookd_cli_err(2, "webhook: unknown subcommand '%s' (add, list, show, update, delete, "
-                         "rotate-secret, log)", hookd_cli_quote(argv[1], q));
+    return hookd_cli_err(2,
+                         "webhook: unknown subcommand '%s' (add, list, show, update, delete, "
+                         "rotate-secret, log)",
+                         hookd_cli_quote(argv[1], q));
 }
 
 int hookd_cli_main(const struct hookd_config *cfg, int argc, char **argv)

@@ -11,16 +11,26 @@
 const char *hookd_strerror(int err)
 {
     switch (err) {
-    case HOOKD_OK: return "ok";
-    case HOOKD_ENOMEM: return "out of memory";
-    case HOOKD_EINVAL: return "invalid input";
-    case HOOKD_ETOOBIG: return "input too large";
-    case HOOKD_ERANGE: return "value out of range";
-    case HOOKD_ENOTFOUND: return "not found";
-    case HOOKD_EREDIS: return "redis error";
-    case HOOKD_EFORBIDDEN: return "forbidden by policy";
-    case HOOKD_EIO: return "i/o error";
-    case HOOKD_ECRYPTO: return "crypto error";
+    case HOOKD_OK:
+        return "ok";
+    case HOOKD_ENOMEM:
+        return "out of memory";
+    case HOOKD_EINVAL:
+        return "invalid input";
+    case HOOKD_ETOOBIG:
+        return "input too large";
+    case HOOKD_ERANGE:
+        return "value out of range";
+    case HOOKD_ENOTFOUND:
+        return "not found";
+    case HOOKD_EREDIS:
+        return "redis error";
+    case HOOKD_EFORBIDDEN:
+        return "forbidden by policy";
+    case HOOKD_EIO:
+        return "i/o error";
+    case HOOKD_ECRYPTO:
+        return "crypto error";
     }
     return "unknown error";
 }

@@ -45,16 +45,16 @@ enum opt_kind {
 #define OPT_EMPTY_NULL 2u /* OPT_STRING: an empty value stores NULL (off) */
 
 struct opt {
-    const char *name;    /* long flag without the dashes */
-    const char *env;     /* environment variable */
+    const char *name; /* long flag without the dashes */
+    const char *env;  /* environment variable */
     enum opt_kind kind;
-    const char *arg;     /* placeholder shown in usage */
-    const char *def;     /* default as text, parsed like user input; NULL: def_fn */
+    const char *arg; /* placeholder shown in usage */
+    const char *def; /* default as text, parsed like user input; NULL: def_fn */
     void (*def_fn)(char *buf, size_t len); /* writes the default text at init */
-    const char *def_doc; /* the default as documented, when not def itself */
-    int64_t min, max;    /* bounds of numeric kinds */
-    size_t off;          /* the field in struct hookd_config */
-    size_t off_text;     /* OPT_NETLIST: the char * field keeping the text */
+    const char *def_doc;                   /* the default as documented, when not def itself */
+    int64_t min, max;                      /* bounds of numeric kinds */
+    size_t off;                            /* the field in struct hookd_config */
+    size_t off_text;                       /* OPT_NETLIST: the char * field keeping the text */
     /* OPT_STRING: 0 when v is acceptable, else an error with what is wrong
      * with it in why (HOOKD_ERRLEN bytes), phrased to follow the value. */
     int (*check)(const char *v, char *why);
@@ -73,6 +73,8 @@ static void def_threads(char *buf, size_t len);
 
 #define OFF(field) offsetof(struct hookd_config, field)
 
+/* One row per option; kept as written, not reflowed by clang-format. */
+/* clang-format off */
 static const struct opt opts[] = {
     {.name = "redis-url", .env = "HOOKD_REDIS_URL", .kind = OPT_STRING, .arg = "URL",
      .def = "redis://127.0.0.1:6379/0", .off = OFF(redis_url), .check = check_redis_url,
@@ -145,6 +147,7 @@ static const struct opt opts[] = {
      .min = 10, .max = 1000000, .off = OFF(log_max),
      .help = "Entries kept in each webhook's attempt log stream"},
 };
+/* clang-format on */
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -243,8 +246,8 @@ int hookd_duration_parse(const char *s, int64_t *ms)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"", SEC_MS}, {"ms", 1}, {"s", SEC_MS}, {"m", MIN_MS},
-                 {"h", HOUR_MS}, {"d", DAY_MS}};
+    } units[] = {{"", SEC_MS},  {"ms", 1},      {"s", SEC_MS},
+                 {"m", MIN_MS}, {"h", HOUR_MS}, {"d", DAY_MS}};
     if (!s || *s < '0' || *s > '9')
         return HOOKD_EINVAL;
     int64_t n = 0;
@@ -274,7 +277,7 @@ static int bytes_parse(const char *s, int64_t *out)
     static const struct {
         const char *unit;
         int64_t mult;
-    } units[] = {{"", 1},     {"k", KIB}, {"K", KIB}, {"KiB", KIB},
+    } units[] = {{"", 1},    {"k", KIB}, {"K", KIB},  {"KiB", KIB},
                  {"m", MIB}, {"M", MIB}, {"MiB", MIB}};
     const int64_t cap = INT64_C(1) << 40;
     if (!s || *s < '0' || *s > '9')
@@ -340,8 +343,7 @@ static int check_prefix(const char *v, char *why)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (!isalnum(c) && !strchr("_.:-", c))
-            return hookd_fail(why, HOOKD_EINVAL,
-                              "may only hold A-Z a-z 0-9 _ . : - characters");
+            return hookd_fail(why, HOOKD_EINVAL, "may only hold A-Z a-z 0-9 _ . : - characters");
     }
     return 0;
 }
@@ -454,8 +456,8 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
         int64_t n;
         if (hookd_parse_i64(v, o->min, o->max, &n) != 0)
             return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "%s: '%s' is not a whole number between %lld and %lld", label,
-                              shown, (long long)o->min, (long long)o->max);
+                              "%s: '%s' is not a whole number between %lld and %lld", label, shown,
+                              (long long)o->min, (long long)o->max);
         *FIELD(cfg, o->off, int) = (int)n;
         return 0;
     }
@@ -463,9 +465,8 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
         int64_t ms;
         rc = hookd_duration_parse(v, &ms);
         if (rc == HOOKD_EINVAL)
-            return hookd_fail(errbuf, rc,
-                              "%s: '%s' is not a duration (like 500ms, 10s, 5m, 12h)", label,
-                              shown);
+            return hookd_fail(errbuf, rc, "%s: '%s' is not a duration (like 500ms, 10s, 5m, 12h)",
+                              label, shown);
         if (rc != 0 || ms < o->min || ms > o->max)
             return hookd_fail(errbuf, HOOKD_ERANGE, "%s: '%s' is not between %s", label, shown,
                               bounds);
@@ -476,8 +477,8 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
         int64_t n;
         rc = bytes_parse(v, &n);
         if (rc == HOOKD_EINVAL)
-            return hookd_fail(errbuf, rc,
-                              "%s: '%s' is not a size (like 65536, 512KiB, 1MiB)", label, shown);
+            return hookd_fail(errbuf, rc, "%s: '%s' is not a size (like 65536, 512KiB, 1MiB)",
+                              label, shown);
         if (rc != 0 || n < o->min || n > o->max)
             return hookd_fail(errbuf, HOOKD_ERANGE, "%s: '%s' is not between %s", label, shown,
                               bounds);
@@ -487,8 +488,8 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
     case OPT_DOUBLE: {
         double d;
         if (double_parse(v, &d) != 0 || d < (double)o->min || d > (double)o->max)
-            return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is not a number between %s",
-                              label, shown, bounds);
+            return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is not a number between %s", label,
+                              shown, bounds);
         *FIELD(cfg, o->off, double) = d;
         return 0;
     }
@@ -562,8 +563,7 @@ void hookd_config_free(struct hookd_config *cfg)
     }
 }
 
-int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value,
-                     char *errbuf)
+int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value, char *errbuf)
 {
     const struct opt *o = opt_find(name, strlen(name));
     char label[80];
@@ -595,8 +595,7 @@ static int load_env(struct hookd_config *cfg, char **envp, char *errbuf)
     return 0;
 }
 
-int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp,
-                      char *errbuf)
+int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp, char *errbuf)
 {
     int rc = load_env(cfg, envp, errbuf);
     if (rc != 0 || !argv || *argc < 1)
@@ -648,8 +647,7 @@ int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
         fmt_duration(cfg->lease_ms, a, sizeof(a));
         fmt_duration(cfg->timeout_ms, b, sizeof(b));
         return hookd_fail(errbuf, HOOKD_EINVAL,
-                          "lease (%s) must be longer than timeout (%s), the longest attempt", a,
-                          b);
+                          "lease (%s) must be longer than timeout (%s), the longest attempt", a, b);
     }
     if (cfg->connect_timeout_ms > cfg->timeout_ms) {
         fmt_duration(cfg->connect_timeout_ms, a, sizeof(a));
@@ -833,8 +831,7 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
         out->host[hlen] = '\0';
         struct in6_addr a6;
         if (inet_pton(AF_INET6, out->host, &a6) != 1)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: no valid IPv6 address in brackets");
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no valid IPv6 address in brackets");
         if (close + 1 < end) {
             if (close[1] != ':')
                 return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: junk after ']'");
@@ -904,8 +901,7 @@ static int redis_unix_parse(const char *s, struct hookd_redis_addr *out, char *e
     if (q) {
         int64_t db;
         if (strncmp(q + 1, "db=", 3) != 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: the only query parameter is db=N");
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: the only query parameter is db=N");
         if (hookd_parse_i64(q + 4, 0, 1000000, &db) != 0)
             return hookd_fail(errbuf, HOOKD_EINVAL,
                               "redis URL: the database is not a number from 0 to 1000000");
@@ -924,8 +920,7 @@ int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *e
                           REDIS_URL_MAX);
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL holds a space or control character");
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL holds a space or control character");
     int rc;
     if (strncasecmp(url, "redis://", 8) == 0)
         rc = redis_tcp_parse(url + 8, out, errbuf);

@@ -42,28 +42,28 @@ struct sock {
 
 /* Attempts to one receiver host key. Freed when idle. */
 struct host {
-    struct host *next;           /* bucket chain */
-    int active;                  /* attempts running */
-    struct hookd_attempt *head;  /* queued, oldest first */
-    struct hookd_attempt *tail;  /* queued, newest */
-    char key[];                  /* "scheme://host:port" */
+    struct host *next;          /* bucket chain */
+    int active;                 /* attempts running */
+    struct hookd_attempt *head; /* queued, oldest first */
+    struct hookd_attempt *tail; /* queued, newest */
+    char key[];                 /* "scheme://host:port" */
 };
 
 struct hookd_deliver {
-    uv_loop_t *loop;               /* the loop everything runs on */
-    CURLM *multi;                  /* the multi handle */
-    uv_timer_t timer;              /* curl's timeout */
-    struct hookd_deliver_opts opts; /* settings */
-    hookd_deliver_cb done;         /* finished-attempt callback */
+    uv_loop_t *loop;                  /* the loop everything runs on */
+    CURLM *multi;                     /* the multi handle */
+    uv_timer_t timer;                 /* curl's timeout */
+    struct hookd_deliver_opts opts;   /* settings */
+    hookd_deliver_cb done;            /* finished-attempt callback */
     struct host *hosts[HOST_BUCKETS]; /* host table */
-    struct sock **by_fd;           /* socket records indexed by fd */
-    size_t nfd;                    /* size of by_fd */
-    CURL *pool[EASY_POOL_MAX];     /* idle easy handles, reused */
-    int npool;                     /* idle handles in pool */
-    size_t pending;                /* attempts queued or running */
-    struct hookd_attempt *running; /* attempts handed to curl */
-    int closing;                   /* hookd_deliver_close was called */
-    int open_handles;              /* uv handles not yet closed */
+    struct sock **by_fd;              /* socket records indexed by fd */
+    size_t nfd;                       /* size of by_fd */
+    CURL *pool[EASY_POOL_MAX];        /* idle easy handles, reused */
+    int npool;                        /* idle handles in pool */
+    size_t pending;                   /* attempts queued or running */
+    struct hookd_attempt *running;    /* attempts handed to curl */
+    int closing;                      /* hookd_deliver_close was called */
+    int open_handles;                 /* uv handles not yet closed */
 };
 
 static void check_done(struct hookd_deliver *d);
@@ -258,8 +258,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
  * where the SSRF policy is enforced, after DNS, so rebinding cannot pass.
  * Sockets opened here are closed through on_close_socket, so their poll
  * handles can outlive a CURL_POLL_REMOVE. */
-static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
-                                    struct curl_sockaddr *addr)
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct hookd_attempt *a = clientp;
     struct hookd_deliver *d = a->d;
@@ -370,7 +369,7 @@ static void easy_put(struct hookd_deliver *d, CURL *e)
  * reads the list during the transfer, so its nodes and text need no
  * allocation (curl_slist_append would make two per header). */
 struct hdr_builder {
-    struct hookd_attempt *a; /* whose storage */
+    struct hookd_attempt *a;  /* whose storage */
     struct curl_slist *nodes; /* a->hdr_nodes as nodes */
     size_t n;                 /* nodes used */
     size_t used;              /* bytes of a->hdr_text used */
@@ -454,8 +453,8 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
         return;
     }
     int64_t timeout = w->timeout_ms > 0 ? w->timeout_ms : d->opts.timeout_ms;
-    int64_t ctimeout = w->connect_timeout_ms > 0 ? w->connect_timeout_ms
-                                                 : d->opts.connect_timeout_ms;
+    int64_t ctimeout =
+        w->connect_timeout_ms > 0 ? w->connect_timeout_ms : d->opts.connect_timeout_ms;
     if (timeout > d->opts.max_timeout_ms)
         timeout = d->opts.max_timeout_ms;
     if (ctimeout > timeout)
@@ -539,8 +538,7 @@ static void judge(struct hookd_attempt *a, CURLcode res)
     if (a->overflow == 2)
         snprintf(a->error, sizeof(a->error), "response headers over %d bytes", MAX_HEADER_BYTES);
     else if (res == CURLE_OPERATION_TIMEDOUT)
-        snprintf(a->error, sizeof(a->error), "timed out after %lld ms",
-                 (long long)a->elapsed_ms);
+        snprintf(a->error, sizeof(a->error), "timed out after %lld ms", (long long)a->elapsed_ms);
     else if (a->curl_error[0])
         snprintf(a->error, sizeof(a->error), "%s", a->curl_error);
     else
@@ -571,8 +569,8 @@ static void check_done(struct hookd_deliver *d)
 
 /* ---- public ---- */
 
-int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts,
-                      hookd_deliver_cb done, struct hookd_deliver **out)
+int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, hookd_deliver_cb done,
+                      struct hookd_deliver **out)
 {
     struct hookd_deliver *d = calloc(1, sizeof(*d));
     if (!d)

@@ -34,8 +34,8 @@ struct env_span {
 
 static int is_event_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static int is_id_char(unsigned char c)
@@ -93,11 +93,21 @@ static int key_is(const char *p, size_t n, const char *want)
                 return 0;
             unsigned char e = (unsigned char)p[i++];
             switch (e) {
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
             case 'u': {
                 if (n - i < 4)
                     return 0;
@@ -114,7 +124,9 @@ static int key_is(const char *p, size_t n, const char *want)
                 c = (unsigned char)cp;
                 break;
             }
-            default: c = e; break; /* " \ / */
+            default:
+                c = e;
+                break; /* " \ / */
             }
         }
         if (want[w] == '\0' || (unsigned char)want[w] != c)
@@ -128,8 +140,8 @@ static int key_is(const char *p, size_t n, const char *want)
  * NUL byte and nesting deeper than max_depth, and records in span where the
  * value of a top-level member named "data" lies. What it records is only
  * meaningful once jansson has accepted the same bytes. */
-static int scan_json(const char *p, size_t len, int max_depth, struct env_span *span,
-                     char *errbuf, const char *what)
+static int scan_json(const char *p, size_t len, int max_depth, struct env_span *span, char *errbuf,
+                     const char *what)
 {
     int depth = 0, in_str = 0, esc = 0;
     int expect_key = 0, in_key = 0, want_data = 0, in_data = 0;
@@ -139,8 +151,8 @@ static int scan_json(const char *p, size_t len, int max_depth, struct env_span *
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == '\0')
-            return hookd_fail(errbuf, HOOKD_EINVAL, "%s contains a NUL byte at offset %zu",
-                              what, i);
+            return hookd_fail(errbuf, HOOKD_EINVAL, "%s contains a NUL byte at offset %zu", what,
+                              i);
         if (in_str) {
             if (esc) {
                 esc = 0;
@@ -168,8 +180,8 @@ static int scan_json(const char *p, size_t len, int max_depth, struct env_span *
         case '[':
             if (++depth > max_depth)
                 return hookd_fail(errbuf, HOOKD_EINVAL,
-                                  "%s nests deeper than %d levels at offset %zu", what,
-                                  max_depth, i);
+                                  "%s nests deeper than %d levels at offset %zu", what, max_depth,
+                                  i);
             if (depth == 1 && c == '{')
                 expect_key = 1;
             break;
@@ -313,13 +325,13 @@ static int timestamp_valid(const char *s, size_t n)
     int yh, yl, mo, d, h, mi, sec, oh, om;
     if (n < 20 || n > ENV_TS_MAX)
         return 0;
-    if (!two_digits(s, &yh) || !two_digits(s + 2, &yl) || s[4] != '-' ||
-        !two_digits(s + 5, &mo) || s[7] != '-' || !two_digits(s + 8, &d) ||
-        (s[10] != 'T' && s[10] != 't') || !two_digits(s + 11, &h) || s[13] != ':' ||
-        !two_digits(s + 14, &mi) || s[16] != ':' || !two_digits(s + 17, &sec))
+    if (!two_digits(s, &yh) || !two_digits(s + 2, &yl) || s[4] != '-' || !two_digits(s + 5, &mo) ||
+        s[7] != '-' || !two_digits(s + 8, &d) || (s[10] != 'T' && s[10] != 't') ||
+        !two_digits(s + 11, &h) || s[13] != ':' || !two_digits(s + 14, &mi) || s[16] != ':' ||
+        !two_digits(s + 17, &sec))
         return 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(yh * 100 + yl, mo) || h > 23 ||
-        mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(yh * 100 + yl, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return 0;
     size_t i = 19;
     if (s[i] == '.') {
@@ -362,14 +374,20 @@ static void format_ms(int64_t ms, char out[65])
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
     case JSON_INTEGER:
-    case JSON_REAL: return "number";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "unknown";
 }
@@ -380,8 +398,8 @@ static int fail_json(char *errbuf, const char *prefix, const json_error_t *err)
 {
     char text[JSON_ERROR_TEXT_LENGTH + 4];
     quote_n(text, sizeof(text), err->text, strnlen(err->text, sizeof(err->text)));
-    return hookd_fail(errbuf, HOOKD_EINVAL, "%snot JSON: %s at line %d column %d", prefix,
-                      text, err->line, err->column);
+    return hookd_fail(errbuf, HOOKD_EINVAL, "%snot JSON: %s at line %d column %d", prefix, text,
+                      err->line, err->column);
 }
 
 /* Copies the optional string member name of root, an id, into out; a JSON
@@ -424,7 +442,8 @@ static int get_event(json_t *root, struct hookd_envelope *env, char *errbuf)
         quote(q, s, n);
         return hookd_fail(errbuf, HOOKD_EINVAL,
                           "field 'event' must be <object>.<action>, each 1..64 bytes of "
-                          "[A-Za-z0-9_-], got \"%s\"", q);
+                          "[A-Za-z0-9_-], got \"%s\"",
+                          q);
     }
     memcpy(env->event, s, n + 1);
     return 0;
@@ -447,7 +466,8 @@ static int get_timestamp(json_t *root, struct hookd_envelope *env, char *errbuf)
         quote(q, s, n);
         return hookd_fail(errbuf, HOOKD_EINVAL,
                           "field 'timestamp' must be an RFC 3339 date-time of at most %d bytes "
-                          "(2025-02-10T15:30:50Z), got \"%s\"", ENV_TS_MAX, q);
+                          "(2025-02-10T15:30:50Z), got \"%s\"",
+                          ENV_TS_MAX, q);
     }
     memcpy(env->timestamp, s, n + 1);
     return 0;
@@ -517,8 +537,7 @@ int hookd_envelope_parse(const char *bytes, size_t len, size_t max, int64_t now_
         (rc = hookd_buf_adds(&b, ",\"data\":")) != 0 ||
         (rc = add_minified(&b, bytes + span.off, span.end - span.off)) != 0 ||
         (rc = hookd_buf_adds(&b, ",\"timestamp\":")) != 0 ||
-        (rc = add_json_string(&b, out->timestamp)) != 0 ||
-        (rc = hookd_buf_add(&b, "}", 1)) != 0) {
+        (rc = add_json_string(&b, out->timestamp)) != 0 || (rc = hookd_buf_add(&b, "}", 1)) != 0) {
         hookd_buf_free(&b);
         hookd_fail(errbuf, rc, "envelope: cannot build the body: %s", hookd_strerror(rc));
         goto fail;
@@ -555,7 +574,8 @@ int hookd_envelope_build(const char *event, const char *data_json, const char *w
         quote(q, event, n);
         return hookd_fail(errbuf, HOOKD_EINVAL,
                           "event must be <object>.<action>, each 1..64 bytes of [A-Za-z0-9_-], "
-                          "got \"%s\"", q);
+                          "got \"%s\"",
+                          q);
     }
     if (!data_json)
         data_json = "{}";
@@ -581,8 +601,7 @@ int hookd_envelope_build(const char *event, const char *data_json, const char *w
                           HOOKD_ID_MAX, q);
     }
 
-    if ((rc = hookd_buf_adds(out, "{\"event\":")) != 0 ||
-        (rc = add_json_string(out, event)) != 0 ||
+    if ((rc = hookd_buf_adds(out, "{\"event\":")) != 0 || (rc = add_json_string(out, event)) != 0 ||
         (rc = hookd_buf_adds(out, ",\"data\":")) != 0 ||
         (rc = add_minified(out, data_json, n)) != 0)
         goto fail;

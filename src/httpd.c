@@ -27,27 +27,35 @@ struct hookd_httpd_session {
     http_parser p;
     hookd_httpd_handler handler;
     void *arg;
-    struct hookd_buf *out;  /* where responses go during a feed */
-    int step;               /* hookd_httpd_step decided by the callbacks */
-    int err;                /* a failed append to out, during a feed */
-    int headers_done;       /* the current request's head is complete */
-    size_t head_bytes;      /* bytes of the current head fed so far */
-    size_t body_bytes;      /* bytes of the current body seen so far */
-    size_t url_len;         /* bytes in url */
+    struct hookd_buf *out;              /* where responses go during a feed */
+    int step;                           /* hookd_httpd_step decided by the callbacks */
+    int err;                            /* a failed append to out, during a feed */
+    int headers_done;                   /* the current request's head is complete */
+    size_t head_bytes;                  /* bytes of the current head fed so far */
+    size_t body_bytes;                  /* bytes of the current body seen so far */
+    size_t url_len;                     /* bytes in url */
     char url[HOOKD_HTTPD_HEAD_MAX + 1]; /* the request target, NUL-terminated */
 };
 
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
     }
     return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
 }
@@ -66,8 +74,7 @@ static void put_response(struct hookd_httpd_session *s, int status, const char *
                             "%s"
                             "Connection: %s\r\n\r\n",
                             status, reason_phrase(status), content_type, len,
-                            status == 405 ? "Allow: GET\r\n" : "",
-                            close ? "close" : "keep-alive");
+                            status == 405 ? "Allow: GET\r\n" : "", close ? "close" : "keep-alive");
     if (rc == 0 && len)
         rc = hookd_buf_add(s->out, body, len);
     if (rc != 0) {
@@ -169,8 +176,8 @@ static int on_message_complete(http_parser *p)
     if (s->handler(s->arg, path, &r) != 0 || r.status < 200 || r.status > 599)
         put_response(s, 500, TEXT_PLAIN, "internal error\n", 15, !keep);
     else
-        put_response(s, r.status, r.content_type ? r.content_type : TEXT_PLAIN,
-                     r.body.data, r.body.len, !keep);
+        put_response(s, r.status, r.content_type ? r.content_type : TEXT_PLAIN, r.body.data,
+                     r.body.len, !keep);
     hookd_buf_free(&r.body);
     return 0;
 }
@@ -231,8 +238,8 @@ int hookd_httpd_session_feed(struct hookd_httpd_session *s, const char *data, si
             http_parser_pause(&s->p, 0);
         } else if (e != HPE_OK) {
             if (s->step == HOOKD_HTTPD_MORE)
-                put_response(s, e == HPE_HEADER_OVERFLOW ? 431 : 400, TEXT_PLAIN,
-                             "bad request\n", 12, 1);
+                put_response(s, e == HPE_HEADER_OVERFLOW ? 431 : 400, TEXT_PLAIN, "bad request\n",
+                             12, 1);
         } else if (k < chunk && s->step == HOOKD_HTTPD_MORE) {
             put_response(s, 400, TEXT_PLAIN, "bad request\n", 12, 1); /* stopped early */
         }
@@ -282,8 +289,7 @@ int hookd_httpd_addr_split(const char *text, char *host, size_t hostsz, int *por
         h = text;
         hlen = (size_t)(colon - text);
         if (hlen == 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': no host before the port",
-                              text);
+            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': no host before the port", text);
         if (memchr(h, ':', hlen))
             return hookd_fail(errbuf, HOOKD_EINVAL,
                               "address '%s': put an IPv6 address in brackets, [::1]:9464", text);
@@ -293,15 +299,15 @@ int hookd_httpd_addr_split(const char *text, char *host, size_t hostsz, int *por
                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_'))
                 return hookd_fail(errbuf, HOOKD_EINVAL,
                                   "address '%s': the host has a character that is not "
-                                  "allowed", text);
+                                  "allowed",
+                                  text);
         }
     }
     if (hlen >= hostsz)
-        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': host longer than %zu bytes",
-                          text, hostsz - 1);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': host longer than %zu bytes", text,
+                          hostsz - 1);
     if (hookd_parse_i64(colon + 1, 1, 65535, &p) != 0)
-        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': want a port from 1 to 65535",
-                          text);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': want a port from 1 to 65535", text);
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = (int)p;
@@ -335,8 +341,8 @@ int hookd_httpd_addr_resolve(const char *text, struct sockaddr_storage *out, cha
     hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
     snprintf(port_s, sizeof(port_s), "%d", port);
     if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0)
-        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': cannot resolve %s: %s", text,
-                          host, gai_strerror(rc));
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': cannot resolve %s: %s", text, host,
+                          gai_strerror(rc));
     if (res->ai_addrlen > sizeof(*out)) {
         freeaddrinfo(res);
         return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': unusable address", text);
@@ -350,19 +356,19 @@ int hookd_httpd_addr_resolve(const char *text, struct sockaddr_storage *out, cha
 
 struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;           /* request, write and linger deadline */
+    uv_timer_t timer; /* request, write and linger deadline */
     uv_write_t wreq;
     uv_shutdown_t sreq;
     struct hookd_httpd *srv;
-    struct conn *prev, *next;   /* the server's open connections */
+    struct conn *prev, *next; /* the server's open connections */
     struct hookd_httpd_session *sess;
-    char *wdata;                /* the response being written */
-    size_t roff, rlen;          /* unfed bytes are rbuf[roff, rlen) */
-    int open_handles;           /* handles not yet closed (tcp, timer) */
-    int writing;                /* a response write is in flight */
-    int close_after;            /* the response being written is the last */
-    int lingering;              /* shut down: reading only until EOF */
-    int closing;                /* conn_close() was called */
+    char *wdata;       /* the response being written */
+    size_t roff, rlen; /* unfed bytes are rbuf[roff, rlen) */
+    int open_handles;  /* handles not yet closed (tcp, timer) */
+    int writing;       /* a response write is in flight */
+    int close_after;   /* the response being written is the last */
+    int lingering;     /* shut down: reading only until EOF */
+    int closing;       /* conn_close() was called */
     char rbuf[HOOKD_HTTPD_HEAD_MAX];
 };
 
@@ -370,10 +376,10 @@ struct hookd_httpd {
     uv_tcp_t listener;
     hookd_httpd_handler handler;
     void *arg;
-    struct conn *conns;   /* open connections */
-    int nconns;           /* connections not yet freed */
-    int listener_open;    /* the listener is not yet closed */
-    int closing;          /* hookd_httpd_close() was called */
+    struct conn *conns; /* open connections */
+    int nconns;         /* connections not yet freed */
+    int listener_open;  /* the listener is not yet closed */
+    int closing;        /* hookd_httpd_close() was called */
 };
 
 static void conn_process(struct conn *c);
@@ -502,8 +508,8 @@ static void conn_process(struct conn *c)
         struct hookd_buf out;
         size_t used;
         hookd_buf_init(&out, HOOKD_HTTPD_REPLY_MAX + 1024);
-        int st = hookd_httpd_session_feed(c->sess, c->rbuf + c->roff, c->rlen - c->roff, &used,
-                                          &out);
+        int st =
+            hookd_httpd_session_feed(c->sess, c->rbuf + c->roff, c->rlen - c->roff, &used, &out);
         c->roff += used;
         if (st < 0) {
             hookd_buf_free(&out);

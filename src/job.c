@@ -31,9 +31,9 @@ static int dump_into(json_t *o, struct hookd_buf *out)
 int hookd_job_encode(const struct hookd_job *job, struct hookd_buf *out)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:s#}", "webhook", job->webhook,
-                          "delivery", job->delivery, "event_id", job->event_id, "event",
-                          job->event, "attempt", job->attempt, "first_ms",
-                          (json_int_t)job->first_ms, "body", job->body, job->body_len);
+                          "delivery", job->delivery, "event_id", job->event_id, "event", job->event,
+                          "attempt", job->attempt, "first_ms", (json_int_t)job->first_ms, "body",
+                          job->body, job->body_len);
     if (o && job->last_error)
         json_object_set_new(o, "last_error", json_string(job->last_error));
     return dump_into(o, out);
@@ -107,19 +107,19 @@ void hookd_job_free(struct hookd_job *job)
 int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, int64_t at_ms,
                                struct hookd_buf *out)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s#}", "kind",
-                          "delivery", "reason", reason, "at", (json_int_t)at_ms, "webhook",
-                          job->webhook, "delivery", job->delivery, "event_id", job->event_id,
-                          "event", job->event, "attempts", job->attempt, "first_ms",
-                          (json_int_t)job->first_ms, "body", job->body, job->body_len);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s#}", "kind", "delivery",
+                          "reason", reason, "at", (json_int_t)at_ms, "webhook", job->webhook,
+                          "delivery", job->delivery, "event_id", job->event_id, "event", job->event,
+                          "attempts", job->attempt, "first_ms", (json_int_t)job->first_ms, "body",
+                          job->body, job->body_len);
     return dump_into(o, out);
 }
 
 int hookd_dead_encode_envelope(const char *raw, size_t len, const char *reason, int64_t at_ms,
                                struct hookd_buf *out)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I}", "kind", "envelope", "reason", reason, "at",
-                          (json_int_t)at_ms);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I}", "kind", "envelope", "reason", reason, "at", (json_int_t)at_ms);
     if (!o)
         return HOOKD_ENOMEM;
     /* json_stringn refuses invalid UTF-8; NUL bytes would not survive a round

@@ -133,11 +133,21 @@ static void line_esc(struct line *l, const char *s, enum esc_mode mode)
         if (c < 0x20 || c == 0x7f || (mode != ESC_TEXT_BARE && (c == '"' || c == '\\'))) {
             const char *named = NULL;
             switch (c) {
-            case '\n': named = "\\n"; break;
-            case '\r': named = "\\r"; break;
-            case '\t': named = "\\t"; break;
-            case '"': named = "\\\""; break;
-            case '\\': named = "\\\\"; break;
+            case '\n':
+                named = "\\n";
+                break;
+            case '\r':
+                named = "\\r";
+                break;
+            case '\t':
+                named = "\\t";
+                break;
+            case '"':
+                named = "\\\"";
+                break;
+            case '\\':
+                named = "\\\\";
+                break;
             }
             if (named)
                 un = (size_t)snprintf(unit, sizeof(unit), "%s", named);
@@ -231,8 +241,7 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt,
-                     ...)
+void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt, ...)
 {
     if ((int)level < atomic_load(&log_level))
         return;

@@ -20,19 +20,18 @@ extern char **environ;
 
 #define MAX_THREADS 256
 
-static const char USAGE[] =
-    "usage: hookd [options] COMMAND [args]\n"
-    "\n"
-    "commands:\n"
-    "  run                           deliver webhooks until SIGTERM\n"
-    "  webhook add|list|show|update|delete|rotate-secret|log\n"
-    "  enqueue EVENT [DATA_JSON] | enqueue -\n"
-    "  stats [--json] [--watch]\n"
-    "  dead list|replay|purge\n"
-    "  verify --secret S --timestamp T --signature SIG [FILE]\n"
-    "  version\n"
-    "\n"
-    "options (each also read from HOOKD_<NAME>, e.g. HOOKD_REDIS_URL):\n";
+static const char USAGE[] = "usage: hookd [options] COMMAND [args]\n"
+                            "\n"
+                            "commands:\n"
+                            "  run                           deliver webhooks until SIGTERM\n"
+                            "  webhook add|list|show|update|delete|rotate-secret|log\n"
+                            "  enqueue EVENT [DATA_JSON] | enqueue -\n"
+                            "  stats [--json] [--watch]\n"
+                            "  dead list|replay|purge\n"
+                            "  verify --secret S --timestamp T --signature SIG [FILE]\n"
+                            "  version\n"
+                            "\n"
+                            "options (each also read from HOOKD_<NAME>, e.g. HOOKD_REDIS_URL):\n";
 
 /* State of `hookd run` for the signal callbacks. */
 struct run {

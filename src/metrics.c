@@ -44,21 +44,23 @@ struct hist {
 
 static const double ATTEMPT_BOUNDS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                         0.5,   1,    2.5,   5,    10,  30};
-static const double DELIVERY_BOUNDS[] = {0.01, 0.05, 0.1,  0.5,   1,     5,     10,
-                                         30,   60,   300,  1800,  3600,  21600, 86400};
+static const double DELIVERY_BOUNDS[] = {0.01, 0.05, 0.1, 0.5,  1,    5,     10,
+                                         30,   60,   300, 1800, 3600, 21600, 86400};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static _Atomic uint64_t counters[HOOKD_M_COUNTER_COUNT];
 static struct hist hists[HOOKD_H_COUNT] = {
-    [HOOKD_H_DELIVERY_SECONDS] = {
-        .name = "hookd_delivery_duration_seconds",
-        .help = "Time from an event's first read to its delivery's 2xx, retries included.",
-        .bounds = DELIVERY_BOUNDS, .nbounds = NELEM(DELIVERY_BOUNDS)},
-    [HOOKD_H_ATTEMPT_SECONDS] = {
-        .name = "hookd_attempt_duration_seconds",
-        .help = "Duration of one HTTP delivery attempt, connecting included.",
-        .bounds = ATTEMPT_BOUNDS, .nbounds = NELEM(ATTEMPT_BOUNDS)},
+    [HOOKD_H_DELIVERY_SECONDS] =
+        {.name = "hookd_delivery_duration_seconds",
+         .help = "Time from an event's first read to its delivery's 2xx, retries included.",
+         .bounds = DELIVERY_BOUNDS,
+         .nbounds = NELEM(DELIVERY_BOUNDS)},
+    [HOOKD_H_ATTEMPT_SECONDS] = {.name = "hookd_attempt_duration_seconds",
+                                 .help =
+                                     "Duration of one HTTP delivery attempt, connecting included.",
+                                 .bounds = ATTEMPT_BOUNDS,
+                                 .nbounds = NELEM(ATTEMPT_BOUNDS)},
 };
 static _Atomic int nloops;
 static _Atomic unsigned char loop_up[LOOPS_MAX];
@@ -108,8 +110,7 @@ void hookd_metrics_observe(enum hookd_histogram h, double seconds)
     while (i < hs->nbounds && seconds > hs->bounds[i])
         i++;
     atomic_fetch_add_explicit(&hs->buckets[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&hs->sum_us, (uint64_t)llround(seconds * 1e6),
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&hs->sum_us, (uint64_t)llround(seconds * 1e6), memory_order_relaxed);
 }
 
 void hookd_metrics_set_loops(int n)
@@ -137,8 +138,7 @@ void hookd_metrics_set_draining(void)
 void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled)
 {
     atomic_store_explicit(&webhooks_enabled, enabled < 0 ? -1 : enabled, memory_order_relaxed);
-    atomic_store_explicit(&webhooks_disabled, disabled < 0 ? -1 : disabled,
-                          memory_order_relaxed);
+    atomic_store_explicit(&webhooks_disabled, disabled < 0 ? -1 : disabled, memory_order_relaxed);
 }
 
 /* 1 when loops were declared and every one reports Redis up. */
@@ -169,18 +169,19 @@ static int render_counters(struct hookd_buf *out)
     } events[] = {{HOOKD_M_EVENTS_FANNED_OUT, "fanned_out"},
                   {HOOKD_M_EVENTS_UNROUTED, "no_subscriber"},
                   {HOOKD_M_EVENTS_INVALID, "invalid"}},
-      outcomes[] = {{HOOKD_M_DELIVERED, "delivered"}, {HOOKD_M_RETRIED, "retried"},
-                    {HOOKD_M_DEAD, "dead"},           {HOOKD_M_GONE, "gone"},
+      outcomes[] = {{HOOKD_M_DELIVERED, "delivered"},
+                    {HOOKD_M_RETRIED, "retried"},
+                    {HOOKD_M_DEAD, "dead"},
+                    {HOOKD_M_GONE, "gone"},
                     {HOOKD_M_GIVEN_BACK, "given_back"}},
       classes[] = {{HOOKD_M_HTTP_1XX, "1xx"}, {HOOKD_M_HTTP_2XX, "2xx"},
                    {HOOKD_M_HTTP_3XX, "3xx"}, {HOOKD_M_HTTP_4XX, "4xx"},
                    {HOOKD_M_HTTP_5XX, "5xx"}, {HOOKD_M_HTTP_ERROR, "error"}};
 #define LOAD(c) atomic_load_explicit(&counters[c], memory_order_relaxed)
-    int rc = family(out, "hookd_events_total", "counter",
-                    "Events read from the queue, by result.");
+    int rc = family(out, "hookd_events_total", "counter", "Events read from the queue, by result.");
     for (size_t i = 0; rc == 0 && i < NELEM(events); i++)
-        rc = hookd_buf_addf(out, "hookd_events_total{result=\"%s\"} %" PRIu64 "\n",
-                            events[i].label, LOAD(events[i].c));
+        rc = hookd_buf_addf(out, "hookd_events_total{result=\"%s\"} %" PRIu64 "\n", events[i].label,
+                            LOAD(events[i].c));
     if (rc == 0)
         rc = family(out, "hookd_deliveries_total", "counter",
                     "Settled delivery attempts, by outcome.");
@@ -212,17 +213,16 @@ static int render_hist(struct hookd_buf *out, struct hist *h)
     int rc = family(out, h->name, "histogram", h->help);
     for (size_t i = 0; rc == 0 && i < h->nbounds; i++) {
         cum += snap[i];
-        rc = hookd_buf_addf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h->name, h->bounds[i],
-                            cum);
+        rc = hookd_buf_addf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h->name, h->bounds[i], cum);
     }
     cum += snap[h->nbounds];
     if (rc == 0)
-        rc = hookd_buf_addf(out,
-                            "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-                            "%s_sum %" PRIu64 ".%06" PRIu64 "\n"
-                            "%s_count %" PRIu64 "\n",
-                            h->name, cum, h->name, sum_us / 1000000, sum_us % 1000000, h->name,
-                            cum);
+        rc =
+            hookd_buf_addf(out,
+                           "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                           "%s_sum %" PRIu64 ".%06" PRIu64 "\n"
+                           "%s_count %" PRIu64 "\n",
+                           h->name, cum, h->name, sum_us / 1000000, sum_us % 1000000, h->name, cum);
     return rc;
 }
 
@@ -282,19 +282,19 @@ int hookd_metrics_render(struct hookd_buf *out)
 struct server {
     uv_loop_t loop;
     uv_thread_t thread;
-    uv_async_t stop;            /* wakes the loop to close everything */
-    uv_timer_t tick;            /* depth reads */
-    uv_work_t work;             /* the depth read in flight */
+    uv_async_t stop; /* wakes the loop to close everything */
+    uv_timer_t tick; /* depth reads */
+    uv_work_t work;  /* the depth read in flight */
     struct hookd_httpd *httpd;
     char *redis_url;
     char keys[D_COUNT][HOOKD_KEY_MAX];
-    redisContext *rc;           /* (work) NULL until connected, or after a failure */
-    int64_t got[D_COUNT];       /* (work) what the last read found, -1 when it failed */
-    int working;                /* a depth read is queued or running */
-    int stopping;               /* the stop async ran */
+    redisContext *rc;     /* (work) NULL until connected, or after a failure */
+    int64_t got[D_COUNT]; /* (work) what the last read found, -1 when it failed */
+    int working;          /* a depth read is queued or running */
+    int stopping;         /* the stop async ran */
 };
 
-static struct server *srv;      /* set while serving; owned by the caller's thread */
+static struct server *srv; /* set while serving; owned by the caller's thread */
 
 /* Answers /metrics, /healthz and /readyz. */
 static int handle(void *arg, const char *path, struct hookd_httpd_reply *r)
@@ -420,12 +420,10 @@ int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
         hookd_key(s->keys[i], cfg->prefix, suffix[i]);
     if ((rc = uv_loop_init(&s->loop)) != 0) {
         server_free(s);
-        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot create a loop: %s",
-                          uv_strerror(rc));
+        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot create a loop: %s", uv_strerror(rc));
     }
     char why[HOOKD_ERRLEN];
-    if ((rc = hookd_httpd_start(&s->loop, cfg->metrics_addr, handle, NULL, &s->httpd, why)) !=
-        0) {
+    if ((rc = hookd_httpd_start(&s->loop, cfg->metrics_addr, handle, NULL, &s->httpd, why)) != 0) {
         uv_run(&s->loop, UV_RUN_DEFAULT); /* finishes closing the listener */
         uv_loop_close(&s->loop);
         server_free(s);
@@ -440,8 +438,7 @@ int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         server_free(s);
-        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s",
-                          uv_strerror(rc));
+        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s", uv_strerror(rc));
     }
     srv = s;
     return 0;

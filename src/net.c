@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CIDR_TEXT_MAX 64     /* longest IPv6 text (45) plus "/128", with room */
+#define CIDR_TEXT_MAX 64 /* longest IPv6 text (45) plus "/128", with room */
 #define NETLIST_TEXT_MAX 4096
 #define URL_MAX 2048
 
@@ -93,9 +93,8 @@ int hookd_cidr_parse(const char *s, struct hookd_cidr *out, char *errbuf)
     if (slash) {
         plen = parse_prefix_len(slash + 1, maxlen);
         if (plen < 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "bad prefix length \"/%s\" in \"%s\" (0 to %d)", slash + 1, s,
-                              maxlen);
+            return hookd_fail(errbuf, HOOKD_EINVAL, "bad prefix length \"/%s\" in \"%s\" (0 to %d)",
+                              slash + 1, s, maxlen);
     }
     c.bits = maxlen == 32 ? 96 + plen : plen;
     mask_host_bits(c.addr, c.bits);
@@ -430,8 +429,7 @@ int hookd_url_check(const char *url, char *hostkey, size_t hostkey_len, char *er
         if (n < 0 || (size_t)n >= hostkey_len) {
             if (hostkey_len)
                 hostkey[0] = '\0';
-            rc = hookd_fail(errbuf, HOOKD_ETOOBIG, "host key longer than %zu bytes",
-                            hostkey_len);
+            rc = hookd_fail(errbuf, HOOKD_ETOOBIG, "host key longer than %zu bytes", hostkey_len);
             goto out;
         }
     }

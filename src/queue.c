@@ -35,7 +35,8 @@ static const char TAKE_LUA[] =
     "  else redis.call('ZREM', KEYS[2], tok) end\n"
     "end\n"
     "if got < n then\n"
-    "  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - got)) do\n"
+    "  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - "
+    "got)) do\n"
     "    redis.call('ZREM', KEYS[4], tok)\n"
     "    local p = redis.call('HGET', KEYS[3], tok)\n"
     "    if p then\n"
@@ -117,7 +118,8 @@ static const char SETTLE_LUA[] =
 /* KEYS: leases. ARGV: lease_ms, tokens... Extends the leases still held. */
 static const char RENEW_LUA[] =
     "local t = redis.call('TIME')\n"
-    "local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])\n"
+    "local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + "
+    "tonumber(ARGV[1])\n"
     "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end\n"
     "return 0\n";
 
@@ -150,31 +152,31 @@ struct args {
 };
 
 struct hookd_queue {
-    uv_loop_t *loop;                 /* the loop we belong to */
-    const struct hookd_config *cfg;  /* lives longer than the queue */
-    struct hookd_queue_cbs cbs;      /* owner's callbacks */
-    void *data;                      /* owner's pointer for callbacks */
-    struct hookd_redis_addr addr;    /* where Redis is */
-    redisAsyncContext *ac;           /* the connection, NULL when down */
-    enum qstate state;               /* connection state */
-    int scripts_pending;             /* SCRIPT LOAD replies still to come */
-    int setup_failed;                /* AUTH, SELECT or a SCRIPT LOAD failed */
-    char sha[S_COUNT][41];           /* SHA1 of each script */
-    char key[9][HOOKD_KEY_MAX];      /* key names, see K_* */
-    uv_timer_t reconnect;            /* backoff timer */
-    int64_t backoff_ms;              /* next reconnect delay */
-    uv_timer_t tick;                 /* webhook reload check, twice a second */
-    uv_timer_t close_timer;          /* bound on the wait in close */
-    int handles;                     /* uv handles not yet closed */
-    int taking;                      /* a take is in flight */
-    int loading;                     /* a registry load is in flight */
-    char rev[32];                    /* webhook revision loaded, "" for none */
-    struct args pending;             /* settle operations not yet sent */
-    struct args inflight;            /* settle operations sent, reply awaited */
-    int settling;                    /* inflight holds a batch */
-    int closing;                     /* hookd_queue_close() was called */
-    int close_expired;               /* the close wait is over; drop what is unsent */
-    char errstr[HOOKD_ERRLEN];       /* last error, for the owner */
+    uv_loop_t *loop;                /* the loop we belong to */
+    const struct hookd_config *cfg; /* lives longer than the queue */
+    struct hookd_queue_cbs cbs;     /* owner's callbacks */
+    void *data;                     /* owner's pointer for callbacks */
+    struct hookd_redis_addr addr;   /* where Redis is */
+    redisAsyncContext *ac;          /* the connection, NULL when down */
+    enum qstate state;              /* connection state */
+    int scripts_pending;            /* SCRIPT LOAD replies still to come */
+    int setup_failed;               /* AUTH, SELECT or a SCRIPT LOAD failed */
+    char sha[S_COUNT][41];          /* SHA1 of each script */
+    char key[9][HOOKD_KEY_MAX];     /* key names, see K_* */
+    uv_timer_t reconnect;           /* backoff timer */
+    int64_t backoff_ms;             /* next reconnect delay */
+    uv_timer_t tick;                /* webhook reload check, twice a second */
+    uv_timer_t close_timer;         /* bound on the wait in close */
+    int handles;                    /* uv handles not yet closed */
+    int taking;                     /* a take is in flight */
+    int loading;                    /* a registry load is in flight */
+    char rev[32];                   /* webhook revision loaded, "" for none */
+    struct args pending;            /* settle operations not yet sent */
+    struct args inflight;           /* settle operations sent, reply awaited */
+    int settling;                   /* inflight holds a batch */
+    int closing;                    /* hookd_queue_close() was called */
+    int close_expired;              /* the close wait is over; drop what is unsent */
+    char errstr[HOOKD_ERRLEN];      /* last error, for the owner */
 };
 
 enum { K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_DEAD, K_STATS, K_REV, K_WEBHOOKS };
@@ -547,7 +549,8 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
         return; /* disconnected; the leases bring the work back */
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER) {
-        emit_error(q, "redis: take: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        emit_error(q, "redis: take: %s",
+                   reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
         q->cbs.on_take(q->data, NULL, 0, 0);
         return;
     }
@@ -577,9 +580,16 @@ int hookd_queue_take(struct hookd_queue *q, int n)
     char lease[24], count[24];
     snprintf(lease, sizeof(lease), "%lld", (long long)q->cfg->lease_ms);
     snprintf(count, sizeof(count), "%d", n);
-    const char *argv[] = {"EVALSHA",         q->sha[S_TAKE],   "5",          q->key[K_EVENTS],
-                          q->key[K_LEASES],  q->key[K_JOBS],   q->key[K_RETRY], q->key[K_SEQ],
-                          lease,             count};
+    const char *argv[] = {"EVALSHA",
+                          q->sha[S_TAKE],
+                          "5",
+                          q->key[K_EVENTS],
+                          q->key[K_LEASES],
+                          q->key[K_JOBS],
+                          q->key[K_RETRY],
+                          q->key[K_SEQ],
+                          lease,
+                          count};
     if (redisAsyncCommandArgv(q->ac, on_take, NULL, 10, argv, NULL) != REDIS_OK)
         return HOOKD_EREDIS;
     q->taking = 1;
@@ -625,9 +635,10 @@ static void send_settle(struct hookd_queue *q)
     char dead_max[24], log_max[24];
     snprintf(dead_max, sizeof(dead_max), "%d", q->cfg->dead_max);
     snprintf(log_max, sizeof(log_max), "%d", q->cfg->log_max);
-    const char *head[] = {"EVALSHA",        q->sha[S_SETTLE], "5",           q->key[K_LEASES],
-                          q->key[K_JOBS],   q->key[K_RETRY],  q->key[K_DEAD], q->key[K_STATS],
-                          q->cfg->prefix,   dead_max,         log_max};
+    const char *head[] = {"EVALSHA",        q->sha[S_SETTLE], "5",
+                          q->key[K_LEASES], q->key[K_JOBS],   q->key[K_RETRY],
+                          q->key[K_DEAD],   q->key[K_STATS],  q->cfg->prefix,
+                          dead_max,         log_max};
     size_t nh = sizeof(head) / sizeof(head[0]);
     size_t argc = nh + q->inflight.n;
     const char **argv = malloc(argc * sizeof(*argv));
@@ -794,7 +805,7 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     q->backoff_ms = 100;
     args_init(&q->pending);
     args_init(&q->inflight);
-    static const char *const names[] = {"events", "leases", "jobs",  "retry",       "seq",
+    static const char *const names[] = {"events", "leases", "jobs",         "retry",   "seq",
                                         "dead",   "stats",  "webhooks:rev", "webhooks"};
     for (int i = 0; i < 9; i++)
         hookd_key(q->key[i], cfg->prefix, names[i]);

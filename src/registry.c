@@ -30,8 +30,8 @@ struct hookd_registry {
 
 static int is_name_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Renders at most REG_QUOTE_MAX bytes of s for an error message: printable
@@ -213,7 +213,8 @@ static int filters_parse(const char *list, struct hookd_webhook *w, char *errbuf
             quote(q, item);
             return hookd_fail(errbuf, HOOKD_EINVAL,
                               "events: \"%s%s\" is not object.action (each side * or 1..64 of "
-                              "[A-Za-z0-9_-])", q, b - a > k ? "..." : "");
+                              "[A-Za-z0-9_-])",
+                              q, b - a > k ? "..." : "");
         }
         if (count == HOOKD_FILTERS_MAX)
             return hookd_fail(errbuf, HOOKD_EINVAL, "events: more than %d filters",
@@ -245,8 +246,7 @@ int hookd_filter_match(const char *filter, const char *event)
     if (!fdot || !edot)
         return 0;
     size_t fol = (size_t)(fdot - filter), eol = (size_t)(edot - event);
-    int obj_ok = (fol == 1 && filter[0] == '*') ||
-                 (fol == eol && memcmp(filter, event, fol) == 0);
+    int obj_ok = (fol == 1 && filter[0] == '*') || (fol == eol && memcmp(filter, event, fol) == 0);
     if (!obj_ok)
         return 0;
     return strcmp(fdot + 1, "*") == 0 || strcmp(fdot + 1, edot + 1) == 0;
@@ -283,8 +283,7 @@ static char *dup_str(const char *s)
 
 /* Fills w from the hash fields; on failure the reason in errbuf is prefixed
  * by the caller. Never copies the secret into errbuf. */
-static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t nkv,
-                        char *errbuf)
+static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t nkv, char *errbuf)
 {
     const char *url = NULL, *secret = NULL, *events = NULL, *workspace = NULL;
     const char *enabled = NULL, *signing = NULL, *timeout = NULL, *ctimeout = NULL;
@@ -326,8 +325,7 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
     if (slen > REG_SECRET_MAX)
         return hookd_fail(errbuf, HOOKD_EINVAL, "secret: over %d bytes", REG_SECRET_MAX);
     if ((rc = hookd_signer_new(secret, slen, &w->signer)) != 0)
-        return hookd_fail(errbuf, rc, "secret: cannot prepare the signer: %s",
-                          hookd_strerror(rc));
+        return hookd_fail(errbuf, rc, "secret: cannot prepare the signer: %s", hookd_strerror(rc));
     /* Standard Webhooks libraries take "whsec_<base64>" and sign with the
      * decoded bytes; hookd does the same so that they verify its deliveries. */
     if (strncmp(secret, "whsec_", 6) == 0) {
@@ -354,8 +352,7 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
     w->enabled = 1;
     if (enabled && enabled[0] && parse_bool(enabled, &w->enabled) != 0) {
         quote(q, enabled);
-        return hookd_fail(errbuf, HOOKD_EINVAL,
-                          "enabled: \"%s\" is not 1, 0, true or false", q);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "enabled: \"%s\" is not 1, 0, true or false", q);
     }
     w->signing = HOOKD_SIGN_TWENTY;
     if (signing && signing[0]) {
@@ -363,8 +360,7 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
             w->signing = HOOKD_SIGN_TWENTY | HOOKD_SIGN_STANDARD;
         } else if (strcmp(signing, "twenty") != 0) {
             quote(q, signing);
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "signing: \"%s\" is not twenty or standard", q);
+            return hookd_fail(errbuf, HOOKD_EINVAL, "signing: \"%s\" is not twenty or standard", q);
         }
     }
     if (timeout && timeout[0] && parse_timeout(timeout, &w->timeout_ms) != 0) {
@@ -374,8 +370,8 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
     }
     if (ctimeout && ctimeout[0] && parse_timeout(ctimeout, &w->connect_timeout_ms) != 0) {
         quote(q, ctimeout);
-        return hookd_fail(errbuf, HOOKD_EINVAL, "connect_timeout_ms: \"%s\" is not 0..%d",
-                          q, REG_TIMEOUT_MAX);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "connect_timeout_ms: \"%s\" is not 0..%d", q,
+                          REG_TIMEOUT_MAX);
     }
 
     if (!(w->url = dup_str(url)) || !(w->workspace = dup_str(workspace ? workspace : "")))
@@ -383,8 +379,8 @@ static int webhook_fill(struct hookd_webhook *w, const char *const *kv, size_t n
     return 0;
 }
 
-int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv,
-                       size_t nkv, char *errbuf)
+int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv, size_t nkv,
+                       char *errbuf)
 {
     char q[REG_QUOTE_MAX + 4];
     char why[HOOKD_ERRLEN];

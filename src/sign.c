@@ -91,8 +91,8 @@ out:
     return rc;
 }
 
-int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body,
-                      size_t len, char out[HOOKD_SIG_HEX_LEN + 1])
+int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body, size_t len,
+                      char out[HOOKD_SIG_HEX_LEN + 1])
 {
     out[0] = '\0';
     if (!s || !ts || (!body && len))
@@ -125,11 +125,7 @@ int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char
     if (!s || !id || !ts || (!body && len))
         return HOOKD_EINVAL;
     struct sign_part parts[] = {
-        {id, strlen(id)},
-        {".", 1},
-        {ts, strlen(ts)},
-        {".", 1},
-        {body, len},
+        {id, strlen(id)}, {".", 1}, {ts, strlen(ts)}, {".", 1}, {body, len},
     };
     unsigned char mac[SIGN_MAC_LEN];
     int rc = sign_parts(s, parts, 5, mac);
@@ -241,8 +237,7 @@ int hookd_timingsafe_eq(const char *a, const char *b)
     return 0;
 }
 
-int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
-                        size_t *outlen)
+int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen)
 {
     if (len == 0 || len % 4 != 0 || len > INT_MAX)
         return HOOKD_EINVAL;

@@ -28,8 +28,17 @@
 #define IDLE_MAX_MS 10
 #define FANOUT_STACK 64
 
-enum counter { C_EVENTS, C_INVALID, C_UNROUTED, C_DELIVERED, C_FAILED, C_RETRIED, C_DEAD, C_GONE,
-               C_COUNT };
+enum counter {
+    C_EVENTS,
+    C_INVALID,
+    C_UNROUTED,
+    C_DELIVERED,
+    C_FAILED,
+    C_RETRIED,
+    C_DEAD,
+    C_GONE,
+    C_COUNT
+};
 static const char *const COUNTER_NAMES[C_COUNT] = {
     "events", "invalid", "unrouted", "delivered", "failed_attempts", "retried", "dead", "gone"};
 
@@ -50,14 +59,14 @@ struct body {
 
 /* One delivery in flight. Freed after its attempt is settled. */
 struct delivery {
-    struct hookd_attempt a;      /* the HTTP attempt; a.data points back here */
-    struct hookd_worker *w;      /* owner */
-    struct work *work;           /* the token it settles against */
-    struct body *body;           /* shared body */
-    struct hookd_registry *reg;  /* keeps a.webhook alive */
-    int attempt;                 /* 1-based number of this attempt */
-    int64_t first_ms;            /* when the event was first read */
-    char id[37];                 /* delivery id, "msg_..." */
+    struct hookd_attempt a;          /* the HTTP attempt; a.data points back here */
+    struct hookd_worker *w;          /* owner */
+    struct work *work;               /* the token it settles against */
+    struct body *body;               /* shared body */
+    struct hookd_registry *reg;      /* keeps a.webhook alive */
+    int attempt;                     /* 1-based number of this attempt */
+    int64_t first_ms;                /* when the event was first read */
+    char id[37];                     /* delivery id, "msg_..." */
     char event_id[HOOKD_ID_MAX + 1]; /* the event's id */
     char event[HOOKD_EVENT_MAX + 1]; /* the event's name */
 };
@@ -220,10 +229,9 @@ static void log_attempt(struct hookd_worker *w, const struct delivery *dl)
     snprintf(status, sizeof(status), "%ld", dl->a.status);
     snprintf(ms, sizeof(ms), "%lld", (long long)dl->a.elapsed_ms);
     snprintf(at, sizeof(at), "%lld", (long long)dl->a.started_ms);
-    const char *fields[] = {"delivery", dl->id,    "event_id", dl->event_id, "event",
-                            dl->event,  "attempt", attempt,    "status",     status,
-                            "ms",       ms,        "at",       at,           "error",
-                            dl->a.error, NULL};
+    const char *fields[] = {"delivery", dl->id,  "event_id", dl->event_id, "event", dl->event,
+                            "attempt",  attempt, "status",   status,       "ms",    ms,
+                            "at",       at,      "error",    dl->a.error,  NULL};
     hookd_queue_log(w->q, dl->a.webhook->id, fields);
 }
 
@@ -269,8 +277,8 @@ static void on_attempt_done(struct hookd_attempt *a)
                 delay = hookd_retry_after_parse(&w->policy, a->retry_after, redis_now(w));
             if (delay < 0)
                 delay = hookd_retry_delay(&w->policy, dl->attempt, rand01(w));
-            hookd_debug("worker %d: %s attempt %d failed (%s), retry in %lld ms", w->index,
-                        dl->id, dl->attempt, a->error, (long long)delay);
+            hookd_debug("worker %d: %s attempt %d failed (%s), retry in %lld ms", w->index, dl->id,
+                        dl->attempt, a->error, (long long)delay);
             settle_retry(w, dl, dl->attempt + 1, redis_now(w) + delay);
             break;
         }

@@ -19,15 +19,15 @@
 
 enum hookd_err {
     HOOKD_OK = 0,
-    HOOKD_ENOMEM = -1,   /* allocation failed */
-    HOOKD_EINVAL = -2,   /* malformed input: see the error buffer */
-    HOOKD_ETOOBIG = -3,  /* input over its size cap */
-    HOOKD_ERANGE = -4,   /* value outside its bounds */
-    HOOKD_ENOTFOUND = -5, /* no such webhook, key or option */
-    HOOKD_EREDIS = -6,   /* Redis unreachable or answered with an error */
+    HOOKD_ENOMEM = -1,     /* allocation failed */
+    HOOKD_EINVAL = -2,     /* malformed input: see the error buffer */
+    HOOKD_ETOOBIG = -3,    /* input over its size cap */
+    HOOKD_ERANGE = -4,     /* value outside its bounds */
+    HOOKD_ENOTFOUND = -5,  /* no such webhook, key or option */
+    HOOKD_EREDIS = -6,     /* Redis unreachable or answered with an error */
     HOOKD_EFORBIDDEN = -7, /* address or scheme refused by policy */
-    HOOKD_EIO = -8,      /* system call failed */
-    HOOKD_ECRYPTO = -9,  /* OpenSSL failed */
+    HOOKD_EIO = -8,        /* system call failed */
+    HOOKD_ECRYPTO = -9,    /* OpenSSL failed */
 };
 
 /* Static text for a HOOKD_E* code; never NULL. */
@@ -35,18 +35,17 @@ const char *hookd_strerror(int err);
 
 /* Formats into errbuf (HOOKD_ERRLEN bytes) and returns err, so that a failure
  * reads as one line: return hookd_fail(errbuf, HOOKD_EINVAL, "bad %s", x); */
-int hookd_fail(char *errbuf, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int hookd_fail(char *errbuf, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A growable byte buffer with a hard cap, in the manner of curl's dynbuf.
  * Always NUL-terminated when len > 0 so that text can be used as a C string.
  * The owner frees it with hookd_buf_free(); a zeroed struct after
  * hookd_buf_init() is empty and owns no memory. */
 struct hookd_buf {
-    char *data;  /* bytes, NUL-terminated; NULL until the first append */
-    size_t len;  /* bytes used, not counting the NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* len never exceeds this; appends past it fail ETOOBIG */
+    char *data; /* bytes, NUL-terminated; NULL until the first append */
+    size_t len; /* bytes used, not counting the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* len never exceeds this; appends past it fail ETOOBIG */
 };
 
 void hookd_buf_init(struct hookd_buf *b, size_t max);
@@ -55,8 +54,7 @@ void hookd_buf_free(struct hookd_buf *b);
 void hookd_buf_reset(struct hookd_buf *b);
 int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n);
 int hookd_buf_adds(struct hookd_buf *b, const char *s);
-int hookd_buf_addf(struct hookd_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int hookd_buf_addf(struct hookd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Hands the bytes to the caller (who frees them with free()) and empties b. */

@@ -25,28 +25,28 @@ enum hookd_log_level {
 /* Resolved configuration. Strings are owned by the struct and freed by
  * hookd_config_free(); durations are in milliseconds. */
 struct hookd_config {
-    char *redis_url;          /* redis://[user:pass@]host[:port][/db] or unix:///path */
-    char *prefix;             /* key namespace; keys are "{prefix}:..." */
-    int threads;              /* event loops in `run`; default: CPU count */
-    int concurrency;          /* deliveries in flight per process */
-    int host_concurrency;     /* deliveries in flight per receiver host */
-    int64_t timeout_ms;       /* whole attempt, connecting included */
-    int64_t connect_timeout_ms; /* TCP + TLS connect */
-    int64_t retry_base_ms;    /* first retry delay */
-    double retry_factor;      /* growth per attempt */
-    int64_t retry_max_delay_ms; /* cap on one delay */
-    int max_attempts;         /* attempts before the dead list */
-    int64_t lease_ms;         /* how long taken work stays with a worker */
-    int64_t drain_timeout_ms; /* SIGTERM grace */
+    char *redis_url;                /* redis://[user:pass@]host[:port][/db] or unix:///path */
+    char *prefix;                   /* key namespace; keys are "{prefix}:..." */
+    int threads;                    /* event loops in `run`; default: CPU count */
+    int concurrency;                /* deliveries in flight per process */
+    int host_concurrency;           /* deliveries in flight per receiver host */
+    int64_t timeout_ms;             /* whole attempt, connecting included */
+    int64_t connect_timeout_ms;     /* TCP + TLS connect */
+    int64_t retry_base_ms;          /* first retry delay */
+    double retry_factor;            /* growth per attempt */
+    int64_t retry_max_delay_ms;     /* cap on one delay */
+    int max_attempts;               /* attempts before the dead list */
+    int64_t lease_ms;               /* how long taken work stays with a worker */
+    int64_t drain_timeout_ms;       /* SIGTERM grace */
     struct hookd_netlist allow_net; /* non-public ranges that may be reached */
-    char *allow_net_text;     /* allow_net as given, for display */
-    char *metrics_addr;       /* host:port for /metrics, or NULL when off */
+    char *allow_net_text;           /* allow_net as given, for display */
+    char *metrics_addr;             /* host:port for /metrics, or NULL when off */
     enum hookd_log_level log_level;
     enum hookd_log_format log_format;
-    int64_t max_envelope;     /* bytes; larger envelopes go to the dead list */
-    int batch;                /* events taken per Redis round trip */
-    int dead_max;             /* entries kept in the dead list */
-    int log_max;              /* entries kept per webhook attempt log stream */
+    int64_t max_envelope; /* bytes; larger envelopes go to the dead list */
+    int batch;            /* events taken per Redis round trip */
+    int dead_max;         /* entries kept in the dead list */
+    int log_max;          /* entries kept per webhook attempt log stream */
 };
 
 /* Fills cfg with the defaults. Never fails but for ENOMEM. */
@@ -64,12 +64,10 @@ void hookd_config_free(struct hookd_config *cfg);
  * variables are ignored.
  * On failure returns HOOKD_EINVAL or HOOKD_ERANGE with a one-line reason
  * naming the option in errbuf. */
-int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp,
-                      char *errbuf);
+int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp, char *errbuf);
 
 /* Sets one option by its long name (without dashes) from text. */
-int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value,
-                     char *errbuf);
+int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value, char *errbuf);
 
 /* Checks the relations between options (lease > timeout, connect-timeout <=
  * timeout, ...). Returns HOOKD_EINVAL with the reason in errbuf. */

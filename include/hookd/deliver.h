@@ -21,12 +21,13 @@ struct hookd_deliver; /* opaque */
 
 /* Settings fixed for the deliverer's life. */
 struct hookd_deliver_opts {
-    int host_concurrency;           /* attempts in flight per host key */
-    int64_t timeout_ms;             /* default whole-attempt timeout */
-    int64_t connect_timeout_ms;     /* default connect timeout */
-    int64_t max_timeout_ms;         /* cap on per-webhook overrides (below the lease) */
-    const struct hookd_netlist *allow; /* non-public ranges allowed; lives as long as the deliverer */
-    size_t max_response;            /* response body bytes read at most */
+    int host_concurrency;       /* attempts in flight per host key */
+    int64_t timeout_ms;         /* default whole-attempt timeout */
+    int64_t connect_timeout_ms; /* default connect timeout */
+    int64_t max_timeout_ms;     /* cap on per-webhook overrides (below the lease) */
+    const struct hookd_netlist
+        *allow;          /* non-public ranges allowed; lives as long as the deliverer */
+    size_t max_response; /* response body bytes read at most */
 };
 
 /* One HTTP attempt. The caller owns the memory (usually embedded in its own
@@ -40,11 +41,11 @@ struct hookd_attempt {
     size_t body_len;                     /* bytes of body */
     void *data;                          /* the caller's */
     /* set by the deliverer before the done callback */
-    long status;            /* HTTP status, 0 when none arrived */
-    int64_t started_ms;     /* wall clock when the attempt started */
-    int64_t elapsed_ms;     /* from start to end */
-    int aborted;            /* 1 when cut short by hookd_deliver_abort_all() */
-    char retry_after[65];   /* Retry-After header as received, or "" */
+    long status;              /* HTTP status, 0 when none arrived */
+    int64_t started_ms;       /* wall clock when the attempt started */
+    int64_t elapsed_ms;       /* from start to end */
+    int aborted;              /* 1 when cut short by hookd_deliver_abort_all() */
+    char retry_after[65];     /* Retry-After header as received, or "" */
     char error[HOOKD_ERRLEN]; /* why it failed, "" on a 2xx */
     /* private to the deliverer */
     struct hookd_attempt *next; /* host queue link, or running list link */
@@ -65,8 +66,8 @@ struct hookd_attempt {
 typedef void (*hookd_deliver_cb)(struct hookd_attempt *a);
 
 /* Creates a deliverer on loop. Fails with ENOMEM or EIO. */
-int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts,
-                      hookd_deliver_cb done, struct hookd_deliver **out);
+int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, hookd_deliver_cb done,
+                      struct hookd_deliver **out);
 
 /* Queues an attempt; it starts now when its host has room. When it cannot
  * start at all (out of memory) the done callback runs before this returns,

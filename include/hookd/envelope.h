@@ -29,8 +29,8 @@ struct hookd_envelope {
     char workspace[HOOKD_ID_MAX + 1]; /* "" when absent */
     char webhook[HOOKD_ID_MAX + 1];   /* "" when absent */
     char timestamp[65];               /* given, or when first read, as RFC 3339 UTC */
-    char *body;   /* {"event":..,"data":..,"timestamp":..}, compact, malloc'ed */
-    size_t body_len;                  /* bytes of body */
+    char *body;      /* {"event":..,"data":..,"timestamp":..}, compact, malloc'ed */
+    size_t body_len; /* bytes of body */
 };
 
 /* Parses and validates len bytes (not NUL-terminated) of at most max bytes.

@@ -17,12 +17,12 @@
 
 #include "hookd/common.h"
 
-#define HOOKD_HTTPD_HEAD_MAX 8192       /* request line and headers, bytes */
-#define HOOKD_HTTPD_BODY_MAX 8192       /* request body, bytes (read and dropped) */
+#define HOOKD_HTTPD_HEAD_MAX 8192        /* request line and headers, bytes */
+#define HOOKD_HTTPD_BODY_MAX 8192        /* request body, bytes (read and dropped) */
 #define HOOKD_HTTPD_REPLY_MAX (4u << 20) /* response body, bytes */
-#define HOOKD_HTTPD_CONN_MAX 64         /* open connections */
-#define HOOKD_HTTPD_TIMEOUT_MS 5000     /* per request, and per response write */
-#define HOOKD_HTTPD_ADDR_MAX 300        /* "host:port" text, bytes */
+#define HOOKD_HTTPD_CONN_MAX 64          /* open connections */
+#define HOOKD_HTTPD_TIMEOUT_MS 5000      /* per request, and per response write */
+#define HOOKD_HTTPD_ADDR_MAX 300         /* "host:port" text, bytes */
 
 /* The answer to one GET, filled in by the handler. */
 struct hookd_httpd_reply {
@@ -66,8 +66,7 @@ int hookd_httpd_session_feed(struct hookd_httpd_session *s, const char *data, si
  * into host (hostsz bytes, brackets removed) and a port from 1 to 65535.
  * The host is an IPv4 or bracketed IPv6 literal, or a hostname of letters,
  * digits, '-', '.' and '_'. Returns 0 or HOOKD_EINVAL with the reason. */
-int hookd_httpd_addr_split(const char *text, char *host, size_t hostsz, int *port,
-                           char *errbuf);
+int hookd_httpd_addr_split(const char *text, char *host, size_t hostsz, int *port, char *errbuf);
 
 /* Splits text as above and resolves it (getaddrinfo; literals need no DNS)
  * into out. Returns 0 or HOOKD_EINVAL with the reason. */

@@ -11,8 +11,8 @@ void hookd_log_setup(enum hookd_log_level level, enum hookd_log_format format);
 
 /* Writes one record. fields is NULL or a NULL-terminated list of key, value
  * string pairs added as extra fields (key=value in text, members in JSON). */
-void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
+void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define hookd_debug(...) hookd_log_write(HOOKD_LOG_DEBUG, NULL, __VA_ARGS__)
 #define hookd_info(...) hookd_log_write(HOOKD_LOG_INFO, NULL, __VA_ARGS__)

@@ -61,8 +61,8 @@ int hookd_queue_take(struct hookd_queue *q, int n);
 
 /* Settlement operations; buffered, sent by hookd_queue_flush(). */
 int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len);
-int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms,
-                      const char *job, size_t job_len);
+int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms, const char *job,
+                      size_t job_len);
 int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
                      size_t record_len);
 int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason);

@@ -24,19 +24,19 @@ enum hookd_signing {
 
 /* One webhook. All strings are owned by the registry that holds it. */
 struct hookd_webhook {
-    char *id;                 /* the id after "webhook:" */
-    char *url;                /* http(s) URL, checked */
-    char hostkey[300];        /* "scheme://host:port", for per-host limits */
-    struct hookd_signer *signer; /* prepared from the secret's bytes */
+    char *id;                        /* the id after "webhook:" */
+    char *url;                       /* http(s) URL, checked */
+    char hostkey[300];               /* "scheme://host:port", for per-host limits */
+    struct hookd_signer *signer;     /* prepared from the secret's bytes */
     struct hookd_signer *std_signer; /* Standard Webhooks key: the decoded base64
                                       * of a "whsec_" secret; NULL: use signer */
-    char *workspace;          /* "" for none */
+    char *workspace;                 /* "" for none */
     char *events[HOOKD_FILTERS_MAX]; /* filters, e.g. "person.*" */
-    int nevents;              /* filters used */
-    int enabled;              /* 0 when disabled (by hand, or by a 410) */
-    int signing;              /* HOOKD_SIGN_* bits */
-    int64_t timeout_ms;       /* per-webhook override, 0 for the global */
-    int64_t connect_timeout_ms; /* per-webhook override, 0 for the global */
+    int nevents;                     /* filters used */
+    int enabled;                     /* 0 when disabled (by hand, or by a 410) */
+    int signing;                     /* HOOKD_SIGN_* bits */
+    int64_t timeout_ms;              /* per-webhook override, 0 for the global */
+    int64_t connect_timeout_ms;      /* per-webhook override, 0 for the global */
 };
 
 struct hookd_registry; /* opaque, refcounted */
@@ -50,8 +50,8 @@ void hookd_registry_release(struct hookd_registry *r);
  * kv[1] value, ... nkv strings in all). A webhook whose fields are invalid
  * is skipped with HOOKD_EINVAL and a reason in errbuf; the registry stays
  * usable. */
-int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv,
-                       size_t nkv, char *errbuf);
+int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv, size_t nkv,
+                       char *errbuf);
 
 size_t hookd_registry_count(const struct hookd_registry *r);
 const struct hookd_webhook *hookd_registry_at(const struct hookd_registry *r, size_t i);

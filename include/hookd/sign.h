@@ -25,8 +25,8 @@ void hookd_signer_free(struct hookd_signer *s);
 
 /* Twenty's signature over ts ":" body, as lowercase hex into out (65 bytes,
  * NUL-terminated). ts is the decimal milliseconds text as sent. */
-int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body,
-                      size_t len, char out[HOOKD_SIG_HEX_LEN + 1]);
+int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *body, size_t len,
+                      char out[HOOKD_SIG_HEX_LEN + 1]);
 
 /* Standard Webhooks' signature over id "." ts "." body, as "v1,<base64>" into
  * out (48 bytes, NUL-terminated). ts is decimal seconds. */
@@ -42,8 +42,7 @@ int hookd_random_hex(char *out, size_t n);
 /* Decodes standard base64 (with padding) into out (cap bytes); the decoded
  * length goes to *outlen. HOOKD_EINVAL for bad input, ETOOBIG when out is
  * too small. */
-int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
-                        size_t *outlen);
+int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen);
 
 /* Lowercase hex of p[0..n) into out (2n+1 bytes). */
 void hookd_hex(const void *p, size_t n, char *out);

@@ -9,26 +9,26 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *a_ = (a), *b_ = (b);                                                  \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                            \
-            passed++;                                                                     \
-        } else {                                                                          \
-            failed++;                                                                     \
-            fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, a_ ? a_ : "(null)", \
-                    b_ ? b_ : "(null)");                                                  \
-        }                                                                                 \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                     \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, a_ ? a_ : "(null)",       \
+                    b_ ? b_ : "(null)");                                                           \
+        }                                                                                          \
     } while (0)
 
 #define SEC 1000LL
@@ -303,15 +303,22 @@ static void test_load(void)
 
     /* flags win over the environment; leftovers keep their order */
     {
-        char *env[] = {"PATH=/bin", "HOOKD_THREADS=3", "HOOKD_PREFIX=fromenv",
-                       "HOOKD_NOPE=1", "HOOKD_BATCH", "HOOKD_DEAD_MAX=", "hookd_batch=9",
-                       "THREADS=7", "HOOKD_LOG_MAX=500", NULL};
-        char *argv[] = {"hookd", "--prefix", "p", "webhook", "add", "--url", "http://x",
-                        "--timeout=3s", "--json", "--threads", "5", "--batch", "7", "extra",
-                        NULL};
+        char *env[] = {"PATH=/bin",
+                       "HOOKD_THREADS=3",
+                       "HOOKD_PREFIX=fromenv",
+                       "HOOKD_NOPE=1",
+                       "HOOKD_BATCH",
+                       "HOOKD_DEAD_MAX=",
+                       "hookd_batch=9",
+                       "THREADS=7",
+                       "HOOKD_LOG_MAX=500",
+                       NULL};
+        char *argv[] = {"hookd",    "--prefix",     "p",      "webhook",   "add", "--url",
+                        "http://x", "--timeout=3s", "--json", "--threads", "5",   "--batch",
+                        "7",        "extra",        NULL};
         int argc = 14;
-        static const char *const want[] = {"hookd", "webhook", "add", "--url", "http://x",
-                                           "--json", "extra", NULL};
+        static const char *const want[] = {"hookd",    "webhook", "add",   "--url",
+                                           "http://x", "--json",  "extra", NULL};
         CHECK(hookd_config_init(&c) == 0);
         CHECK(hookd_config_load(&c, &argc, argv, env, err) == 0);
         CHECK(argc == 7);
@@ -356,11 +363,11 @@ static void test_load(void)
     }
     /* look-alikes are left for the subcommand */
     {
-        char *argv[] = {"hookd", "--threadsx", "1", "-threads", "2", "---threads", "3",
-                        "threads", NULL};
+        char *argv[] = {"hookd",      "--threadsx", "1",       "-threads", "2",
+                        "---threads", "3",          "threads", NULL};
         int argc = 8;
-        static const char *const want[] = {"hookd", "--threadsx", "1", "-threads", "2",
-                                           "---threads", "3", "threads", NULL};
+        static const char *const want[] = {"hookd",      "--threadsx", "1",       "-threads", "2",
+                                           "---threads", "3",          "threads", NULL};
         CHECK(hookd_config_init(&c) == 0);
         CHECK(hookd_config_load(&c, &argc, argv, NULL, err) == 0);
         CHECK(argv_is(argv, argc, want));
@@ -473,14 +480,44 @@ static void test_redis_urls(void)
         {"unix:///tmp/r%20s.sock", 0, "", "/tmp/r s.sock", "", "", 0, 0},
     };
     static const char *const bad[] = {
-        "", "localhost:6379", "http://h", "redis://", "redis://:6379", "redis:///0",
-        "redis://h h", "redis://h\n", "redis://[::1", "redis://[nothex]:1", "redis://[::1]x",
-        "redis://::1:6379", "redis://h_%:1", "redis://u:@h", "redis://@h", "redis://u:%zz@h",
-        "redis://u:%00@h", "redis://u:%4@h", "redis://u%:p@h", "redis://h:0", "redis://h:65536",
-        "redis://h:", "redis://h:abc", "redis://h:-1", "redis://h:99999999999999999999",
-        "redis://h/1000001", "redis://h/-1", "redis://h/x", "redis://h/1/2", "redis://h?x=1",
-        "redis://h#f", "unix://", "unix://relative.sock", "unix:///", "unix:///p?db=x",
-        "unix:///p?db=1000001", "unix:///p?foo=1", "unix:///p%zz",
+        "",
+        "localhost:6379",
+        "http://h",
+        "redis://",
+        "redis://:6379",
+        "redis:///0",
+        "redis://h h",
+        "redis://h\n",
+        "redis://[::1",
+        "redis://[nothex]:1",
+        "redis://[::1]x",
+        "redis://::1:6379",
+        "redis://h_%:1",
+        "redis://u:@h",
+        "redis://@h",
+        "redis://u:%zz@h",
+        "redis://u:%00@h",
+        "redis://u:%4@h",
+        "redis://u%:p@h",
+        "redis://h:0",
+        "redis://h:65536",
+        "redis://h:",
+        "redis://h:abc",
+        "redis://h:-1",
+        "redis://h:99999999999999999999",
+        "redis://h/1000001",
+        "redis://h/-1",
+        "redis://h/x",
+        "redis://h/1/2",
+        "redis://h?x=1",
+        "redis://h#f",
+        "unix://",
+        "unix://relative.sock",
+        "unix:///",
+        "unix:///p?db=x",
+        "unix:///p?db=1000001",
+        "unix:///p?foo=1",
+        "unix:///p%zz",
     };
     struct hookd_redis_addr a;
     char err[HOOKD_ERRLEN];
@@ -511,8 +548,8 @@ static void test_redis_urls(void)
 
     /* no secret in any message, and none left in the struct on failure */
     static const char *const secret[] = {
-        "redis://u:sekret@h:0", "redis://u:sekret@h/x", "redis://:sekret", "redis://u:sekret",
-        "redis://u:sekret@", "redis://sekret@[::1", "redis://u:sekret@h h",
+        "redis://u:sekret@h:0", "redis://u:sekret@h/x", "redis://:sekret",      "redis://u:sekret",
+        "redis://u:sekret@",    "redis://sekret@[::1",  "redis://u:sekret@h h",
     };
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
         memset(&a, 'x', sizeof(a));

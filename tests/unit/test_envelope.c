@@ -7,14 +7,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                     \
-    do {                                                                \
-        if (cond) {                                                     \
-            passed++;                                                   \
-        } else {                                                        \
-            failed++;                                                   \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 #define NOW_MS 1739201450123LL /* 2025-02-10T15:30:50.123Z */
@@ -41,8 +41,8 @@ static int fails_with(const char *s, size_t n, int rc, const char *want)
     int got = parse_n(s, n, &env);
     int ok = got == rc && strstr(err, want) != NULL && env.body == NULL && env.event[0] == 0;
     if (!ok)
-        fprintf(stderr, "  input %.80s: rc %d, reason \"%s\", wanted %d \"%s\"\n", s, got, err,
-                rc, want);
+        fprintf(stderr, "  input %.80s: rc %d, reason \"%s\", wanted %d \"%s\"\n", s, got, err, rc,
+                want);
     if (got == 0)
         hookd_envelope_free(&env);
     return ok;
@@ -98,7 +98,8 @@ static void test_all_fields(void)
 
     /* null optional fields count as absent */
     CHECK(parse("{\"event\":\"a.b\",\"data\":{},\"id\":null,\"workspace\":null,"
-                "\"webhook\":null,\"timestamp\":null}", &env) == 0);
+                "\"webhook\":null,\"timestamp\":null}",
+                &env) == 0);
     CHECK(env.workspace[0] == 0 && env.webhook[0] == 0);
     CHECK(strncmp(env.id, "evt_", 4) == 0 && strlen(env.id) == 36);
     CHECK(strcmp(env.timestamp, "2025-02-10T15:30:50.123Z") == 0);
@@ -137,9 +138,9 @@ static void test_unicode(void)
     const char *s = "{\"event\":\"note.created\",\"data\":{\"name\":\"Zo\xc3\xab \xe6\x97\xa5"
                     "\xe6\x9c\xac \xf0\x9f\x98\x80\",\"k\\u00e9\":\"\\ud83d\\ude00\"}}";
     CHECK(parse(s, &env) == 0);
-    CHECK(env.body && strstr(env.body, "{\"name\":\"Zo\xc3\xab \xe6\x97\xa5\xe6\x9c\xac "
-                                       "\xf0\x9f\x98\x80\",\"k\\u00e9\":\"\\ud83d\\ude00\"}") !=
-                          NULL);
+    CHECK(env.body &&
+          strstr(env.body, "{\"name\":\"Zo\xc3\xab \xe6\x97\xa5\xe6\x9c\xac "
+                           "\xf0\x9f\x98\x80\",\"k\\u00e9\":\"\\ud83d\\ude00\"}") != NULL);
     hookd_envelope_free(&env);
 
     FAILS("{\"event\":\"a.b\",\"data\":{\"x\":\"\xff\"}}", "not JSON: ");
@@ -185,8 +186,8 @@ static void test_missing_and_types(void)
 static void test_event_names(void)
 {
     static const char *bad[] = {
-        "person", "person.", ".created", "a.b.c", "per son.x", "a.b ", "\xc3\xa9.x", "",
-        ".", "a..b", "a/b.c", "a.b\\n",
+        "person",     "person.", ".created", "a.b.c", "per son.x", "a.b ",
+        "\xc3\xa9.x", "",        ".",        "a..b",  "a/b.c",     "a.b\\n",
     };
     char buf[512];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -285,17 +286,33 @@ static void test_default_id(void)
 static void test_timestamps(void)
 {
     static const char *good[] = {
-        "2025-02-10T15:30:50Z", "2025-02-10T15:30:50.1Z", "2025-02-10T15:30:50.123456789Z",
-        "2025-02-10T15:30:50+05:30", "2025-02-10T15:30:50.5-08:00", "2025-02-10t15:30:50z",
-        "2024-02-29T00:00:00Z", "2000-02-29T23:59:60Z", "2025-12-31T23:59:59+23:59",
+        "2025-02-10T15:30:50Z",           "2025-02-10T15:30:50.1Z",
+        "2025-02-10T15:30:50.123456789Z", "2025-02-10T15:30:50+05:30",
+        "2025-02-10T15:30:50.5-08:00",    "2025-02-10t15:30:50z",
+        "2024-02-29T00:00:00Z",           "2000-02-29T23:59:60Z",
+        "2025-12-31T23:59:59+23:59",
     };
     static const char *bad[] = {
-        "2025-02-10T15:30:50", "2025-02-10 15:30:50Z", "2025-02-10T15:30:50.Z",
-        "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2025-13-01T00:00:00Z",
-        "2025-00-01T00:00:00Z", "2025-04-31T00:00:00Z", "2025-02-10T24:00:00Z",
-        "2025-02-10T15:60:00Z", "2025-02-10T15:30:61Z", "2025-02-10T15:30:50+0530",
-        "2025-02-10T15:30:50+24:00", "2025-02-10T15:30:50Zjunk", "25-02-10T15:30:50Z",
-        "2025-2-10T15:30:50Z", "", "yesterday", "1739201450123", "2025-02-10T15:30:50ZZ",
+        "2025-02-10T15:30:50",
+        "2025-02-10 15:30:50Z",
+        "2025-02-10T15:30:50.Z",
+        "2025-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "2025-13-01T00:00:00Z",
+        "2025-00-01T00:00:00Z",
+        "2025-04-31T00:00:00Z",
+        "2025-02-10T24:00:00Z",
+        "2025-02-10T15:60:00Z",
+        "2025-02-10T15:30:61Z",
+        "2025-02-10T15:30:50+0530",
+        "2025-02-10T15:30:50+24:00",
+        "2025-02-10T15:30:50Zjunk",
+        "25-02-10T15:30:50Z",
+        "2025-2-10T15:30:50Z",
+        "",
+        "yesterday",
+        "1739201450123",
+        "2025-02-10T15:30:50ZZ",
         "2025-02-10T15:30:50+05:30:00",
     };
     char buf[256];
@@ -335,8 +352,9 @@ static void test_size_and_nul(void)
     size_t n = 2000000;
     char *big = malloc(n);
     memset(big, ' ', n);
-    CHECK(fails_with(big, n, HOOKD_ETOOBIG, "envelope is 2000000 bytes, over the 1048576-byte "
-                                            "limit"));
+    CHECK(fails_with(big, n, HOOKD_ETOOBIG,
+                     "envelope is 2000000 bytes, over the 1048576-byte "
+                     "limit"));
     free(big);
 
     const char *s = "{\"event\":\"a.b\",\"data\":{}}";

@@ -17,14 +17,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* ---- a handler that records what it was asked ---- */
@@ -102,8 +102,7 @@ static void test_basic(void)
 
     /* query and fragment are not part of the path */
     hookd_buf_reset(&out);
-    CHECK(feed_all(s, "GET /healthz?x=1&y=%20 HTTP/1.1\r\n\r\n", &used, &out) ==
-          HOOKD_HTTPD_REPLY);
+    CHECK(feed_all(s, "GET /healthz?x=1&y=%20 HTTP/1.1\r\n\r\n", &used, &out) == HOOKD_HTTPD_REPLY);
     CHECK(strcmp(rec.path, "/healthz") == 0);
     /* absolute-form targets */
     hookd_buf_reset(&out);
@@ -140,8 +139,7 @@ static void test_keepalive_rules(void)
         {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", HOOKD_HTTPD_CLOSE},
         {"GET / HTTP/1.0\r\n\r\n", HOOKD_HTTPD_CLOSE},
         {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", HOOKD_HTTPD_REPLY},
-        {"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-         HOOKD_HTTPD_CLOSE},
+        {"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", HOOKD_HTTPD_CLOSE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct rec rec = {0};
@@ -180,8 +178,7 @@ static void test_pipelining_and_fragments(void)
     const char *want[] = {"/a", "/b", "/c"};
     for (int i = 0; i < 3; i++) {
         hookd_buf_reset(&out);
-        CHECK(hookd_httpd_session_feed(s, three + off, n - off, &used, &out) ==
-              HOOKD_HTTPD_REPLY);
+        CHECK(hookd_httpd_session_feed(s, three + off, n - off, &used, &out) == HOOKD_HTTPD_REPLY);
         CHECK(used == 19);
         CHECK(strcmp(rec.path, want[i]) == 0);
         CHECK(rec.calls == i + 1);
@@ -411,9 +408,9 @@ static void test_addr(void)
     CHECK(strcmp(host, "metrics.local") == 0 && port == 65535);
 
     static const char *const bad[] = {
-        "",          "localhost",   ":9464",   "::1:9464", "[::1]",      "[::1]9464",
-        "[zz]:1",    "[]:1",        "host:0",  "host:65536", "host:80x", "host:",
-        "a b:80",    "h\x01:80",    "[::1:80", "host:-1",  "host:+80",   "[1.2.3.4]:80",
+        "",       "localhost", ":9464",   "::1:9464",   "[::1]",    "[::1]9464",
+        "[zz]:1", "[]:1",      "host:0",  "host:65536", "host:80x", "host:",
+        "a b:80", "h\x01:80",  "[::1:80", "host:-1",    "host:+80", "[1.2.3.4]:80",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -430,8 +427,7 @@ static void test_addr(void)
     CHECK(hookd_httpd_addr_split(longer, host, sizeof(host), &port, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "longer than") != NULL);
     char small[8];
-    CHECK(hookd_httpd_addr_split("abcdefgh:80", small, sizeof(small), &port, err) ==
-          HOOKD_EINVAL);
+    CHECK(hookd_httpd_addr_split("abcdefgh:80", small, sizeof(small), &port, err) == HOOKD_EINVAL);
     CHECK(hookd_httpd_addr_split("abcdefg:80", small, sizeof(small), &port, err) == 0);
 
     CHECK(hookd_httpd_addr_resolve("127.0.0.1:8080", &ss, err) == 0);

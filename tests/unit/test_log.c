@@ -14,14 +14,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 #define LINE_MAX_BYTES 8192
@@ -131,8 +131,8 @@ static void test_text(void)
 
     hookd_log_setup(HOOKD_LOG_DEBUG, HOOKD_LOG_TEXT);
     cap_start();
-    const char *const fields[] = {"k", "v", "q", "a b", "e", "", "s", "say \"hi\"", "eq", "a=b",
-                                  "bs", "c:\\x", "nl", "1\n2", NULL};
+    const char *const fields[] = {"k",  "v",   "q",  "a b",   "e",  "",     "s", "say \"hi\"",
+                                  "eq", "a=b", "bs", "c:\\x", "nl", "1\n2", NULL};
     hookd_log_write(HOOKD_LOG_INFO, fields, "hello %s", "world");
     hookd_debug("two\nlines\tand\x01");
     hookd_error("e");
@@ -158,8 +158,7 @@ static void test_json(void)
 {
     hookd_log_setup(HOOKD_LOG_DEBUG, HOOKD_LOG_JSON);
     const char *msg = "q\"b\\s/\n\r\t\x01\x1f\x7f caf\xc3\xa9 \xf0\x9f\x98\x80 end";
-    const char *const fields[] = {"url", "http://x/?a=1&b=\"2\"", "k\"ey", "v", "empty", "",
-                                  NULL};
+    const char *const fields[] = {"url", "http://x/?a=1&b=\"2\"", "k\"ey", "v", "empty", "", NULL};
     cap_start();
     hookd_log_write(HOOKD_LOG_WARN, fields, "%s", msg);
     hookd_info("bad \xff utf8 \xc0\xaf overlong \xed\xa0\x80 surrogate \xe2\x82 cut");

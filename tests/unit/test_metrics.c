@@ -19,14 +19,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 static char *render(void)
@@ -163,12 +163,12 @@ static int exposition_ok(const char *text)
 static void test_checker(void)
 {
     static const char *const bad[] = {
-        "# TYPE a counter\na 1\n",                                   /* no HELP */
-        "# HELP a x\n# TYPE a counter\nb 1\n",                      /* other family */
-        "# HELP a x\n# TYPE a counter\na one\n",                    /* not a number */
-        "# HELP a x\n# TYPE a counter\na 1",                         /* no newline */
+        "# TYPE a counter\na 1\n",               /* no HELP */
+        "# HELP a x\n# TYPE a counter\nb 1\n",   /* other family */
+        "# HELP a x\n# TYPE a counter\na one\n", /* not a number */
+        "# HELP a x\n# TYPE a counter\na 1",     /* no newline */
         "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"
-        "h_bucket{le=\"+Inf\"} 1\nh_sum 0\nh_count 1\n",                /* not cumulative */
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 0\nh_count 1\n", /* not cumulative */
         "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 0\nh_count 1\n",
         "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 0\nh_count 1\n",
         "# HELP a x\n# TYPE a gauge\na 1\n# HELP a x\n# TYPE a gauge\na 2\n", /* twice */
@@ -186,19 +186,22 @@ static void test_fresh(void)
     char *t = render();
     CHECK(exposition_ok(t));
     static const char *const families[] = {
-        "hookd_events_total counter",         "hookd_deliveries_total counter",
-        "hookd_http_responses_total counter", "hookd_redis_reconnects_total counter",
+        "hookd_events_total counter",
+        "hookd_deliveries_total counter",
+        "hookd_http_responses_total counter",
+        "hookd_redis_reconnects_total counter",
         "hookd_attempt_duration_seconds histogram",
         "hookd_delivery_duration_seconds histogram",
-        "hookd_redis_up gauge",               "hookd_draining gauge",
-        "hookd_queue_depth gauge",            "hookd_webhooks gauge",
+        "hookd_redis_up gauge",
+        "hookd_draining gauge",
+        "hookd_queue_depth gauge",
+        "hookd_webhooks gauge",
         "hookd_build_info gauge",
     };
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         char type[128], help[128];
         snprintf(type, sizeof(type), "# TYPE %s", families[i]);
-        snprintf(help, sizeof(help), "# HELP %.*s ", (int)strcspn(families[i], " "),
-                 families[i]);
+        snprintf(help, sizeof(help), "# HELP %.*s ", (int)strcspn(families[i], " "), families[i]);
         if (!has_line(t, type) || !strstr(t, help))
             fprintf(stderr, "  missing: %s\n", families[i]);
         CHECK(has_line(t, type));
@@ -225,9 +228,8 @@ static void test_fresh(void)
     CHECK(has_line(t, "hookd_build_info{version=\"" HOOKD_VERSION "\"} 1"));
     /* the bucket lists are the documented ones, in order */
     const char *p = t;
-    static const char *const attempt[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-                                          "0.5",   "1",    "2.5",   "5",    "10",  "30",
-                                          "+Inf"};
+    static const char *const attempt[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+                                          "1",     "2.5",  "5",     "10",   "30",  "+Inf"};
     int in_order = 1;
     for (size_t i = 0; i < sizeof(attempt) / sizeof(attempt[0]); i++) {
         char want[96];
@@ -251,10 +253,10 @@ static void test_counters(void)
     hookd_metrics_count(HOOKD_M_DELIVERED, 2);
     hookd_metrics_count(HOOKD_M_EVENTS_INVALID, 1);
     hookd_metrics_count(HOOKD_M_REDIS_RECONNECTS, UINT64_C(10000000000));
-    hookd_metrics_count(HOOKD_M_COUNTER_COUNT, 7);        /* out of range: ignored */
-    hookd_metrics_count((enum hookd_counter)-1, 7);       /* likewise */
-    static const long statuses[] = {0, -1, 99, 100, 199, 200, 204, 299, 300, 302, 399,
-                                    400, 410, 499, 500, 503, 599, 600, 1000};
+    hookd_metrics_count(HOOKD_M_COUNTER_COUNT, 7);    /* out of range: ignored */
+    hookd_metrics_count((enum hookd_counter) - 1, 7); /* likewise */
+    static const long statuses[] = {0,   -1,  99,  100, 199, 200, 204, 299, 300, 302,
+                                    399, 400, 410, 499, 500, 503, 599, 600, 1000};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
         hookd_metrics_http_status(statuses[i]);
     char *t = render();
@@ -296,8 +298,7 @@ static void test_histograms(void)
                 {"10", 4},    {"30", 5},   {"+Inf", 7}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         char key[96];
-        snprintf(key, sizeof(key), "hookd_attempt_duration_seconds_bucket{le=\"%s\"}",
-                 want[i].le);
+        snprintf(key, sizeof(key), "hookd_attempt_duration_seconds_bucket{le=\"%s\"}", want[i].le);
         if (sample(t, key) != want[i].n)
             fprintf(stderr, "  %s: %g, want %d\n", key, sample(t, key), want[i].n);
         CHECK(sample(t, key) == want[i].n);
@@ -323,8 +324,8 @@ static void test_gauges(void)
     CHECK(has_line(t, "hookd_redis_up 0")); /* loop 1 not up yet */
     free(t);
     hookd_metrics_set_redis_up(1, 1);
-    hookd_metrics_set_redis_up(5, 0);     /* not a declared loop: no effect */
-    hookd_metrics_set_redis_up(-1, 0);    /* ignored */
+    hookd_metrics_set_redis_up(5, 0);       /* not a declared loop: no effect */
+    hookd_metrics_set_redis_up(-1, 0);      /* ignored */
     hookd_metrics_set_redis_up(1 << 20, 0); /* ignored */
     t = render();
     CHECK(has_line(t, "hookd_redis_up 1"));

@@ -10,14 +10,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);     \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* Fills ss with the address in text (IPv4 or IPv6), port 443. */
@@ -75,10 +75,29 @@ static void test_cidr(void)
     }
 
     static const char *const bad[] = {
-        "", "x", "10.0.0.0/", "10.0.0.0/33", "::/129", "1.2.3.4/ 8", "1.2.3.4 /8",
-        " 1.2.3.4", "1.2.3.4/8 ", "1.2.3.4/-1", "1.2.3.4/+8", "1.2.3.4/08", "1.2.3.4/1000",
-        "1.2.3.4/8/8", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4/a",
-        "fe80::1%eth0", "gggg::", "1:2:3:4:5:6:7:8:9", "/8",
+        "",
+        "x",
+        "10.0.0.0/",
+        "10.0.0.0/33",
+        "::/129",
+        "1.2.3.4/ 8",
+        "1.2.3.4 /8",
+        " 1.2.3.4",
+        "1.2.3.4/8 ",
+        "1.2.3.4/-1",
+        "1.2.3.4/+8",
+        "1.2.3.4/08",
+        "1.2.3.4/1000",
+        "1.2.3.4/8/8",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3.4/a",
+        "fe80::1%eth0",
+        "gggg::",
+        "1:2:3:4:5:6:7:8:9",
+        "/8",
         "0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000/8", /* too long */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -115,9 +134,8 @@ static void test_netlist(void)
     CHECK(!hookd_netlist_contains(NULL, a));
 
     static const char *const bad[] = {
-        "10.0.0.0/8,", ",10.0.0.0/8", "10.0.0.0/8,,127.0.0.1", "10.0.0.0/8, ,::1",
-        "10.0.0.0/8;127.0.0.1", "10.0.0.0/8,x", "10.0.0.0/8,\t127.0.0.1",
-        "10.0.0.0/8,127.0.0.1/ 8",
+        "10.0.0.0/8,",          ",10.0.0.0/8",  "10.0.0.0/8,,127.0.0.1",  "10.0.0.0/8, ,::1",
+        "10.0.0.0/8;127.0.0.1", "10.0.0.0/8,x", "10.0.0.0/8,\t127.0.0.1", "10.0.0.0/8,127.0.0.1/ 8",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -210,13 +228,13 @@ static void test_check(void)
         {"64:ff9b::10.0.0.1", "nat64"},
         {"64:ff9b::8.8.8.8", NULL},
         {"64:ff9b::169.254.169.254", "link-local"},
-        {"2002:0a00:0001::1", "6to4"},       /* 10.0.0.1 */
-        {"2002:7f00:0001::1", "loopback"},   /* 127.0.0.1 */
-        {"2002:0808:0808::1", NULL},         /* 8.8.8.8 */
-        {"2001:0:4136:e378:8000:63bf:f5ff:fffe", "teredo"}, /* client 10.0.0.1 */
+        {"2002:0a00:0001::1", "6to4"},                             /* 10.0.0.1 */
+        {"2002:7f00:0001::1", "loopback"},                         /* 127.0.0.1 */
+        {"2002:0808:0808::1", NULL},                               /* 8.8.8.8 */
+        {"2001:0:4136:e378:8000:63bf:f5ff:fffe", "teredo"},        /* client 10.0.0.1 */
         {"2001:0:4136:e378:8000:63bf:3fff:fdd2", "documentation"}, /* client 192.0.2.45 */
-        {"2001:0:4136:e378:8000:63bf:f7f7:f7f7", NULL},     /* client 8.8.8.8 */
-        {"2001:0:0a00:0001:8000:63bf:f7f7:f7f7", "private"}, /* server 10.0.0.1 */
+        {"2001:0:4136:e378:8000:63bf:f7f7:f7f7", NULL},            /* client 8.8.8.8 */
+        {"2001:0:0a00:0001:8000:63bf:f7f7:f7f7", "private"},       /* server 10.0.0.1 */
         {"5f00::1", "reserved"},
         {"4000::1", "reserved"},
         {"::2:3:4:5", "reserved"},
@@ -225,8 +243,8 @@ static void test_check(void)
         struct sockaddr_storage ss;
         char err[HOOKD_ERRLEN] = "";
         int rc = hookd_net_check(make_sa(cases[i].addr, &ss), NULL, err);
-        int ok = cases[i].cls ? rc == HOOKD_EFORBIDDEN && strstr(err, cases[i].cls) != NULL
-                              : rc == 0;
+        int ok =
+            cases[i].cls ? rc == HOOKD_EFORBIDDEN && strstr(err, cases[i].cls) != NULL : rc == 0;
         if (!ok)
             fprintf(stderr, "net_check %s: rc %d \"%s\"\n", cases[i].addr, rc, err);
         CHECK(ok);

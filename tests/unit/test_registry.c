@@ -7,14 +7,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                     \
-    do {                                                                \
-        if (cond) {                                                     \
-            passed++;                                                   \
-        } else {                                                        \
-            failed++;                                                   \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 #define NKV(kv) (sizeof(kv) / sizeof((kv)[0]))
@@ -64,10 +64,26 @@ static void test_add_valid(void)
     CHECK(hookd_registry_find(r, "wh_1") == NULL);
 
     const char *kv[] = {
-        "url", "HTTPS://Example.COM/a?b=1", "secret", SECRET, "events",
-        " person.* , *.created,company.updated ", "workspace", "ws_1", "enabled", "false",
-        "signing", "standard", "timeout_ms", "2500", "connect_timeout_ms", "0",
-        "description", "anything", "created_at", "2025-01-01T00:00:00Z",
+        "url",
+        "HTTPS://Example.COM/a?b=1",
+        "secret",
+        SECRET,
+        "events",
+        " person.* , *.created,company.updated ",
+        "workspace",
+        "ws_1",
+        "enabled",
+        "false",
+        "signing",
+        "standard",
+        "timeout_ms",
+        "2500",
+        "connect_timeout_ms",
+        "0",
+        "description",
+        "anything",
+        "created_at",
+        "2025-01-01T00:00:00Z",
     };
     CHECK(hookd_registry_add(r, "wh_1", kv, NKV(kv), err) == 0);
     const struct hookd_webhook *w = hookd_registry_find(r, "wh_1");
@@ -137,8 +153,8 @@ static void test_add_invalid(void)
     const char *empty_url[] = {"url", "", "secret", SECRET};
     CHECK(add_fails(r, "wh_x", empty_url, NKV(empty_url), "webhook wh_x: missing field 'url'"));
     static const char *bad_urls[] = {
-        "ftp://example.com/", "example.com/hook", "https://user:" SECRET "@example.com/",
-        "http:///nohost", "https://exa mple.com/", "javascript:alert(1)",
+        "ftp://example.com/", "example.com/hook",      "https://user:" SECRET "@example.com/",
+        "http:///nohost",     "https://exa mple.com/", "javascript:alert(1)",
     };
     for (size_t i = 0; i < NKV(bad_urls); i++) {
         const char *kv[] = {"url", bad_urls[i], "secret", SECRET};
@@ -155,12 +171,12 @@ static void test_add_invalid(void)
     free(longsecret);
 
     static const char *bad_events[] = {
-        "person", "person.", ".created", "a.b.c", "*", "**.created", "person.*x",
-        "person.created,", ",person.created", "a.b,,c.d", "per son.x", "\xc3\xa9.x",
+        "person",    "person.",         ".created",        "a.b.c",    "*",         "**.created",
+        "person.*x", "person.created,", ",person.created", "a.b,,c.d", "per son.x", "\xc3\xa9.x",
     };
     for (size_t i = 0; i < NKV(bad_events); i++) {
-        const char *kv[] = {"url", "https://example.com/", "secret", SECRET, "events",
-                            bad_events[i]};
+        const char *kv[] = {"url",    "https://example.com/", "secret", SECRET,
+                            "events", bad_events[i]};
         CHECK(add_fails(r, "wh_x", kv, NKV(kv), "webhook wh_x: events: "));
     }
     /* 64 filters pass, 65 do not */
@@ -184,11 +200,11 @@ static void test_add_invalid(void)
     CHECK(add_fails(r, "wh_x", sg, NKV(sg), "webhook wh_x: signing: \"svix\""));
     static const char *bad_timeouts[] = {"-1", "3600001", "1.5", "10s", " 5", "+5", "-0"};
     for (size_t i = 0; i < NKV(bad_timeouts); i++) {
-        const char *kv[] = {"url", "https://example.com/", "secret", SECRET, "timeout_ms",
-                            bad_timeouts[i]};
+        const char *kv[] = {"url",  "https://example.com/", "secret",
+                            SECRET, "timeout_ms",           bad_timeouts[i]};
         CHECK(add_fails(r, "wh_x", kv, NKV(kv), "webhook wh_x: timeout_ms: "));
-        const char *kv2[] = {"url", "https://example.com/", "secret", SECRET,
-                             "connect_timeout_ms", bad_timeouts[i]};
+        const char *kv2[] = {"url",  "https://example.com/", "secret",
+                             SECRET, "connect_timeout_ms",   bad_timeouts[i]};
         CHECK(add_fails(r, "wh_x", kv2, NKV(kv2), "webhook wh_x: connect_timeout_ms: "));
     }
     const char *odd[] = {"url", "https://example.com/", "secret"};
@@ -268,8 +284,7 @@ static void test_filters(void)
     CHECK(strlen(err) < HOOKD_ERRLEN - 1);
 }
 
-static struct hookd_envelope env_of(const char *event, const char *workspace,
-                                    const char *webhook)
+static struct hookd_envelope env_of(const char *event, const char *workspace, const char *webhook)
 {
     struct hookd_envelope e;
     memset(&e, 0, sizeof(e));
@@ -425,8 +440,9 @@ static void test_whsec(void)
     static const char body[] = "{\"test\": 2432232314}";
     char out[HOOKD_SIG_B64_LEN + 4];
     struct hookd_registry *r = hookd_registry_new();
-    const char *kv[] = {"url", "https://example.com/hook", "secret",
-                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "signing", "standard"};
+    const char *kv[] = {"url",     "https://example.com/hook",
+                        "secret",  "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                        "signing", "standard"};
     CHECK(hookd_registry_add(r, "wh_std", kv, NKV(kv), err) == 0);
     const struct hookd_webhook *w = hookd_registry_find(r, "wh_std");
     CHECK(w && w->std_signer && w->signer);

@@ -7,14 +7,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);     \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 #define H12 (12LL * 3600 * 1000)
@@ -37,26 +37,26 @@ static void test_delay(void)
         {&defaults, 1, 0.5, 10000},
         {&defaults, 2, 0.5, 30000},
         {&defaults, 3, 0.5, 90000},
-        {&defaults, 1, 0.0, 8000},      /* -20% */
+        {&defaults, 1, 0.0, 8000}, /* -20% */
         {&defaults, 1, 0.75, 11000},
         {&defaults, 1, 0.999999, 12000}, /* just under +20% */
         {&defaults, 2, 0.0, 24000},
-        {&defaults, 0, 0.5, 10000},     /* attempt < 1 counts as 1 */
+        {&defaults, 0, 0.5, 10000}, /* attempt < 1 counts as 1 */
         {&defaults, -5, 0.5, 10000},
-        {&defaults, 8, 0.5, 21870000},  /* 10 s * 3^7, under the cap */
-        {&defaults, 9, 0.5, H12},       /* 10 s * 3^8 = 18.2 h: capped */
+        {&defaults, 8, 0.5, 21870000},     /* 10 s * 3^7, under the cap */
+        {&defaults, 9, 0.5, H12},          /* 10 s * 3^8 = 18.2 h: capped */
         {&defaults, 9, 0.0, H12 * 8 / 10}, /* jitter applies under the cap */
-        {&defaults, 9, 0.99, H12},      /* but never above it */
-        {&defaults, INT_MAX, 0.5, H12}, /* factor^huge overflows double: capped */
-        {&defaults, 10, 1.5, H12},      /* r out of range is clamped */
+        {&defaults, 9, 0.99, H12},         /* but never above it */
+        {&defaults, INT_MAX, 0.5, H12},    /* factor^huge overflows double: capped */
+        {&defaults, 10, 1.5, H12},         /* r out of range is clamped */
         {&defaults, 1, 1.5, 12000},
         {&defaults, 1, -1.0, 8000},
-        {&exact, 5, 0.123, 810000},     /* no jitter: exact */
+        {&exact, 5, 0.123, 810000}, /* no jitter: exact */
         {&exact, 10, 0.9, H12},
-        {&tiny, 1, 0.0, 1},             /* 0.8 ms rounds up to the 1 ms floor */
+        {&tiny, 1, 0.0, 1}, /* 0.8 ms rounds up to the 1 ms floor */
         {&tiny, 30, 0.5, 1000},
         {&huge, 2, 0.5, H12},
-        {&wild, 1, 0.0, 1},             /* jitter is capped at 100% */
+        {&wild, 1, 0.0, 1}, /* jitter is capped at 100% */
         {&wild, 1, 0.5, 10000},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -89,7 +89,15 @@ static void test_retry_after(void)
     digits64[64] = '\0';
 
     static const char *const bad[] = {
-        "", " ", "-5", "+5", "1.5", "12a", "0x10", "1 2", "soon",
+        "",
+        " ",
+        "-5",
+        "+5",
+        "1.5",
+        "12a",
+        "0x10",
+        "1 2",
+        "soon",
         "Wed, 21 Oct 2015 07:28:00 PST",
         "Wed, 21 Oct 2015 07:28:00 GMT trailing",
         "Wed, 21 Oct 2015 25:28:00 GMT",
@@ -114,25 +122,25 @@ static void test_retry_after(void)
     } cases[] = {
         {&small, "5", t0, 5000},
         {&small, " 5\t", t0, 5000},
-        {&small, "0", t0, 1000},            /* clamped up to base */
+        {&small, "0", t0, 1000}, /* clamped up to base */
         {&defaults, "5", t0, 10000},
         {&small, "600", t0, 600000},
-        {&small, "601", t0, 600000},        /* clamped down to max */
+        {&small, "601", t0, 600000}, /* clamped down to max */
         {&small, "99999999999999999999999999999999", t0, 600000},
         {&small, "00120", t0, 120000},
         {&small, "Wed, 21 Oct 2015 07:28:00 GMT", t0 - 60000, 60000},
         {&small, "Wednesday, 21-Oct-15 07:28:00 GMT", t0 - 60000, 60000},
         {&small, "Wed Oct 21 07:28:00 2015", t0 - 60000, 60000},
         {&small, "Wed, 21 Oct 2015 07:28:00 GMT", t0 - 1500, 1500},
-        {&small, "Wed, 21 Oct 2015 07:28:00 GMT", t0, 1000},       /* now: base */
+        {&small, "Wed, 21 Oct 2015 07:28:00 GMT", t0, 1000},            /* now: base */
         {&small, "Wed, 21 Oct 2015 07:28:00 GMT", t0 + 86400000, 1000}, /* past: base */
-        {&small, "Sat, 01 Jan 2100 00:00:00 GMT", t0, 600000},    /* far future: max */
+        {&small, "Sat, 01 Jan 2100 00:00:00 GMT", t0, 600000},          /* far future: max */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t got = hookd_retry_after_parse(cases[i].p, cases[i].value, cases[i].now);
         if (got != cases[i].want)
-            fprintf(stderr, "retry-after case %zu \"%s\": got %lld, want %lld\n", i,
-                    cases[i].value, (long long)got, (long long)cases[i].want);
+            fprintf(stderr, "retry-after case %zu \"%s\": got %lld, want %lld\n", i, cases[i].value,
+                    (long long)got, (long long)cases[i].want);
         CHECK(got == cases[i].want);
     }
     /* Exactly 64 bytes is still accepted. */
@@ -146,35 +154,20 @@ static void test_classify(void)
         int attempt;
         enum hookd_outcome want;
     } cases[] = {
-        {200, 1, HOOKD_OUTCOME_OK},
-        {204, 10, HOOKD_OUTCOME_OK},
-        {299, 1, HOOKD_OUTCOME_OK},
-        {410, 1, HOOKD_OUTCOME_GONE},
-        {410, 10, HOOKD_OUTCOME_GONE},
-        {0, 1, HOOKD_OUTCOME_RETRY},
-        {0, 9, HOOKD_OUTCOME_RETRY},
-        {0, 10, HOOKD_OUTCOME_DEAD},
-        {100, 1, HOOKD_OUTCOME_RETRY},
-        {199, 1, HOOKD_OUTCOME_RETRY},
-        {300, 1, HOOKD_OUTCOME_RETRY},
-        {301, 10, HOOKD_OUTCOME_DEAD},
-        {400, 1, HOOKD_OUTCOME_RETRY},
-        {404, 3, HOOKD_OUTCOME_RETRY},
-        {409, 10, HOOKD_OUTCOME_DEAD},
-        {411, 1, HOOKD_OUTCOME_RETRY},
-        {429, 2, HOOKD_OUTCOME_RETRY},
-        {500, 1, HOOKD_OUTCOME_RETRY},
-        {503, 9, HOOKD_OUTCOME_RETRY},
-        {503, 10, HOOKD_OUTCOME_DEAD},
-        {503, 11, HOOKD_OUTCOME_DEAD},
+        {200, 1, HOOKD_OUTCOME_OK},    {204, 10, HOOKD_OUTCOME_OK},   {299, 1, HOOKD_OUTCOME_OK},
+        {410, 1, HOOKD_OUTCOME_GONE},  {410, 10, HOOKD_OUTCOME_GONE}, {0, 1, HOOKD_OUTCOME_RETRY},
+        {0, 9, HOOKD_OUTCOME_RETRY},   {0, 10, HOOKD_OUTCOME_DEAD},   {100, 1, HOOKD_OUTCOME_RETRY},
+        {199, 1, HOOKD_OUTCOME_RETRY}, {300, 1, HOOKD_OUTCOME_RETRY}, {301, 10, HOOKD_OUTCOME_DEAD},
+        {400, 1, HOOKD_OUTCOME_RETRY}, {404, 3, HOOKD_OUTCOME_RETRY}, {409, 10, HOOKD_OUTCOME_DEAD},
+        {411, 1, HOOKD_OUTCOME_RETRY}, {429, 2, HOOKD_OUTCOME_RETRY}, {500, 1, HOOKD_OUTCOME_RETRY},
+        {503, 9, HOOKD_OUTCOME_RETRY}, {503, 10, HOOKD_OUTCOME_DEAD}, {503, 11, HOOKD_OUTCOME_DEAD},
         {999, 1, HOOKD_OUTCOME_RETRY},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        enum hookd_outcome got =
-            hookd_retry_classify(&defaults, cases[i].status, cases[i].attempt);
+        enum hookd_outcome got = hookd_retry_classify(&defaults, cases[i].status, cases[i].attempt);
         if (got != cases[i].want)
-            fprintf(stderr, "classify %ld attempt %d: got %d\n", cases[i].status,
-                    cases[i].attempt, (int)got);
+            fprintf(stderr, "classify %ld attempt %d: got %d\n", cases[i].status, cases[i].attempt,
+                    (int)got);
         CHECK(got == cases[i].want);
     }
     static const struct hookd_retry_policy once = {10000, 3.0, H12, 1, 0.2};

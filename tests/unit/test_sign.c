@@ -8,25 +8,25 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);     \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                             \
-    do {                                                                                 \
-        if (strcmp((got), (want)) == 0) {                                                \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, (got), \
-                    (want));                                                             \
-        }                                                                                \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        if (strcmp((got), (want)) == 0) {                                                          \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, (got),         \
+                    (want));                                                                       \
+        }                                                                                          \
     } while (0)
 
 static const char twenty_body[] =
@@ -189,15 +189,9 @@ static void test_timingsafe(void)
         const char *a, *b;
         int want;
     } cases[] = {
-        {"", "", 1},
-        {"abc", "abc", 1},
-        {twenty_want, twenty_want, 1},
-        {"abc", "abd", 0},
-        {"abc", "bbc", 0},
-        {"abc", "ab", 0},
-        {"ab", "abc", 0},
-        {"", "a", 0},
-        {"a", "", 0},
+        {"", "", 1},       {"abc", "abc", 1}, {twenty_want, twenty_want, 1},
+        {"abc", "abd", 0}, {"abc", "bbc", 0}, {"abc", "ab", 0},
+        {"ab", "abc", 0},  {"", "a", 0},      {"a", "", 0},
         {"abc", "ABC", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -221,8 +215,7 @@ static void *sign_many(void *arg)
     struct shared_job *j = arg;
     char out[HOOKD_SIG_HEX_LEN + 1];
     for (int i = 0; i < 2000; i++) {
-        if (hookd_sign_twenty(j->s, "1739201450000", twenty_body, strlen(twenty_body), out) !=
-                0 ||
+        if (hookd_sign_twenty(j->s, "1739201450000", twenty_body, strlen(twenty_body), out) != 0 ||
             strcmp(out, twenty_want) != 0)
             j->bad++;
     }
