@@ -241,65 +241,52 @@ static void shown_value(const char *v, char *buf, size_t len)
 
 /* ---- parsers ---- */
 
-int hookd_duration_parse(const char *s, int64_t *ms)
+/* A suffix and what one unit of it is worth. */
+struct unit {
+    const char *name; /* "ms", "KiB", or "" for a bare number */
+    int64_t mult;     /* its worth in the base unit */
+};
+
+/* Parses digits followed by one of the n units, into the base unit. Returns
+ * HOOKD_EINVAL for anything else, HOOKD_ERANGE past cap. */
+static int unit_parse(const char *s, const struct unit *units, size_t n, int64_t cap, int64_t *out)
 {
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"", SEC_MS},  {"ms", 1},      {"s", SEC_MS},
-                 {"m", MIN_MS}, {"h", HOUR_MS}, {"d", DAY_MS}};
     if (!s || *s < '0' || *s > '9')
         return HOOKD_EINVAL;
-    int64_t n = 0;
+    int64_t v = 0;
     int big = 0;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > DURATION_MAX_MS)
+        if (v > cap)
             big = 1;
         else
-            n = n * 10 + (*p - '0');
+            v = v * 10 + (*p - '0');
     }
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(p, units[i].unit) != 0)
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(p, units[i].name) != 0)
             continue;
-        if (big || n > DURATION_MAX_MS / units[i].ms)
+        if (big || v > cap / units[i].mult)
             return HOOKD_ERANGE;
-        *ms = n * units[i].ms;
+        *out = v * units[i].mult;
         return 0;
     }
     return HOOKD_EINVAL;
+}
+
+int hookd_duration_parse(const char *s, int64_t *ms)
+{
+    static const struct unit units[] = {{"", SEC_MS},  {"ms", 1},      {"s", SEC_MS},
+                                        {"m", MIN_MS}, {"h", HOUR_MS}, {"d", DAY_MS}};
+    return unit_parse(s, units, sizeof(units) / sizeof(units[0]), DURATION_MAX_MS, ms);
 }
 
 /* Parses a byte count: digits, optionally followed by k, K, KiB, m, M or MiB
  * (powers of 1024). Returns HOOKD_EINVAL, or HOOKD_ERANGE past 1 TiB. */
 static int bytes_parse(const char *s, int64_t *out)
 {
-    static const struct {
-        const char *unit;
-        int64_t mult;
-    } units[] = {{"", 1},    {"k", KIB}, {"K", KIB},  {"KiB", KIB},
-                 {"m", MIB}, {"M", MIB}, {"MiB", MIB}};
-    const int64_t cap = INT64_C(1) << 40;
-    if (!s || *s < '0' || *s > '9')
-        return HOOKD_EINVAL;
-    int64_t n = 0;
-    int big = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > cap)
-            big = 1;
-        else
-            n = n * 10 + (*p - '0');
-    }
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(p, units[i].unit) != 0)
-            continue;
-        if (big || n > cap / units[i].mult)
-            return HOOKD_ERANGE;
-        *out = n * units[i].mult;
-        return 0;
-    }
-    return HOOKD_EINVAL;
+    static const struct unit units[] = {{"", 1},    {"k", KIB}, {"K", KIB},  {"KiB", KIB},
+                                        {"m", MIB}, {"M", MIB}, {"MiB", MIB}};
+    return unit_parse(s, units, sizeof(units) / sizeof(units[0]), INT64_C(1) << 40, out);
 }
 
 /* Parses a plain decimal number ("3", "1.5"): no sign, no exponent, no hex,
@@ -744,17 +731,6 @@ void hookd_config_markdown(FILE *out)
 
 /* ---- Redis URLs ---- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [s, s+n) into out (outlen bytes, NUL-terminated). Returns 0,
  * HOOKD_EINVAL for a bad or NUL escape, HOOKD_ETOOBIG when it does not fit. */
 static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
@@ -765,7 +741,8 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return HOOKD_EINVAL;
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            int h = hookd_hexval((unsigned char)s[i + 1]),
+                l = hookd_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return HOOKD_EINVAL;
             c = h * 16 + l;

@@ -48,17 +48,6 @@ static int is_json_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Renders at most cap - 4 bytes of s[0..n) for an error message into out
  * (cap bytes): printable ASCII as is, any other byte as '?', "..." when cut. */
 static void quote_n(char *out, size_t cap, const char *s, size_t n)
@@ -113,7 +102,7 @@ static int key_is(const char *p, size_t n, const char *want)
                     return 0;
                 int cp = 0;
                 for (int k = 0; k < 4; k++) {
-                    int h = hexval((unsigned char)p[i + k]);
+                    int h = hookd_hexval((unsigned char)p[i + k]);
                     if (h < 0)
                         return 0;
                     cp = cp * 16 + h;

@@ -335,6 +335,16 @@ static void submit(struct hookd_worker *w, struct delivery *dl)
     hookd_deliver_submit(w->d, &dl->a);
 }
 
+/* Moves an item that cannot be understood to the dead list as it is. */
+static void dead_raw(struct hookd_worker *w, const struct hookd_item *it, const char *reason)
+{
+    struct hookd_buf b;
+    hookd_buf_init(&b, SIZE_MAX / 2);
+    if (hookd_dead_encode_envelope(it->payload, it->payload_len, reason, redis_now(w), &b) == 0)
+        hookd_queue_dead(w->q, it->token, b.data, b.len);
+    hookd_buf_free(&b);
+}
+
 static void take_event(struct hookd_worker *w, const struct hookd_item *it)
 {
     struct hookd_envelope env;
@@ -342,11 +352,7 @@ static void take_event(struct hookd_worker *w, const struct hookd_item *it)
     w->counters[C_EVENTS]++;
     if (hookd_envelope_parse(it->payload, it->payload_len, (size_t)w->cfg->max_envelope,
                              redis_now(w), &env, err) != 0) {
-        struct hookd_buf b;
-        hookd_buf_init(&b, SIZE_MAX / 2);
-        if (hookd_dead_encode_envelope(it->payload, it->payload_len, err, redis_now(w), &b) == 0)
-            hookd_queue_dead(w->q, it->token, b.data, b.len);
-        hookd_buf_free(&b);
+        dead_raw(w, it, err);
         w->counters[C_INVALID]++;
         hookd_metrics_count(HOOKD_M_EVENTS_INVALID, 1);
         hookd_warn("worker %d: envelope %.*s to the dead list: %s", w->index, (int)it->token_len,
@@ -396,61 +402,39 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
     struct hookd_job job;
     char err[HOOKD_ERRLEN];
     if (hookd_job_decode(it->payload, it->payload_len, &job, err) != 0) {
-        struct hookd_buf b;
-        hookd_buf_init(&b, SIZE_MAX / 2);
-        if (hookd_dead_encode_envelope(it->payload, it->payload_len, err, redis_now(w), &b) == 0)
-            hookd_queue_dead(w->q, it->token, b.data, b.len);
-        hookd_buf_free(&b);
+        dead_raw(w, it, err);
         return;
     }
     const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
-    struct body *b = malloc(sizeof(*b));
-    if (!b)
-        hookd_oom();
-    struct work *k = work_new(w, it->token, it->token_len, 0, 1);
-    b->refs = 1;
-    b->data = job.body;
-    b->len = job.body_len;
-    job.body = NULL;
-    struct delivery *dl = calloc(1, sizeof(*dl));
-    if (!dl)
-        hookd_oom();
-    dl->w = w;
-    dl->work = k;
-    dl->body = b;
-    dl->attempt = job.attempt;
-    dl->first_ms = job.first_ms;
-    snprintf(dl->id, sizeof(dl->id), "%s", job.delivery);
-    snprintf(dl->event_id, sizeof(dl->event_id), "%s", job.event_id);
-    snprintf(dl->event, sizeof(dl->event), "%s", job.event);
     if (!wh || !wh->enabled) {
         /* No attempt is made; the record keeps everything for a replay. */
-        struct hookd_job j = job;
-        j.body = b->data;
-        j.body_len = b->len;
-        j.attempt = job.attempt - 1;
         struct hookd_buf rb;
         hookd_buf_init(&rb, SIZE_MAX / 2);
-        if (hookd_dead_encode_delivery(&j, wh ? "webhook disabled" : "webhook deleted",
+        job.attempt--; /* attempts made so far */
+        if (hookd_dead_encode_delivery(&job, wh ? "webhook disabled" : "webhook deleted",
                                        redis_now(w), &rb) == 0)
             hookd_queue_dead(w->q, it->token, rb.data, rb.len);
         hookd_buf_free(&rb);
         w->counters[C_DEAD]++;
         hookd_metrics_count(HOOKD_M_DEAD, 1);
-        free(dl);
-        body_release(b);
-        work_release(w, k);
         hookd_job_free(&job);
         return;
     }
+    struct body *b = malloc(sizeof(*b));
+    if (!b)
+        hookd_oom();
+    b->refs = 1;
+    b->data = job.body;
+    b->len = job.body_len;
+    job.body = NULL;
+    struct delivery *dl = delivery_new(w, work_new(w, it->token, it->token_len, 0, 1), wh, b);
+    body_release(b);
+    dl->attempt = job.attempt;
+    dl->first_ms = job.first_ms;
+    snprintf(dl->id, sizeof(dl->id), "%s", job.delivery);
+    snprintf(dl->event_id, sizeof(dl->event_id), "%s", job.event_id);
+    snprintf(dl->event, sizeof(dl->event), "%s", job.event);
     hookd_job_free(&job);
-    dl->reg = w->reg;
-    hookd_registry_retain(w->reg);
-    dl->a.webhook = wh;
-    dl->a.delivery_id = dl->id;
-    dl->a.body = b->data;
-    dl->a.body_len = b->len;
-    dl->a.data = dl;
     submit(w, dl);
 }
 

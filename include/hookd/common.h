@@ -60,6 +60,9 @@ int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
 /* Hands the bytes to the caller (who frees them with free()) and empties b. */
 char *hookd_buf_steal(struct hookd_buf *b, size_t *len);
 
+/* Value of one hex digit, or -1 when c is not one. */
+int hookd_hexval(int c);
+
 /* Out of memory where going on would lose track of work: says so on
  * standard error and aborts. Work taken but not settled is safe in Redis and
  * is taken again when its lease expires. */
