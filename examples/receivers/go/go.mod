@@ -1,0 +1,3 @@
+module example.com/hookd-receiver
+
+go 1.19
