@@ -17,50 +17,68 @@
 #include "hookd/job.h"
 #include "hookd/sign.h"
 
-/* KEYS: events leases jobs retry seq. ARGV: lease_ms, n.
- * Returns {now_ms, token, payload, token, payload, ...}: expired leases
- * first (work of a worker that died), then due retries, then new events. */
-static const char TAKE_LUA[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local deadline = now + tonumber(ARGV[1])\n"
-    "local n = tonumber(ARGV[2])\n"
-    "local out = {now}\n"
-    "local got = 0\n"
-    "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n)) do\n"
-    "  local p = redis.call('HGET', KEYS[3], tok)\n"
-    "  if p then\n"
-    "    redis.call('ZADD', KEYS[2], deadline, tok)\n"
-    "    out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
-    "  else redis.call('ZREM', KEYS[2], tok) end\n"
+/* The webhooks, when their revision differs from ARGV[ri]: {rev} when it does
+ * not, else {rev, id, {field, value, ...}, ...}. KEYS[ki] is the revision
+ * counter, KEYS[ki+1] the set of ids, ARGV[ri-1] the prefix. */
+#define WEBHOOKS_LUA(ki, ri)                                                                       \
+    "local function webhooks()\n"                                                                  \
+    "  local rev = redis.call('GET', KEYS[" #ki "]) or '0'\n"                                      \
+    "  if rev == ARGV[" #ri "] then return {rev} end\n"                                            \
+    "  local out = {rev}\n"                                                                        \
+    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[" #ki " + 1])) do\n"                        \
+    "    out[#out+1] = id\n"                                                                       \
+    "    out[#out+1] = redis.call('HGETALL', '{' .. ARGV[" #ri " - 1] .. '}:webhook:' .. id)\n"    \
+    "  end\n"                                                                                      \
+    "  return out\n"                                                                               \
     "end\n"
-    "if got < n then\n"
-    "  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - "
-    "got)) do\n"
-    "    redis.call('ZREM', KEYS[4], tok)\n"
-    "    local p = redis.call('HGET', KEYS[3], tok)\n"
-    "    if p then\n"
-    "      redis.call('ZADD', KEYS[2], deadline, tok)\n"
-    "      out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "if got < n then\n"
-    "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
-    "  if evs then\n"
-    "    local base = redis.call('INCRBY', KEYS[5], #evs) - #evs\n"
-    "    local h, z = {}, {}\n"
-    "    for i, ev in ipairs(evs) do\n"
-    "      local tok = 'e:' .. (base + i)\n"
-    "      h[#h+1] = tok; h[#h+1] = ev\n"
-    "      z[#z+1] = deadline; z[#z+1] = tok\n"
-    "      out[#out+1] = tok; out[#out+1] = ev\n"
-    "    end\n"
-    "    redis.call('HSET', KEYS[3], unpack(h))\n"
-    "    redis.call('ZADD', KEYS[2], unpack(z))\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+
+/* KEYS: events leases jobs retry seq rev webhooks. ARGV: lease_ms, n, prefix,
+ * the webhook revision loaded. Returns {now_ms, webhooks, token, payload,
+ * ...}: expired leases first (work of a worker that died), then due retries,
+ * then new events. The webhooks come along when they changed, so that an
+ * event is never judged against webhooks older than the event. */
+static const char TAKE_LUA[] = WEBHOOKS_LUA(
+    6,
+    4) "local t = redis.call('TIME')\n"
+       "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+       "local deadline = now + tonumber(ARGV[1])\n"
+       "local n = tonumber(ARGV[2])\n"
+       "local out = {now, webhooks()}\n"
+       "local got = 0\n"
+       "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n)) do\n"
+       "  local p = redis.call('HGET', KEYS[3], tok)\n"
+       "  if p then\n"
+       "    redis.call('ZADD', KEYS[2], deadline, tok)\n"
+       "    out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
+       "  else redis.call('ZREM', KEYS[2], tok) end\n"
+       "end\n"
+       "if got < n then\n"
+       "  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - "
+       "got)) do\n"
+       "    redis.call('ZREM', KEYS[4], tok)\n"
+       "    local p = redis.call('HGET', KEYS[3], tok)\n"
+       "    if p then\n"
+       "      redis.call('ZADD', KEYS[2], deadline, tok)\n"
+       "      out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
+       "    end\n"
+       "  end\n"
+       "end\n"
+       "if got < n then\n"
+       "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
+       "  if evs then\n"
+       "    local base = redis.call('INCRBY', KEYS[5], #evs) - #evs\n"
+       "    local h, z = {}, {}\n"
+       "    for i, ev in ipairs(evs) do\n"
+       "      local tok = 'e:' .. (base + i)\n"
+       "      h[#h+1] = tok; h[#h+1] = ev\n"
+       "      z[#z+1] = deadline; z[#z+1] = tok\n"
+       "      out[#out+1] = tok; out[#out+1] = ev\n"
+       "    end\n"
+       "    redis.call('HSET', KEYS[3], unpack(h))\n"
+       "    redis.call('ZADD', KEYS[2], unpack(z))\n"
+       "  end\n"
+       "end\n"
+       "return out\n";
 
 /* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, log_max, then
  * operations:  a TOKEN | r TOKEN DUE JOB | x TOKEN RECORD | g WEBHOOK REASON
@@ -123,17 +141,8 @@ static const char RENEW_LUA[] =
     "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end\n"
     "return 0\n";
 
-/* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded.
- * Returns {rev} when nothing changed, else {rev, id, {field, value, ...}, ...}. */
-static const char REGISTRY_LUA[] =
-    "local rev = redis.call('GET', KEYS[1]) or '0'\n"
-    "if rev == ARGV[2] then return {rev} end\n"
-    "local out = {rev}\n"
-    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
-    "  out[#out+1] = id\n"
-    "  out[#out+1] = redis.call('HGETALL', '{' .. ARGV[1] .. '}:webhook:' .. id)\n"
-    "end\n"
-    "return out\n";
+/* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded. */
+static const char REGISTRY_LUA[] = WEBHOOKS_LUA(1, 2) "return webhooks()\n";
 
 enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_COUNT };
 static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA};
@@ -485,14 +494,10 @@ static void start_connect(struct hookd_queue *q)
 
 /* ---- registry ---- */
 
-static void on_registry(redisAsyncContext *ac, void *r, void *priv)
+/* Builds a registry from what WEBHOOKS_LUA returned, unless it is the
+ * revision already loaded, and hands it to the owner. */
+static void apply_registry(struct hookd_queue *q, const redisReply *reply)
 {
-    (void)priv;
-    struct hookd_queue *q = ac->data;
-    redisReply *reply = r;
-    q->loading = 0;
-    if (!reply)
-        return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
         emit_error(q, "redis: webhook load: %s",
@@ -523,6 +528,15 @@ static void on_registry(redisAsyncContext *ac, void *r, void *priv)
     q->cbs.on_registry(q->data, reg, skipped);
 }
 
+static void on_registry(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    struct hookd_queue *q = ac->data;
+    q->loading = 0;
+    if (r)
+        apply_registry(q, r);
+}
+
 static void load_registry(struct hookd_queue *q)
 {
     if (q->state != Q_READY || q->loading)
@@ -547,14 +561,15 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     q->taking = 0;
     if (!reply)
         return; /* disconnected; the leases bring the work back */
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER) {
         emit_error(q, "redis: take: %s",
                    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
         q->cbs.on_take(q->data, NULL, 0, 0);
         return;
     }
-    size_t n = (reply->elements - 1) / 2;
+    apply_registry(q, reply->element[1]);
+    size_t n = (reply->elements - 2) / 2;
     struct hookd_item stack[128];
     struct hookd_item *items = n <= 128 ? stack : malloc(n * sizeof(*items));
     if (!items) {
@@ -563,7 +578,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        redisReply *t = reply->element[1 + 2 * i], *p = reply->element[2 + 2 * i];
+        redisReply *t = reply->element[2 + 2 * i], *p = reply->element[3 + 2 * i];
         if (t->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING)
             continue;
         items[k++] = (struct hookd_item){t->str, t->len, p->str, p->len};
@@ -582,15 +597,20 @@ int hookd_queue_take(struct hookd_queue *q, int n)
     snprintf(count, sizeof(count), "%d", n);
     const char *argv[] = {"EVALSHA",
                           q->sha[S_TAKE],
-                          "5",
+                          "7",
                           q->key[K_EVENTS],
                           q->key[K_LEASES],
                           q->key[K_JOBS],
                           q->key[K_RETRY],
                           q->key[K_SEQ],
+                          q->key[K_REV],
+                          q->key[K_WEBHOOKS],
                           lease,
-                          count};
-    if (redisAsyncCommandArgv(q->ac, on_take, NULL, 10, argv, NULL) != REDIS_OK)
+                          count,
+                          q->cfg->prefix,
+                          q->rev};
+    if (redisAsyncCommandArgv(q->ac, on_take, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
+                              NULL) != REDIS_OK)
         return HOOKD_EREDIS;
     q->taking = 1;
     return 0;

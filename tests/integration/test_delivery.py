@@ -235,6 +235,19 @@ class Delivery(HookdCase):
         self.assertEqual(self.ns(self.path("ok", "ra")), [1, 2], "deleted webhook received")
         self.assertEqual(self.ns(self.path("ok", "rb")), [2], "old URL used after update")
 
+    def test_webhook_added_then_event_pushed_at_once(self):
+        # No waiting between the two: an event is judged against the webhooks
+        # as they were when it was taken, never against an older snapshot.
+        self.h.add_webhook(self.url("ok", "ia"))
+        self.h.start_worker()
+        self.enqueue("person.created", {"n": 0})
+        self.assertTrue(self.recv.wait_count(self.path("ok", "ia"), 1, 10), "worker not running")
+        for i in range(1, 6):
+            self.h.add_webhook(self.url("ok", "ib%d" % i))
+            self.enqueue("person.created", {"n": i})
+            self.assertEqual(len(self.recv.wait_count(self.path("ok", "ib%d" % i), 1, 10)), 1,
+                             "event pushed right after its webhook was added was not delivered")
+
     def test_disabled_webhook(self):
         off = self.h.add_webhook(self.url("ok", "off"))
         self.h.add_webhook(self.url("ok", "on"))
