@@ -6,7 +6,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(build-essential cmake pkg-config
       libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libuv1-dev libhttp-parser-dev
-      redis-server redis-tools python3 python3-redis openssl curl prometheus)
+      redis-server redis-tools python3 python3-redis openssl curl prometheus
+      python3-yaml systemd strace docker-compose)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
