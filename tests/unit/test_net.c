@@ -8,17 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Fills ss with the address in text (IPv4 or IPv6), port 443. */
 static const struct sockaddr *make_sa(const char *text, struct sockaddr_storage *ss)

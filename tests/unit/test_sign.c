@@ -6,28 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        if (strcmp((got), (want)) == 0) {                                                          \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, (got),         \
-                    (want));                                                                       \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static const char twenty_body[] =
     "{\"event\":\"person.created\",\"data\":{\"id\":\"1\"},\"timestamp\":\"2025-02-10T15:30:50Z\"}";
