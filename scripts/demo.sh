@@ -44,7 +44,7 @@ webhook=$("$HOOKD" webhook add --url "http://127.0.0.1:$rport/hooks" --events 'p
 echo "$webhook" | sed 's/"secret":"[0-9a-f]*"/"secret":"<hidden>"/'
 secret=$(printf '%s' "$webhook" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 
-HOOKD_SECRET=$secret python3 examples/receivers/receiver.py "$rport" >"$work/receiver.log" 2>&1 &
+HOOKD_SECRET=$secret python3 examples/receivers/python/receiver.py "$rport" >"$work/receiver.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $rport), 0.2)" 2>/dev/null && break

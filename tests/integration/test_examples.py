@@ -89,7 +89,6 @@ class Prepared:
         self.cmd["producer.shell"] = ["sh", os.path.join(PRODUCERS, "shell", "producer.sh")]
         self.cmd["receiver.python"] = [py, os.path.join(RECEIVERS, "python", "receiver.py")]
         self.cmd["receiver.node"] = ["node", os.path.join(RECEIVERS, "node", "receiver.js")]
-        self.cmd["receiver.demo"] = [py, os.path.join(RECEIVERS, "receiver.py")]
         jobs = [threading.Thread(target=self._guard, args=(name, fn)) for name, fn in
                 (("producer.node", self._node), ("producer.go", self._go_producer),
                  ("receiver.go", self._go_receiver))]
@@ -380,10 +379,6 @@ class Examples(HookdCase):
 
     def test_receiver_go(self):
         self.receiver_case("go")
-
-    def test_receiver_demo(self):
-        """examples/receivers/receiver.py, the one scripts/demo.sh runs."""
-        self.receiver_case("demo", dedup=False)
 
     # ------------------------------------------------- C: hookd verify, OpenSSL
 
