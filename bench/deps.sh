@@ -8,15 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(libhttp-parser-dev wrk redis-tools ruby ruby-sidekiq valgrind linux-perf openssl)
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
-missing=()
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt-install.sh "${PKGS[@]}"

@@ -10,21 +10,10 @@
 # Idempotent; uses sudo when not root. Kept apart from scripts/deps.sh so that
 # building and testing hookd itself needs none of this.
 set -euo pipefail
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(redis-server redis-tools jq python3 python3-redis
       golang-go golang-gopkg-redis.v5-dev
       ruby ruby-redis
       php-cli php-redis)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
-missing=()
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-        missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"
