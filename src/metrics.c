@@ -161,46 +161,53 @@ static int family(struct hookd_buf *out, const char *name, const char *type, con
     return hookd_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One sample of a counter family. A family's rows are adjacent; its first
+ * row carries the help text, and a row without a label is the only one. */
+struct counter_row {
+    const char *family;   /* metric name */
+    const char *help;     /* on a family's first row, else NULL */
+    const char *label;    /* label name, or NULL */
+    const char *value;    /* label value */
+    enum hookd_counter c; /* the counter */
+};
+
+static const struct counter_row COUNTER_ROWS[] = {
+    {"hookd_events_total", "Events read from the queue, by result.", "result", "fanned_out",
+     HOOKD_M_EVENTS_FANNED_OUT},
+    {"hookd_events_total", NULL, "result", "no_subscriber", HOOKD_M_EVENTS_UNROUTED},
+    {"hookd_events_total", NULL, "result", "invalid", HOOKD_M_EVENTS_INVALID},
+    {"hookd_deliveries_total", "Settled delivery attempts, by outcome.", "outcome", "delivered",
+     HOOKD_M_DELIVERED},
+    {"hookd_deliveries_total", NULL, "outcome", "retried", HOOKD_M_RETRIED},
+    {"hookd_deliveries_total", NULL, "outcome", "dead", HOOKD_M_DEAD},
+    {"hookd_deliveries_total", NULL, "outcome", "gone", HOOKD_M_GONE},
+    {"hookd_deliveries_total", NULL, "outcome", "given_back", HOOKD_M_GIVEN_BACK},
+    {"hookd_http_responses_total",
+     "Delivery attempts by HTTP status class; error is no status at all.", "class", "1xx",
+     HOOKD_M_HTTP_1XX},
+    {"hookd_http_responses_total", NULL, "class", "2xx", HOOKD_M_HTTP_2XX},
+    {"hookd_http_responses_total", NULL, "class", "3xx", HOOKD_M_HTTP_3XX},
+    {"hookd_http_responses_total", NULL, "class", "4xx", HOOKD_M_HTTP_4XX},
+    {"hookd_http_responses_total", NULL, "class", "5xx", HOOKD_M_HTTP_5XX},
+    {"hookd_http_responses_total", NULL, "class", "error", HOOKD_M_HTTP_ERROR},
+    {"hookd_redis_reconnects_total", "Times an event loop reconnected to Redis.", NULL, NULL,
+     HOOKD_M_REDIS_RECONNECTS},
+};
+
 static int render_counters(struct hookd_buf *out)
 {
-    static const struct {
-        enum hookd_counter c;
-        const char *label;
-    } events[] = {{HOOKD_M_EVENTS_FANNED_OUT, "fanned_out"},
-                  {HOOKD_M_EVENTS_UNROUTED, "no_subscriber"},
-                  {HOOKD_M_EVENTS_INVALID, "invalid"}},
-      outcomes[] = {{HOOKD_M_DELIVERED, "delivered"},
-                    {HOOKD_M_RETRIED, "retried"},
-                    {HOOKD_M_DEAD, "dead"},
-                    {HOOKD_M_GONE, "gone"},
-                    {HOOKD_M_GIVEN_BACK, "given_back"}},
-      classes[] = {{HOOKD_M_HTTP_1XX, "1xx"}, {HOOKD_M_HTTP_2XX, "2xx"},
-                   {HOOKD_M_HTTP_3XX, "3xx"}, {HOOKD_M_HTTP_4XX, "4xx"},
-                   {HOOKD_M_HTTP_5XX, "5xx"}, {HOOKD_M_HTTP_ERROR, "error"}};
-#define LOAD(c) atomic_load_explicit(&counters[c], memory_order_relaxed)
-    int rc = family(out, "hookd_events_total", "counter", "Events read from the queue, by result.");
-    for (size_t i = 0; rc == 0 && i < NELEM(events); i++)
-        rc = hookd_buf_addf(out, "hookd_events_total{result=\"%s\"} %" PRIu64 "\n", events[i].label,
-                            LOAD(events[i].c));
-    if (rc == 0)
-        rc = family(out, "hookd_deliveries_total", "counter",
-                    "Settled delivery attempts, by outcome.");
-    for (size_t i = 0; rc == 0 && i < NELEM(outcomes); i++)
-        rc = hookd_buf_addf(out, "hookd_deliveries_total{outcome=\"%s\"} %" PRIu64 "\n",
-                            outcomes[i].label, LOAD(outcomes[i].c));
-    if (rc == 0)
-        rc = family(out, "hookd_http_responses_total", "counter",
-                    "Delivery attempts by HTTP status class; error is no status at all.");
-    for (size_t i = 0; rc == 0 && i < NELEM(classes); i++)
-        rc = hookd_buf_addf(out, "hookd_http_responses_total{class=\"%s\"} %" PRIu64 "\n",
-                            classes[i].label, LOAD(classes[i].c));
-    if (rc == 0)
-        rc = family(out, "hookd_redis_reconnects_total", "counter",
-                    "Times an event loop reconnected to Redis.");
-    if (rc == 0)
-        rc = hookd_buf_addf(out, "hookd_redis_reconnects_total %" PRIu64 "\n",
-                            LOAD(HOOKD_M_REDIS_RECONNECTS));
-#undef LOAD
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < NELEM(COUNTER_ROWS); i++) {
+        const struct counter_row *r = &COUNTER_ROWS[i];
+        uint64_t v = atomic_load_explicit(&counters[r->c], memory_order_relaxed);
+        if (r->help)
+            rc = family(out, r->family, "counter", r->help);
+        if (rc == 0 && r->label)
+            rc = hookd_buf_addf(out, "%s{%s=\"%s\"} %" PRIu64 "\n", r->family, r->label, r->value,
+                                v);
+        else if (rc == 0)
+            rc = hookd_buf_addf(out, "%s %" PRIu64 "\n", r->family, v);
+    }
     return rc;
 }
 
