@@ -44,6 +44,7 @@ struct sock {
 struct host {
     struct host *next;          /* bucket chain */
     int active;                 /* attempts running */
+    int64_t last_done_ms;       /* when an attempt last finished (or the host appeared) */
     struct hookd_attempt *head; /* queued, oldest first */
     struct hookd_attempt *tail; /* queued, newest */
     char key[];                 /* "scheme://host:port" */
@@ -53,6 +54,7 @@ struct hookd_deliver {
     uv_loop_t *loop;                  /* the loop everything runs on */
     CURLM *multi;                     /* the multi handle */
     uv_timer_t timer;                 /* curl's timeout */
+    uv_timer_t backlog_timer;         /* looks for backed-up hosts */
     struct hookd_deliver_opts opts;   /* settings */
     hookd_deliver_cb done;            /* finished-attempt callback */
     struct host *hosts[HOST_BUCKETS]; /* host table */
@@ -89,6 +91,7 @@ static struct host *host_get(struct hookd_deliver *d, const char *key)
     if (!h)
         return NULL;
     memcpy(h->key, key, n + 1);
+    h->last_done_ms = hookd_now_ms();
     h->next = d->hosts[b];
     d->hosts[b] = h;
     return h;
@@ -559,11 +562,60 @@ static void check_done(struct hookd_deliver *d)
         judge(a, m->data.result);
         unlink_running(d, a);
         struct host *h = a->host;
+        h->last_done_ms = hookd_now_ms();
         h->active--;
         d->pending--;
         d->done(a);
         start_next(d, h);
         host_release_if_idle(d, h);
+    }
+}
+
+/* Reports every queued attempt of h through the done callback, unstarted,
+ * with the flag and reason given. */
+static void hand_back_queue(struct hookd_deliver *d, struct host *h, int deferred,
+                            const char *reason)
+{
+    struct hookd_attempt *a = h->head;
+    h->head = h->tail = NULL;
+    h->active++; /* holds h while its queue is reported */
+    while (a) {
+        struct hookd_attempt *an = a->next;
+        a->next = NULL;
+        a->aborted = !deferred;
+        a->deferred = deferred;
+        snprintf(a->error, sizeof(a->error), "not started: %s", reason);
+        d->pending--;
+        d->done(a);
+        a = an;
+    }
+    h->active--;
+}
+
+/* Hands back the queues of hosts that made no progress for backlog_ms: no
+ * attempt finished and the oldest queued one waited that long. Such a host
+ * (hanging, or timing out) would otherwise hold slots that other receivers
+ * could use; a slow host that keeps finishing attempts keeps its queue. */
+static void on_backlog_timer(uv_timer_t *t)
+{
+    struct hookd_deliver *d = t->data;
+    int64_t now = hookd_now_ms();
+    for (int b = 0; b < HOST_BUCKETS; b++) {
+        struct host *h = d->hosts[b];
+        while (h) {
+            struct host *next = h->next;
+            int64_t since = h->head ? h->head->queued_ms : now;
+            if (h->last_done_ms > since)
+                since = h->last_done_ms;
+            if (h->head && now - since > d->opts.backlog_ms) {
+                char why[160];
+                snprintf(why, sizeof(why), "%.100s made no progress for %lld ms", h->key,
+                         (long long)(now - since));
+                hand_back_queue(d, h, 1, why);
+                host_release_if_idle(d, h);
+            }
+            h = next;
+        }
     }
 }
 
@@ -589,8 +641,13 @@ int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, ho
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
     uv_timer_init(loop, &d->timer);
-    d->timer.data = d;
-    d->open_handles = 1;
+    uv_timer_init(loop, &d->backlog_timer);
+    d->timer.data = d->backlog_timer.data = d;
+    d->open_handles = 2;
+    if (opts->backlog_ms > 0) {
+        uint64_t every = (uint64_t)(opts->backlog_ms / 4 > 100 ? opts->backlog_ms / 4 : 100);
+        uv_timer_start(&d->backlog_timer, on_backlog_timer, every, every);
+    }
     *out = d;
     return 0;
 }
@@ -598,11 +655,12 @@ int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, ho
 void hookd_deliver_submit(struct hookd_deliver *d, struct hookd_attempt *a)
 {
     a->d = d;
+    a->queued_ms = hookd_now_ms();
     a->next = NULL;
     a->easy = a->headers = NULL;
     a->status = 0;
     a->elapsed_ms = 0;
-    a->aborted = a->refused = a->overflow = 0;
+    a->aborted = a->deferred = a->refused = a->overflow = 0;
     a->resp_bytes = a->hdr_bytes = 0;
     a->retry_after[0] = a->error[0] = '\0';
     d->pending++;
@@ -632,25 +690,9 @@ size_t hookd_deliver_pending(const struct hookd_deliver *d)
 
 void hookd_deliver_abort_all(struct hookd_deliver *d)
 {
-    for (int b = 0; b < HOST_BUCKETS; b++) {
-        struct host *h = d->hosts[b];
-        while (h) {
-            struct host *next = h->next;
-            struct hookd_attempt *a = h->head;
-            h->head = h->tail = NULL;
-            h->active++; /* holds h while its queue is reported */
-            while (a) {
-                struct hookd_attempt *an = a->next;
-                a->aborted = 1;
-                snprintf(a->error, sizeof(a->error), "not started: shutting down");
-                d->pending--;
-                d->done(a);
-                a = an;
-            }
-            h->active--;
-            h = next;
-        }
-    }
+    for (int b = 0; b < HOST_BUCKETS; b++)
+        for (struct host *h = d->hosts[b]; h; h = h->next)
+            hand_back_queue(d, h, 0, "shutting down");
     while (d->running) {
         struct hookd_attempt *a = d->running;
         struct host *h = a->host;
@@ -686,4 +728,5 @@ void hookd_deliver_close(struct hookd_deliver *d)
     d->by_fd = NULL;
     d->nfd = 0;
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->backlog_timer, on_handle_closed);
 }

@@ -182,6 +182,7 @@ static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_deliveries_total", NULL, "outcome", "dead", HOOKD_M_DEAD},
     {"hookd_deliveries_total", NULL, "outcome", "gone", HOOKD_M_GONE},
     {"hookd_deliveries_total", NULL, "outcome", "given_back", HOOKD_M_GIVEN_BACK},
+    {"hookd_deliveries_total", NULL, "outcome", "deferred", HOOKD_M_DEFERRED},
     {"hookd_http_responses_total",
      "Delivery attempts by HTTP status class; error is no status at all.", "class", "1xx",
      HOOKD_M_HTTP_1XX},

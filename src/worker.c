@@ -27,6 +27,8 @@
 #define IDLE_MIN_MS 1
 #define IDLE_MAX_MS 10
 #define FANOUT_STACK 64
+#define BACKLOG_MS 2000       /* a host queue stuck this long is handed back */
+#define BACKLOG_RETRY_MS 2000 /* least wait before a handed-back delivery returns */
 
 enum counter {
     C_EVENTS,
@@ -248,7 +250,15 @@ static void on_attempt_done(struct hookd_attempt *a)
     struct delivery *dl = a->data;
     struct hookd_worker *w = dl->w;
     w->inflight--;
-    if (a->aborted) {
+    if (a->deferred) {
+        /* Its host is backed up: back to the retry set, same attempt, about a
+         * timeout later (the time the host needs to free a slot), so that
+         * meanwhile the slot serves other receivers. */
+        int64_t wait =
+            w->cfg->timeout_ms > BACKLOG_RETRY_MS ? w->cfg->timeout_ms : BACKLOG_RETRY_MS;
+        hookd_metrics_count(HOOKD_M_DEFERRED, 1);
+        settle_retry(w, dl, dl->attempt, redis_now(w) + wait + (int64_t)(rand01(w) * wait));
+    } else if (a->aborted) {
         hookd_metrics_count(HOOKD_M_GIVEN_BACK, 1);
         /* Shutting down: give it back as a retry due now, same attempt. */
         settle_retry(w, dl, dl->attempt, redis_now(w));
@@ -629,6 +639,7 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .max_timeout_ms = cfg->lease_ms * 9 / 10,
         .allow = &cfg->allow_net,
         .max_response = 64 * 1024,
+        .backlog_ms = BACKLOG_MS,
     };
     struct hookd_queue_cbs cbs = {
         .on_take = on_take,

@@ -28,6 +28,9 @@ struct hookd_deliver_opts {
     const struct hookd_netlist
         *allow;          /* non-public ranges allowed; lives as long as the deliverer */
     size_t max_response; /* response body bytes read at most */
+    int64_t backlog_ms;  /* a host that finished no attempt while its oldest queued one
+                          * waited this long hands its queue back (0: never), so that
+                          * one stuck receiver cannot hold every slot */
 };
 
 /* One HTTP attempt. The caller owns the memory (usually embedded in its own
@@ -45,12 +48,14 @@ struct hookd_attempt {
     int64_t started_ms;       /* wall clock when the attempt started */
     int64_t elapsed_ms;       /* from start to end */
     int aborted;              /* 1 when cut short by hookd_deliver_abort_all() */
+    int deferred;             /* 1 when handed back unstarted: its host was backed up */
     char retry_after[65];     /* Retry-After header as received, or "" */
     char error[HOOKD_ERRLEN]; /* why it failed, "" on a 2xx */
     /* private to the deliverer */
     struct hookd_attempt *next; /* host queue link, or running list link */
     struct hookd_attempt *prev; /* running list link */
     struct hookd_deliver *d;    /* the deliverer it was submitted to */
+    int64_t queued_ms;          /* when it was submitted */
     void *easy;                 /* CURL * while running */
     void *headers;              /* struct curl_slist * while running, built in hdr_nodes */
     void *hdr_nodes[2 * 10];    /* storage for up to 10 curl_slist nodes */
@@ -78,7 +83,8 @@ void hookd_deliver_submit(struct hookd_deliver *d, struct hookd_attempt *a);
 size_t hookd_deliver_pending(const struct hookd_deliver *d);
 
 /* Ends every queued and running attempt now, each through the done callback
- * with aborted = 1. */
+ * with aborted = 1. (Attempts handed back because their host was backed up
+ * come through the done callback with deferred = 1, never started.) */
 void hookd_deliver_abort_all(struct hookd_deliver *d);
 
 /* Frees the deliverer once nothing is pending: closes its handles; the

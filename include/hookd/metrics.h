@@ -21,6 +21,7 @@ enum hookd_counter {
     HOOKD_M_DEAD,              /* hookd_deliveries_total{outcome="dead"} */
     HOOKD_M_GONE,              /* hookd_deliveries_total{outcome="gone"} (410, webhook disabled) */
     HOOKD_M_GIVEN_BACK,        /* hookd_deliveries_total{outcome="given_back"} (drain) */
+    HOOKD_M_DEFERRED,          /* hookd_deliveries_total{outcome="deferred"} (host backed up) */
     HOOKD_M_HTTP_1XX,          /* hookd_http_responses_total{class="1xx"} */
     HOOKD_M_HTTP_2XX,          /* ...{class="2xx"} */
     HOOKD_M_HTTP_3XX,          /* ...{class="3xx"} */

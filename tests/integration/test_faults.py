@@ -62,6 +62,32 @@ class Receivers(HookdCase):
             self.assertNotEqual(str(e.get("status")), "200")
         self.assertTrue(w.alive())
 
+    def test_hanging_receiver_does_not_starve_another(self):
+        # Two receivers on two host keys (127.0.0.1 and localhost reach the
+        # same test server). Every event goes to both. The hanging one's
+        # deliveries pile up in its host queue; once that queue is older
+        # than two seconds it is handed back to the retry set, so the slots
+        # serve the healthy receiver. Without that, the healthy one got about
+        # 4 events per timeout (3 s) and these 200 took minutes.
+        self.h.add_webhook(self.url("hang", "stuck"))
+        ok_url = self.url("ok", "fine").replace("127.0.0.1", "localhost")
+        self.h.add_webhook(ok_url)
+        w = self.start(HOOKD_TIMEOUT="3s", HOOKD_LEASE="20s", HOOKD_MAX_ATTEMPTS="10",
+                       HOOKD_THREADS="1", HOOKD_CONCURRENCY="100", HOOKD_HOST_CONCURRENCY="4")
+        lines = "\n".join(json.dumps({"event": "person.created", "data": {"n": i}})
+                           for i in range(200))
+        rc, out, err = self.h.cli("enqueue", "-", input=lines + "\n")
+        self.assertEqual(rc, 0, err)
+        t0 = time.time()
+
+        def fine():
+            return {json.loads(r.body)["data"]["n"]
+                    for r in self.recv.deliveries(self.path("ok", "fine"))}
+        wait_for(lambda: len(fine()) >= 200, 40)
+        self.assertEqual(len(fine()), 200, "the healthy receiver starved behind the hanging one "
+                         "(%d of 200 after %.0f s)" % (len(fine()), time.time() - t0))
+        self.assertTrue(w.alive())
+
     def test_slow_under_timeout_delivered(self):
         wh = self.h.add_webhook(self.url("slow", "s", "ms=700"))
         self.start()
