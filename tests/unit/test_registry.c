@@ -423,7 +423,9 @@ static void test_delivery_id(void)
 }
 
 /* A "whsec_" secret signs Standard Webhooks with its decoded bytes (the
- * library convention), and Twenty's signature with the secret as stored. */
+ * library convention), and Twenty's signature with the secret as stored.
+ * The secret, id, body and signature are the public test vector of the
+ * Standard Webhooks specification, not a credential. */
 static void test_whsec(void)
 {
     static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
