@@ -431,17 +431,27 @@ static int build_headers(struct hookd_attempt *a)
     return 0;
 }
 
-/* Reports an attempt that ends without reaching curl (no handle, no memory). */
-static void finish_early(struct hookd_deliver *d, struct hookd_attempt *a, int rc)
+/* Ends an attempt its host counted as active: reports it, lets the host's
+ * queue move on when next is set, and frees the host record once idle. */
+static void report_active(struct hookd_deliver *d, struct hookd_attempt *a, int next)
 {
     struct host *h = a->host;
-    snprintf(a->error, sizeof(a->error), "could not start: %s", hookd_strerror(rc));
-    a->status = 0;
-    a->elapsed_ms = 0;
     h->active--;
     d->pending--;
     d->done(a);
+    if (next)
+        start_next(d, h);
     host_release_if_idle(d, h);
+}
+
+/* Reports an attempt that ends without reaching curl (no handle, no memory);
+ * start_next, its caller, moves the queue on. */
+static void finish_early(struct hookd_deliver *d, struct hookd_attempt *a, int rc)
+{
+    snprintf(a->error, sizeof(a->error), "could not start: %s", hookd_strerror(rc));
+    a->status = 0;
+    a->elapsed_ms = 0;
+    report_active(d, a, 0);
 }
 
 /* Hands the attempt to curl; its host already counts it as active. */
@@ -561,13 +571,8 @@ static void check_done(struct hookd_deliver *d)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&a);
         judge(a, m->data.result);
         unlink_running(d, a);
-        struct host *h = a->host;
-        h->last_done_ms = hookd_now_ms();
-        h->active--;
-        d->pending--;
-        d->done(a);
-        start_next(d, h);
-        host_release_if_idle(d, h);
+        ((struct host *)a->host)->last_done_ms = hookd_now_ms();
+        report_active(d, a, 1);
     }
 }
 
@@ -695,17 +700,13 @@ void hookd_deliver_abort_all(struct hookd_deliver *d)
             hand_back_queue(d, h, 0, "shutting down");
     while (d->running) {
         struct hookd_attempt *a = d->running;
-        struct host *h = a->host;
         unlink_running(d, a);
         a->aborted = 1;
         a->status = 0;
         a->elapsed_ms = hookd_now_ms() - a->started_ms;
         snprintf(a->error, sizeof(a->error), "aborted after %lld ms: shutting down",
                  (long long)a->elapsed_ms);
-        h->active--;
-        d->pending--;
-        d->done(a);
-        host_release_if_idle(d, h);
+        report_active(d, a, 0);
     }
     for (int b = 0; b < HOST_BUCKETS; b++) {
         struct host *h = d->hosts[b];
