@@ -181,6 +181,18 @@ def delivery_id(event_id, webhook_id):
 # --------------------------------------------------------------------------
 # redis-server.
 
+
+# Worker settings for tests of retries: small backoff, 3 attempts, 1 s attempts.
+FAST = {
+    "HOOKD_RETRY_BASE": "200ms",
+    "HOOKD_RETRY_MAX_DELAY": "1s",
+    "HOOKD_MAX_ATTEMPTS": "3",
+    "HOOKD_TIMEOUT": "1s",
+    "HOOKD_CONNECT_TIMEOUT": "500ms",
+    "HOOKD_LEASE": "5s",
+    "HOOKD_DRAIN_TIMEOUT": "2s",
+}
+
 class RedisServer:
     """A private redis-server on a spare loopback port, in its own directory."""
 
@@ -938,6 +950,16 @@ class HookdCase(unittest.TestCase):
     def queues_empty(self):
         return (self.r.llen(self.k("events")) == 0 and self.r.zcard(self.k("retry")) == 0
                 and self.r.zcard(self.k("leases")) == 0)
+
+    def assertAddRefused(self, urls):
+        """`webhook add --url` exits 2 with one line for each URL, and stores nothing."""
+        for bad in urls:
+            with self.subTest(url=bad):
+                rc, out, err = self.h.cli("webhook", "add", "--url", bad)
+                self.assertEqual(rc, 2, "add --url %r: rc=%r out=%r err=%r" % (bad, rc, out, err))
+                self.assertOneLineError(err)
+                self.assertEqual(out, "")
+        self.assertEqual(self.r.scard(self.k("webhooks")), 0, "a refused add stored something")
 
     def assertOneLineError(self, err):
         lines = [l for l in err.splitlines() if l.strip()]

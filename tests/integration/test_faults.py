@@ -9,18 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HookdCase, free_port, hosts_alias_for_loopback, proc_mem_kb,  # noqa: E402
+from harness import (FAST, HookdCase, free_port, hosts_alias_for_loopback, proc_mem_kb,  # noqa: E402
                      wait_for)
 
-FAST = {
-    "HOOKD_RETRY_BASE": "200ms",
-    "HOOKD_RETRY_MAX_DELAY": "1s",
-    "HOOKD_MAX_ATTEMPTS": "3",
-    "HOOKD_TIMEOUT": "1s",
-    "HOOKD_CONNECT_TIMEOUT": "500ms",
-    "HOOKD_LEASE": "5s",
-    "HOOKD_DRAIN_TIMEOUT": "2s",
-}
 
 MB = 1024  # KiB
 

@@ -11,17 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HEX32, MSG_ID, HookdCase, free_port, twenty_sig, wait_for  # noqa: E402
-
-FAST = {
-    "HOOKD_RETRY_BASE": "200ms",
-    "HOOKD_RETRY_MAX_DELAY": "1s",
-    "HOOKD_MAX_ATTEMPTS": "3",
-    "HOOKD_TIMEOUT": "1s",
-    "HOOKD_CONNECT_TIMEOUT": "500ms",
-    "HOOKD_LEASE": "5s",
-    "HOOKD_DRAIN_TIMEOUT": "2s",
-}
+from harness import FAST, HEX32, MSG_ID, HookdCase, free_port, twenty_sig, wait_for  # noqa: E402
 
 
 class Retry(HookdCase):
