@@ -1,9 +1,15 @@
 /* queue.c - one loop's Redis connection: take, settle, renew, webhooks.
  *
- * Every state change in Redis is one Lua script, loaded once per connection
- * and run by EVALSHA, so that a move between keys is atomic and costs one
- * round trip for a whole batch. The scripts read Redis' own clock (TIME), so
- * that leases and due times mean the same on every host. */
+ * Every move between keys is one Lua script, loaded once per connection and
+ * run by EVALSHA, so that it is atomic and costs one round trip for a whole
+ * batch. The scripts read Redis' own clock (TIME), so that leases and due
+ * times mean the same on every host.
+ *
+ * What goes out per delivery is written as RESP straight into reusable
+ * buffers and handed to hiredis already formatted, so that no allocation is
+ * made per argument. The attempt log needs no atomicity and goes out as plain
+ * XADD commands pipelined behind the settle script: Lua would cost Redis more
+ * converting the arguments than XADD itself. */
 #include "hookd/queue.h"
 
 #include <hiredis/async.h>
@@ -33,82 +39,77 @@
     "end\n"
 
 /* KEYS: events leases jobs retry seq rev webhooks. ARGV: lease_ms, n, prefix,
- * the webhook revision loaded. Returns {now_ms, webhooks, token, payload,
- * ...}: expired leases first (work of a worker that died), then due retries,
- * then new events. The webhooks come along when they changed, so that an
- * event is never judged against webhooks older than the event. */
+ * the webhook revision loaded. Returns {now_ms, webhooks, base, {event, ...},
+ * token, payload, ...}: expired leases (work of a worker that died) and due
+ * retries as pairs, then up to n of them in all, new events, whose tokens are
+ * "e:" .. base + i, i counting from 1; base is 0 when there are none. The
+ * webhooks come along when they changed, so that an event is never judged
+ * against webhooks older than the event. Every token taken is leased by one
+ * ZADD at the end. */
 static const char TAKE_LUA[] = WEBHOOKS_LUA(
-    6,
-    4) "local t = redis.call('TIME')\n"
-       "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-       "local deadline = now + tonumber(ARGV[1])\n"
-       "local n = tonumber(ARGV[2])\n"
-       "local out = {now, webhooks()}\n"
-       "local got = 0\n"
-       "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n)) do\n"
-       "  local p = redis.call('HGET', KEYS[3], tok)\n"
-       "  if p then\n"
-       "    redis.call('ZADD', KEYS[2], deadline, tok)\n"
-       "    out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
-       "  else redis.call('ZREM', KEYS[2], tok) end\n"
-       "end\n"
-       "if got < n then\n"
-       "  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - "
-       "got)) do\n"
-       "    redis.call('ZREM', KEYS[4], tok)\n"
-       "    local p = redis.call('HGET', KEYS[3], tok)\n"
-       "    if p then\n"
-       "      redis.call('ZADD', KEYS[2], deadline, tok)\n"
-       "      out[#out+1] = tok; out[#out+1] = p; got = got + 1\n"
-       "    end\n"
-       "  end\n"
-       "end\n"
-       "if got < n then\n"
-       "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
-       "  if evs then\n"
-       "    local base = redis.call('INCRBY', KEYS[5], #evs) - #evs\n"
-       "    local h, z = {}, {}\n"
-       "    for i, ev in ipairs(evs) do\n"
-       "      local tok = 'e:' .. (base + i)\n"
-       "      h[#h+1] = tok; h[#h+1] = ev\n"
-       "      z[#z+1] = deadline; z[#z+1] = tok\n"
-       "      out[#out+1] = tok; out[#out+1] = ev\n"
-       "    end\n"
-       "    redis.call('HSET', KEYS[3], unpack(h))\n"
-       "    redis.call('ZADD', KEYS[2], unpack(z))\n"
-       "  end\n"
-       "end\n"
-       "return out\n";
+    6, 4) "local t = redis.call('TIME')\n"
+          "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+          "local deadline = string.format('%d', now + tonumber(ARGV[1]))\n"
+          "local n = tonumber(ARGV[2])\n"
+          "local out = {now, webhooks(), 0, {}}\n"
+          "local k, got, z = 4, 0, {}\n"
+          "local function claim(toks, gone)\n"
+          "  if #toks == 0 then return end\n"
+          "  local ps = redis.call('HMGET', KEYS[3], unpack(toks))\n"
+          "  for i = 1, #toks do\n"
+          "    if ps[i] then\n"
+          "      z[#z+1] = deadline; z[#z+1] = toks[i]\n"
+          "      out[k+1] = toks[i]; out[k+2] = ps[i]; k = k + 2; got = got + 1\n"
+          "    elseif gone then gone[#gone+1] = toks[i] end\n"
+          "  end\n"
+          "end\n"
+          "local gone = {}\n"
+          "claim(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n), gone)\n"
+          "if #gone > 0 then redis.call('ZREM', KEYS[2], unpack(gone)) end\n"
+          "if got < n then\n"
+          "  local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - got)\n"
+          "  if #due > 0 then redis.call('ZREM', KEYS[4], unpack(due)) end\n"
+          "  claim(due, nil)\n"
+          "end\n"
+          "if got < n then\n"
+          "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
+          "  if evs then\n"
+          "    local m, j, h, fmt = #evs, #z, {}, string.format\n"
+          "    local base = redis.call('INCRBY', KEYS[5], m) - m\n"
+          "    for i = 1, m do\n"
+          "      local tok = fmt('e:%d', base + i)\n"
+          "      h[2*i-1] = tok; h[2*i] = evs[i]\n"
+          "      z[j+2*i-1] = deadline; z[j+2*i] = tok\n"
+          "    end\n"
+          "    redis.call('HSET', KEYS[3], unpack(h))\n"
+          "    out[3] = base; out[4] = evs\n"
+          "  end\n"
+          "end\n"
+          "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
+          "return out\n";
 
-/* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, log_max, then
- * operations:  a TOKEN | r TOKEN DUE JOB | x TOKEN RECORD | g WEBHOOK REASON
- *            | l WEBHOOK NFIELDS FIELD VALUE ... | c COUNTER N
- * Acknowledgements are gathered into one variadic ZREM and HDEL, applied
- * before any operation that touches the same keys, so the order holds. */
+/* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, then
+ * operations:  a N TOKEN... | r TOKEN DUE JOB | x TOKEN RECORD
+ *            | g WEBHOOK REASON | c COUNTER N
+ * "a" acknowledges a run of N tokens (N written as four digits, so that the
+ * client can count the run up in place) with one ZREM and one HDEL, in order
+ * with the operations around it. */
 static const char SETTLE_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local dead_max = tonumber(ARGV[2])\n"
-    "local log_max = ARGV[3]\n"
-    "local acks = {}\n"
-    "local function flush()\n"
-    "  if #acks > 0 then\n"
-    "    redis.call('ZREM', KEYS[1], unpack(acks)); redis.call('HDEL', KEYS[2], unpack(acks))\n"
-    "    acks = {}\n"
-    "  end\n"
-    "end\n"
-    "local i = 4\n"
-    "while i <= #ARGV do\n"
+    "local i, n = 3, #ARGV\n"
+    "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'a' then\n"
-    "    acks[#acks+1] = ARGV[i+1]; i = i + 2\n"
-    "    if #acks >= 2000 then flush() end\n"
+    "    local j = i + 1 + tonumber(ARGV[i+1])\n"
+    "    redis.call('ZREM', KEYS[1], unpack(ARGV, i + 2, j))\n"
+    "    redis.call('HDEL', KEYS[2], unpack(ARGV, i + 2, j))\n"
+    "    i = j + 1\n"
     "  elseif op == 'r' then\n"
-    "    flush()\n"
     "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+3])\n"
     "    redis.call('ZADD', KEYS[3], ARGV[i+2], ARGV[i+1])\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 4\n"
     "  elseif op == 'x' then\n"
-    "    flush()\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i+1]); redis.call('HDEL', KEYS[2], ARGV[i+1])\n"
     "    redis.call('LPUSH', KEYS[4], ARGV[i+2]); redis.call('LTRIM', KEYS[4], 0, dead_max - 1)\n"
     "    i = i + 3\n"
@@ -119,18 +120,12 @@ static const char SETTLE_LUA[] =
     "      redis.call('INCR', P .. 'webhooks:rev')\n"
     "    end\n"
     "    i = i + 3\n"
-    "  elseif op == 'l' then\n"
-    "    local n = tonumber(ARGV[i+2])\n"
-    "    redis.call('XADD', P .. 'log:' .. ARGV[i+1], 'MAXLEN', '~', log_max, '*',\n"
-    "               unpack(ARGV, i + 3, i + 2 + n))\n"
-    "    i = i + 3 + n\n"
     "  elseif op == 'c' then\n"
     "    redis.call('HINCRBY', KEYS[5], ARGV[i+1], ARGV[i+2]); i = i + 3\n"
     "  else\n"
     "    return redis.error_reply('settle: unknown op ' .. tostring(op))\n"
     "  end\n"
     "end\n"
-    "flush()\n"
     "return 0\n";
 
 /* KEYS: leases. ARGV: lease_ms, tokens... Extends the leases still held. */
@@ -149,15 +144,40 @@ static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, RE
 
 enum qstate { Q_DOWN, Q_CONNECTING, Q_READY, Q_CLOSED };
 
-/* A list of command arguments kept as offsets into one buffer, so that the
- * buffer may grow without invalidating them. */
-struct args {
-    struct hookd_buf bytes; /* the arguments, back to back */
-    size_t *off;            /* start of each argument in bytes */
-    size_t *len;            /* length of each argument */
-    size_t n;               /* arguments */
-    size_t cap;             /* room in off and len */
-    size_t ops;             /* operations these arguments make up */
+enum {
+    SETTLE_HEAD_ARGS = 10,  /* EVALSHA sha 5 five-keys prefix dead_max */
+    ACK_RUN_MAX = 2000,     /* tokens per "a" run: Lua's unpack() stays in bounds */
+    ACK_RUN_DIGITS = 4,     /* width of a run's count */
+    TAKE_ITEMS_STACK = 128, /* items of a take kept on the stack */
+    TOKEN_EVENT_MAX = 24,   /* "e:" and up to 20 digits and the NUL */
+    RESP_GATHER = 1024,     /* bytes a RESP writer gathers before an append */
+};
+_Static_assert(ACK_RUN_MAX < 10000, "an ack run's count must fit its four digits");
+
+/* Bytes of operations and attempt logs one settle batch may hold, far below
+ * what Redis accepts in one query (1 GiB); past it an operation is refused. */
+#define SETTLE_MAX ((size_t)256 << 20)
+
+/* Settle operations gathered while another batch is in flight, already in
+ * RESP: the script's operations as bulk strings, and the attempt log as
+ * whole XADD commands. */
+struct batch {
+    struct hookd_buf ops;  /* script operations, bulk strings after the head */
+    size_t nargs;          /* bulk strings in ops */
+    size_t run_at;         /* where in ops the open ack run's count is, 0 when none */
+    size_t run_n;          /* tokens in that run */
+    struct hookd_buf logs; /* XADD commands, back to back */
+    struct hookd_buf ends; /* a size_t per XADD: where it ends in logs */
+    size_t nops;           /* operations, as hookd_queue_unsettled() counts */
+};
+
+/* The batch sent, kept as the bytes sent until every reply is in, so that it
+ * can be sent again as it is after a reconnect. */
+struct unit {
+    struct hookd_buf resp; /* the EVALSHA when eval_len > 0, then the XADDs */
+    size_t eval_len;       /* bytes of the EVALSHA */
+    struct hookd_buf ends; /* a size_t per XADD: where it ends, counted after eval_len */
+    size_t nops;           /* operations in it */
 };
 
 struct hookd_queue {
@@ -172,6 +192,8 @@ struct hookd_queue {
     int setup_failed;               /* AUTH, SELECT or a SCRIPT LOAD failed */
     char sha[S_COUNT][41];          /* SHA1 of each script */
     char key[9][HOOKD_KEY_MAX];     /* key names, see K_* */
+    char log_key[HOOKD_KEY_MAX];    /* "{prefix}:log:", the attempt logs' key before the id */
+    char lease[24];                 /* cfg->lease_ms in decimal */
     uv_timer_t reconnect;           /* backoff timer */
     int64_t backoff_ms;             /* next reconnect delay */
     uv_timer_t tick;                /* webhook reload check, twice a second */
@@ -180,9 +202,15 @@ struct hookd_queue {
     int taking;                     /* a take is in flight */
     int loading;                    /* a registry load is in flight */
     char rev[32];                   /* webhook revision loaded, "" for none */
-    struct args pending;            /* settle operations not yet sent */
-    struct args inflight;           /* settle operations sent, reply awaited */
-    int settling;                   /* inflight holds a batch */
+    struct hookd_buf cmd;           /* scratch for one command being written */
+    struct hookd_buf settle_head;   /* the settle EVALSHA's fixed arguments, in RESP */
+    struct hookd_buf xadd_mid;      /* "MAXLEN ~ log_max *" in RESP */
+    struct batch pending;           /* settle operations not yet sent */
+    struct unit unit;               /* the batch sent or to send again; empty when none */
+    size_t replies;                 /* replies of the unit still awaited */
+    size_t log_refused;             /* XADDs of the unit answered with an error */
+    int settling;                   /* the unit is sent and its replies awaited */
+    int settle_failed;              /* the unit's EVALSHA failed: keep it for a reconnect */
     int closing;                    /* hookd_queue_close() was called */
     int close_expired;              /* the close wait is over; drop what is unsent */
     char errstr[HOOKD_ERRLEN];      /* last error, for the owner */
@@ -193,66 +221,279 @@ static void start_connect(struct hookd_queue *q);
 static void load_registry(struct hookd_queue *q);
 static void send_settle(struct hookd_queue *q);
 static void maybe_finish_close(struct hookd_queue *q);
+static void emit_error(struct hookd_queue *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* ---- argument lists ---- */
+/* ---- RESP ---- */
 
-static void args_init(struct args *a)
+/* Writes v in decimal at out, which has room for 20 digits; returns the
+ * digits written. */
+static size_t dec(char *out, uint64_t v)
 {
-    memset(a, 0, sizeof(*a));
-    hookd_buf_init(&a->bytes, SIZE_MAX / 2);
-}
-
-static void args_free(struct args *a)
-{
-    hookd_buf_free(&a->bytes);
-    free(a->off);
-    free(a->len);
-    memset(a, 0, sizeof(*a));
-}
-
-static void args_clear(struct args *a)
-{
-    hookd_buf_reset(&a->bytes);
-    a->n = a->ops = 0;
-}
-
-static int args_add(struct args *a, const char *p, size_t len)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        size_t *off = realloc(a->off, cap * sizeof(*off));
-        if (!off)
-            return HOOKD_ENOMEM;
-        a->off = off;
-        size_t *ln = realloc(a->len, cap * sizeof(*ln));
-        if (!ln)
-            return HOOKD_ENOMEM;
-        a->len = ln;
-        a->cap = cap;
+    if (v < 10) {
+        out[0] = (char)('0' + v);
+        return 1;
     }
-    a->off[a->n] = a->bytes.len;
-    int rc = hookd_buf_add(&a->bytes, p, len);
+    char tmp[20];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out, tmp + n, sizeof(tmp) - n);
+    return sizeof(tmp) - n;
+}
+
+/* Writes a RESP length line (type, n in decimal, CRLF) at out, which has
+ * room for 23 bytes; returns its length. */
+static size_t resp_line(char *out, char type, size_t n)
+{
+    out[0] = type;
+    size_t k = 1 + dec(out + 1, n);
+    out[k++] = '\r';
+    out[k++] = '\n';
+    return k;
+}
+
+/* Cuts b back to len bytes. */
+static void buf_cut(struct hookd_buf *b, size_t len)
+{
+    b->len = len;
+    if (b->data)
+        b->data[len] = '\0';
+}
+
+/* A RESP writer in front of a buffer: short writes gather on the stack and
+ * reach the buffer in one append. The first error sticks; what was written
+ * then is for the caller to cut off. */
+struct resp_w {
+    struct hookd_buf *b;   /* where the bytes go */
+    size_t len;            /* bytes gathered in buf */
+    int rc;                /* first error, 0 when none */
+    char buf[RESP_GATHER]; /* bytes not yet in b */
+};
+
+static void w_init(struct resp_w *w, struct hookd_buf *b)
+{
+    w->b = b;
+    w->len = 0;
+    w->rc = 0;
+}
+
+static void w_flush(struct resp_w *w)
+{
+    if (w->len && !w->rc)
+        w->rc = hookd_buf_add(w->b, w->buf, w->len);
+    w->len = 0;
+}
+
+static void w_raw(struct resp_w *w, const void *p, size_t n)
+{
+    if (n > sizeof(w->buf) - w->len) {
+        w_flush(w);
+        if (n > sizeof(w->buf)) {
+            if (!w->rc)
+                w->rc = hookd_buf_add(w->b, p, n);
+            return;
+        }
+    }
+    if (n)
+        memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static void w_line(struct resp_w *w, char type, size_t n)
+{
+    char line[24];
+    w_raw(w, line, resp_line(line, type, n));
+}
+
+static void w_bulk(struct resp_w *w, const void *p, size_t n)
+{
+    if (n + 25 <= sizeof(w->buf) - w->len) {
+        /* The usual short argument, written in place. */
+        char *o = w->buf + w->len;
+        size_t k = resp_line(o, '$', n);
+        if (n)
+            memcpy(o + k, p, n);
+        k += n;
+        o[k++] = '\r';
+        o[k++] = '\n';
+        w->len += k;
+        return;
+    }
+    w_line(w, '$', n);
+    w_raw(w, p, n);
+    w_raw(w, "\r\n", 2);
+}
+
+static void w_str(struct resp_w *w, const char *s)
+{
+    w_bulk(w, s, strlen(s));
+}
+
+static void w_i64(struct resp_w *w, int64_t v)
+{
+    char s[24];
+    size_t n = 0;
+    if (v < 0)
+        s[n++] = '-';
+    n += dec(s + n, v < 0 ? -(uint64_t)v : (uint64_t)v);
+    w_bulk(w, s, n);
+}
+
+/* Where in the buffer the next byte written will be. */
+static size_t w_pos(const struct resp_w *w)
+{
+    return w->b->len + w->len;
+}
+
+/* Flushes; returns the first error. */
+static int w_end(struct resp_w *w)
+{
+    w_flush(w);
+    return w->rc;
+}
+
+int hookd_queue_resp_array(struct hookd_buf *b, size_t n)
+{
+    char line[24];
+    return hookd_buf_add(b, line, resp_line(line, '*', n));
+}
+
+int hookd_queue_resp_bulk(struct hookd_buf *b, const void *p, size_t len)
+{
+    struct resp_w w;
+    size_t at = b->len;
+    w_init(&w, b);
+    w_bulk(&w, p, len);
+    int rc = w_end(&w);
     if (rc)
-        return rc;
-    a->len[a->n++] = len;
-    return 0;
+        buf_cut(b, at);
+    return rc;
 }
 
-static int args_adds(struct args *a, const char *s)
+/* ---- the pending batch ---- */
+
+static void batch_init(struct batch *b)
 {
-    return args_add(a, s, strlen(s));
+    memset(b, 0, sizeof(*b));
+    hookd_buf_init(&b->ops, SETTLE_MAX);
+    hookd_buf_init(&b->logs, SETTLE_MAX);
+    hookd_buf_init(&b->ends, SETTLE_MAX);
 }
 
-/* Appends all of src to dst. */
-static int args_append(struct args *dst, const struct args *src)
+static void batch_free(struct batch *b)
 {
-    for (size_t i = 0; i < src->n; i++) {
-        int rc = args_add(dst, src->bytes.data + src->off[i], src->len[i]);
-        if (rc)
-            return rc;
+    hookd_buf_free(&b->ops);
+    hookd_buf_free(&b->logs);
+    hookd_buf_free(&b->ends);
+}
+
+static void batch_clear(struct batch *b)
+{
+    hookd_buf_reset(&b->ops);
+    hookd_buf_reset(&b->logs);
+    hookd_buf_reset(&b->ends);
+    b->nargs = b->run_at = b->run_n = b->nops = 0;
+}
+
+/* Where the pending batch stood before an operation, to undo a failed one. */
+struct mark {
+    size_t ops, nargs, run_at, run_n, logs, ends;
+};
+
+static struct mark batch_mark(const struct batch *b)
+{
+    return (struct mark){b->ops.len, b->nargs, b->run_at, b->run_n, b->logs.len, b->ends.len};
+}
+
+/* Ends an operation: counts it, or, when it failed or made the batch larger
+ * than SETTLE_MAX, undoes what it wrote and says so. Returns rc. */
+static int op_done(struct hookd_queue *q, const struct mark *m, int rc)
+{
+    struct batch *b = &q->pending;
+    if (rc == 0 && b->ops.len + b->logs.len > SETTLE_MAX)
+        rc = HOOKD_ETOOBIG;
+    if (rc == 0) {
+        b->nops++;
+        return 0;
     }
-    dst->ops += src->ops;
+    buf_cut(&b->ops, m->ops);
+    buf_cut(&b->logs, m->logs);
+    buf_cut(&b->ends, m->ends);
+    b->nargs = m->nargs;
+    b->run_at = m->run_at;
+    b->run_n = m->run_n;
+    emit_error(q, "redis: settle operation dropped (%s; %zu bytes pending)", hookd_strerror(rc),
+               b->ops.len + b->logs.len);
+    return rc;
+}
+
+/* Appends one script argument; any argument but an ack token ends the open
+ * ack run. */
+static void op_arg(struct batch *b, struct resp_w *w, const void *p, size_t len)
+{
+    b->nargs++;
+    b->run_at = 0;
+    w_bulk(w, p, len);
+}
+
+static void op_str(struct batch *b, struct resp_w *w, const char *s)
+{
+    op_arg(b, w, s, strlen(s));
+}
+
+static void op_i64(struct batch *b, struct resp_w *w, int64_t v)
+{
+    b->nargs++;
+    b->run_at = 0;
+    w_i64(w, v);
+}
+
+/* Writes the open ack run's count into its four digits. */
+static void run_count(struct batch *b)
+{
+    char *d = b->ops.data + b->run_at;
+    size_t v = b->run_n;
+    for (int i = ACK_RUN_DIGITS - 1; i >= 0; i--, v /= 10)
+        d[i] = (char)('0' + v % 10);
+}
+
+/* Moves the pending batch into the unit as the commands to send. */
+static int unit_build(struct hookd_queue *q)
+{
+    struct batch *b = &q->pending;
+    struct unit *u = &q->unit;
+    int rc = 0;
+    hookd_buf_reset(&u->resp);
+    u->eval_len = 0;
+    if (b->nargs) {
+        if ((rc = hookd_queue_resp_array(&u->resp, SETTLE_HEAD_ARGS + b->nargs)) ||
+            (rc = hookd_buf_add(&u->resp, q->settle_head.data, q->settle_head.len)) ||
+            (rc = hookd_buf_add(&u->resp, b->ops.data, b->ops.len)))
+            goto fail;
+        u->eval_len = u->resp.len;
+    }
+    if (b->logs.len && (rc = hookd_buf_add(&u->resp, b->logs.data, b->logs.len)))
+        goto fail;
+    struct hookd_buf ends = u->ends;
+    u->ends = b->ends;
+    b->ends = ends;
+    u->nops = b->nops;
+    batch_clear(b);
     return 0;
+fail:
+    hookd_buf_reset(&u->resp);
+    u->eval_len = 0;
+    return rc;
+}
+
+static void unit_clear(struct unit *u)
+{
+    hookd_buf_reset(&u->resp);
+    hookd_buf_reset(&u->ends);
+    u->eval_len = u->nops = 0;
 }
 
 /* ---- hiredis on libuv ----
@@ -369,26 +610,17 @@ static void on_reconnect_timer(uv_timer_t *t)
     start_connect(t->data);
 }
 
-/* Marks the connection gone, re-queues the settle batch that lost its reply
- * and schedules a reconnect. */
+/* Marks the connection gone, keeps a settle unit that lost replies for
+ * sending again, and schedules a reconnect. */
 static void went_down(struct hookd_queue *q)
 {
     int was_ready = q->state == Q_READY;
     q->ac = NULL;
     q->state = Q_DOWN;
     q->taking = q->loading = 0;
-    if (q->settling) {
-        struct args merged;
-        args_init(&merged);
-        if (args_append(&merged, &q->inflight) == 0 && args_append(&merged, &q->pending) == 0) {
-            args_free(&q->pending);
-            q->pending = merged;
-        } else {
-            args_free(&merged);
-        }
-        args_clear(&q->inflight);
-        q->settling = 0;
-    }
+    /* A unit whose replies did not all arrive stays, to be sent again. */
+    q->settling = q->settle_failed = 0;
+    q->replies = 0;
     if (was_ready && q->cbs.on_state)
         q->cbs.on_state(q->data, 0);
     if (q->closing) {
@@ -436,8 +668,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
     if (q->cbs.on_state)
         q->cbs.on_state(q->data, 1);
     load_registry(q);
-    if (q->settling == 0 && q->pending.n)
-        send_settle(q);
+    send_settle(q);
 }
 
 /* AUTH and SELECT replies: an error ends this connection attempt. */
@@ -553,6 +784,53 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- take ---- */
 
+/* Hands the owner the items of a take reply, {now, webhooks, base, {event,
+ * ...}, token, payload, ...} (see TAKE_LUA): the pairs first, then the
+ * events with the tokens rebuilt from base. */
+static void take_items(struct hookd_queue *q, const redisReply *reply)
+{
+    const redisReply *evs = reply->element[3];
+    uint64_t base = (uint64_t)reply->element[2]->integer;
+    size_t npairs = (reply->elements - 4) / 2;
+    size_t n = npairs + evs->elements;
+    struct hookd_item stack[TAKE_ITEMS_STACK];
+    char tok_stack[TAKE_ITEMS_STACK][TOKEN_EVENT_MAX];
+    struct hookd_item *items = stack;
+    char(*toks)[TOKEN_EVENT_MAX] = tok_stack;
+    void *heap = NULL;
+    if (n > TAKE_ITEMS_STACK) {
+        heap = malloc(n * (sizeof(*items) + sizeof(*toks)));
+        if (!heap) {
+            /* The leases bring the work back. */
+            emit_error(q, "redis: take: out of memory for %zu items", n);
+            q->cbs.on_take(q->data, NULL, 0, reply->element[0]->integer);
+            return;
+        }
+        items = heap;
+        toks = (char(*)[TOKEN_EVENT_MAX])(items + n);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < npairs; i++) {
+        const redisReply *t = reply->element[4 + 2 * i], *p = reply->element[5 + 2 * i];
+        if (t->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING)
+            continue;
+        items[k++] = (struct hookd_item){t->str, t->len, p->str, p->len};
+    }
+    for (size_t i = 0; i < evs->elements; i++) {
+        const redisReply *p = evs->element[i];
+        if (p->type != REDIS_REPLY_STRING)
+            continue;
+        char *t = toks[i];
+        t[0] = 'e';
+        t[1] = ':';
+        size_t len = 2 + dec(t + 2, base + 1 + i);
+        t[len] = '\0';
+        items[k++] = (struct hookd_item){t, len, p->str, p->len};
+    }
+    q->cbs.on_take(q->data, items, k, reply->element[0]->integer);
+    free(heap);
+}
+
 static void on_take(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
@@ -561,56 +839,42 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     q->taking = 0;
     if (!reply)
         return; /* disconnected; the leases bring the work back */
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[2]->type != REDIS_REPLY_INTEGER || reply->element[2]->integer < 0 ||
+        reply->element[3]->type != REDIS_REPLY_ARRAY) {
         emit_error(q, "redis: take: %s",
                    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
         q->cbs.on_take(q->data, NULL, 0, 0);
         return;
     }
     apply_registry(q, reply->element[1]);
-    size_t n = (reply->elements - 2) / 2;
-    struct hookd_item stack[128];
-    struct hookd_item *items = n <= 128 ? stack : malloc(n * sizeof(*items));
-    if (!items) {
-        q->cbs.on_take(q->data, NULL, 0, reply->element[0]->integer);
-        return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *t = reply->element[2 + 2 * i], *p = reply->element[3 + 2 * i];
-        if (t->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING)
-            continue;
-        items[k++] = (struct hookd_item){t->str, t->len, p->str, p->len};
-    }
-    q->cbs.on_take(q->data, items, k, reply->element[0]->integer);
-    if (items != stack)
-        free(items);
+    take_items(q, reply);
 }
 
 int hookd_queue_take(struct hookd_queue *q, int n)
 {
     if (q->state != Q_READY || q->taking || q->closing)
         return HOOKD_EREDIS;
-    char lease[24], count[24];
-    snprintf(lease, sizeof(lease), "%lld", (long long)q->cfg->lease_ms);
-    snprintf(count, sizeof(count), "%d", n);
-    const char *argv[] = {"EVALSHA",
-                          q->sha[S_TAKE],
-                          "7",
-                          q->key[K_EVENTS],
-                          q->key[K_LEASES],
-                          q->key[K_JOBS],
-                          q->key[K_RETRY],
-                          q->key[K_SEQ],
-                          q->key[K_REV],
-                          q->key[K_WEBHOOKS],
-                          lease,
-                          count,
-                          q->cfg->prefix,
-                          q->rev};
-    if (redisAsyncCommandArgv(q->ac, on_take, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
-                              NULL) != REDIS_OK)
+    struct hookd_buf *b = &q->cmd;
+    struct resp_w w;
+    hookd_buf_reset(b);
+    w_init(&w, b);
+    w_line(&w, '*', 14);
+    w_str(&w, "EVALSHA");
+    w_str(&w, q->sha[S_TAKE]);
+    w_str(&w, "7");
+    static const int keys[] = {K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_REV, K_WEBHOOKS};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        w_str(&w, q->key[keys[i]]);
+    w_str(&w, q->lease);
+    w_i64(&w, n);
+    w_str(&w, q->cfg->prefix);
+    w_str(&w, q->rev);
+    int rc = w_end(&w);
+    if (rc)
+        return rc;
+    if (redisAsyncFormattedCommand(q->ac, on_take, NULL, b->data, b->len) != REDIS_OK)
         return HOOKD_EREDIS;
     q->taking = 1;
     return 0;
@@ -618,69 +882,105 @@ int hookd_queue_take(struct hookd_queue *q, int n)
 
 /* ---- settle ---- */
 
+/* Counts one reply of the unit; the last one ends it, unless its EVALSHA
+ * failed, and sends what gathered meanwhile. */
+static void settle_reply(struct hookd_queue *q)
+{
+    if (--q->replies > 0 || q->settle_failed)
+        return;
+    if (q->log_refused > 1)
+        emit_error(q, "redis: attempt log: %zu entries refused in one batch", q->log_refused);
+    unit_clear(&q->unit);
+    q->settling = 0;
+    if (q->pending.nops)
+        send_settle(q);
+    else if (q->closing)
+        maybe_finish_close(q);
+}
+
 static void on_settled(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
     struct hookd_queue *q = ac->data;
     redisReply *reply = r;
     if (!reply)
-        return; /* went_down() re-queues the batch */
+        return; /* went_down() keeps the unit */
     if (reply->type == REDIS_REPLY_ERROR) {
-        /* Keep the batch; after NOSCRIPT (SCRIPT FLUSH) a reconnect reloads. */
+        /* Keep the unit; after NOSCRIPT (SCRIPT FLUSH) a reconnect reloads. */
         emit_error(q, "redis: settle: %s", reply->str);
+        q->settle_failed = 1;
         redisAsyncDisconnect(ac);
-        return;
     }
-    args_clear(&q->inflight);
-    q->settling = 0;
-    if (q->pending.n)
-        send_settle(q);
-    else if (q->closing)
-        maybe_finish_close(q);
+    settle_reply(q);
 }
 
-/* Sends the pending operations as one EVALSHA; they become the in-flight
- * batch until the reply. */
+/* An XADD of the attempt log answered. A refused entry is not sent again (a
+ * log entry is no work to lose, and it would likely be refused again); the
+ * first refusal of a unit is told at once, the count when the unit ends. */
+static void on_logged(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    struct hookd_queue *q = ac->data;
+    redisReply *reply = r;
+    if (!reply)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR && q->log_refused++ == 0)
+        emit_error(q, "redis: attempt log: %s", reply->str);
+    settle_reply(q);
+}
+
+/* Hands hiredis the unit, one command at a time so that each reply finds
+ * its callback; all go out in one write. */
+static void send_unit(struct hookd_queue *q)
+{
+    struct unit *u = &q->unit;
+    const char *p = u->resp.data;
+    size_t at = 0, n = u->ends.len / sizeof(size_t);
+    int ok = 1;
+    q->settling = 1;
+    q->settle_failed = 0;
+    q->replies = q->log_refused = 0;
+    if (u->eval_len) {
+        ok = redisAsyncFormattedCommand(q->ac, on_settled, NULL, p, u->eval_len) == REDIS_OK;
+        q->replies += (size_t)ok;
+        at = u->eval_len;
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        size_t end;
+        memcpy(&end, u->ends.data + i * sizeof(end), sizeof(end));
+        end += u->eval_len;
+        ok = redisAsyncFormattedCommand(q->ac, on_logged, NULL, p + at, end - at) == REDIS_OK;
+        q->replies += (size_t)ok;
+        at = end;
+    }
+    if (!ok) {
+        /* Only a connection on its way down refuses; the unit goes again
+         * after the reconnect. */
+        q->settle_failed = 1;
+        emit_error(q, "redis: settle: the connection refused the batch");
+        redisAsyncDisconnect(q->ac);
+    }
+}
+
+/* Sends the unit again if it lost its replies, else makes the pending
+ * operations the unit and sends them; one unit at a time. */
 static void send_settle(struct hookd_queue *q)
 {
-    if (q->state != Q_READY || q->settling || !q->pending.n)
+    if (q->state != Q_READY || q->settling)
         return;
-    if (q->cbs.before_settle)
-        q->cbs.before_settle(q->data);
-    struct args tmp = q->inflight;
-    q->inflight = q->pending;
-    q->pending = tmp;
-    args_clear(&q->pending);
-
-    char dead_max[24], log_max[24];
-    snprintf(dead_max, sizeof(dead_max), "%d", q->cfg->dead_max);
-    snprintf(log_max, sizeof(log_max), "%d", q->cfg->log_max);
-    const char *head[] = {"EVALSHA",        q->sha[S_SETTLE], "5",
-                          q->key[K_LEASES], q->key[K_JOBS],   q->key[K_RETRY],
-                          q->key[K_DEAD],   q->key[K_STATS],  q->cfg->prefix,
-                          dead_max,         log_max};
-    size_t nh = sizeof(head) / sizeof(head[0]);
-    size_t argc = nh + q->inflight.n;
-    const char **argv = malloc(argc * sizeof(*argv));
-    size_t *argvlen = malloc(argc * sizeof(*argvlen));
-    if (!argv || !argvlen) {
-        free(argv);
-        free(argvlen);
-        went_down(q); /* puts the batch back; retried after a reconnect */
-        return;
+    if (!q->unit.resp.len) {
+        if (!q->pending.nops)
+            return;
+        if (q->cbs.before_settle)
+            q->cbs.before_settle(q->data);
+        int rc = unit_build(q);
+        if (rc) {
+            /* The operations stay pending for the next flush. */
+            emit_error(q, "redis: settle: %s", hookd_strerror(rc));
+            return;
+        }
     }
-    for (size_t i = 0; i < nh; i++) {
-        argv[i] = head[i];
-        argvlen[i] = strlen(head[i]);
-    }
-    for (size_t i = 0; i < q->inflight.n; i++) {
-        argv[nh + i] = q->inflight.bytes.data + q->inflight.off[i];
-        argvlen[nh + i] = q->inflight.len[i];
-    }
-    q->settling = 1;
-    redisAsyncCommandArgv(q->ac, on_settled, NULL, (int)argc, argv, argvlen);
-    free(argv);
-    free(argvlen);
+    send_unit(q);
 }
 
 void hookd_queue_flush(struct hookd_queue *q)
@@ -690,80 +990,107 @@ void hookd_queue_flush(struct hookd_queue *q)
 
 size_t hookd_queue_unsettled(const struct hookd_queue *q)
 {
-    return q->pending.ops + q->inflight.ops;
+    return q->pending.nops + q->unit.nops;
 }
 
 int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len)
 {
-    int rc;
-    if ((rc = args_adds(&q->pending, "a")) || (rc = args_add(&q->pending, token, len)))
-        return rc;
-    q->pending.ops++;
-    return 0;
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    size_t run_at = b->run_at;
+    if (!run_at || b->run_n == ACK_RUN_MAX) {
+        op_arg(b, &w, "a", 1);
+        op_arg(b, &w, "0000", ACK_RUN_DIGITS);
+        run_at = w_pos(&w) - 2 - ACK_RUN_DIGITS;
+        b->run_n = 0;
+    }
+    b->nargs++;
+    w_bulk(&w, token, len);
+    int rc = w_end(&w);
+    if (rc == 0) {
+        b->run_at = run_at;
+        b->run_n++;
+        run_count(b);
+    }
+    return op_done(q, &m, rc);
 }
 
 int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms, const char *job,
                       size_t job_len)
 {
-    char due[24];
-    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
-    int rc;
-    if ((rc = args_adds(&q->pending, "r")) || (rc = args_adds(&q->pending, token)) ||
-        (rc = args_adds(&q->pending, due)) || (rc = args_add(&q->pending, job, job_len)))
-        return rc;
-    q->pending.ops++;
-    return 0;
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "r", 1);
+    op_str(b, &w, token);
+    op_i64(b, &w, due_ms);
+    op_arg(b, &w, job, job_len);
+    return op_done(q, &m, w_end(&w));
 }
 
 int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
                      size_t record_len)
 {
-    int rc;
-    if ((rc = args_adds(&q->pending, "x")) || (rc = args_adds(&q->pending, token)) ||
-        (rc = args_add(&q->pending, record, record_len)))
-        return rc;
-    q->pending.ops++;
-    return 0;
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "x", 1);
+    op_str(b, &w, token);
+    op_arg(b, &w, record, record_len);
+    return op_done(q, &m, w_end(&w));
 }
 
 int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason)
 {
-    int rc;
-    if ((rc = args_adds(&q->pending, "g")) || (rc = args_adds(&q->pending, webhook_id)) ||
-        (rc = args_adds(&q->pending, reason)))
-        return rc;
-    q->pending.ops++;
-    return 0;
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "g", 1);
+    op_str(b, &w, webhook_id);
+    op_str(b, &w, reason);
+    return op_done(q, &m, w_end(&w));
 }
 
 int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *const *fields)
 {
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
     size_t n = 0;
     while (fields[n])
         n++;
-    char count[24];
-    snprintf(count, sizeof(count), "%zu", n);
-    int rc;
-    if ((rc = args_adds(&q->pending, "l")) || (rc = args_adds(&q->pending, webhook_id)) ||
-        (rc = args_adds(&q->pending, count)))
-        return rc;
+    size_t pre = strlen(q->log_key), idlen = strlen(webhook_id);
+    struct resp_w w;
+    w_init(&w, &b->logs);
+    w_line(&w, '*', 6 + n);
+    w_raw(&w, "$4\r\nXADD\r\n", 10);
+    w_line(&w, '$', pre + idlen);
+    w_raw(&w, q->log_key, pre);
+    w_raw(&w, webhook_id, idlen);
+    w_raw(&w, "\r\n", 2);
+    w_raw(&w, q->xadd_mid.data, q->xadd_mid.len);
     for (size_t i = 0; i < n; i++)
-        if ((rc = args_adds(&q->pending, fields[i])))
-            return rc;
-    q->pending.ops++;
-    return 0;
+        w_str(&w, fields[i]);
+    int rc = w_end(&w);
+    if (rc == 0)
+        rc = hookd_buf_add(&b->ends, &b->logs.len, sizeof(b->logs.len));
+    return op_done(q, &m, rc);
 }
 
 int hookd_queue_count(struct hookd_queue *q, const char *counter, int64_t n)
 {
-    char v[24];
-    snprintf(v, sizeof(v), "%lld", (long long)n);
-    int rc;
-    if ((rc = args_adds(&q->pending, "c")) || (rc = args_adds(&q->pending, counter)) ||
-        (rc = args_adds(&q->pending, v)))
-        return rc;
-    q->pending.ops++;
-    return 0;
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "c", 1);
+    op_str(b, &w, counter);
+    op_i64(b, &w, n);
+    return op_done(q, &m, w_end(&w));
 }
 
 /* ---- renew ---- */
@@ -772,24 +1099,60 @@ int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n
 {
     if (q->state != Q_READY || n == 0)
         return q->state == Q_READY ? 0 : HOOKD_EREDIS;
-    char lease[24];
-    snprintf(lease, sizeof(lease), "%lld", (long long)q->cfg->lease_ms);
-    size_t argc = 5 + n;
-    const char **argv = malloc(argc * sizeof(*argv));
-    if (!argv)
-        return HOOKD_ENOMEM;
-    argv[0] = "EVALSHA";
-    argv[1] = q->sha[S_RENEW];
-    argv[2] = "1";
-    argv[3] = q->key[K_LEASES];
-    argv[4] = lease;
-    memcpy(argv + 5, tokens, n * sizeof(*argv));
-    int rc = redisAsyncCommandArgv(q->ac, NULL, NULL, (int)argc, argv, NULL);
-    free(argv);
+    struct hookd_buf *b = &q->cmd;
+    struct resp_w w;
+    hookd_buf_reset(b);
+    w_init(&w, b);
+    w_line(&w, '*', 5 + n);
+    w_str(&w, "EVALSHA");
+    w_str(&w, q->sha[S_RENEW]);
+    w_str(&w, "1");
+    w_str(&w, q->key[K_LEASES]);
+    w_str(&w, q->lease);
+    for (size_t i = 0; i < n; i++)
+        w_str(&w, tokens[i]);
+    int rc = w_end(&w);
+    if (rc)
+        return rc;
+    rc = redisAsyncFormattedCommand(q->ac, NULL, NULL, b->data, b->len);
     return rc == REDIS_OK ? 0 : HOOKD_EREDIS;
 }
 
 /* ---- life cycle ---- */
+
+/* Writes the fixed parts of the settle EVALSHA and of the XADDs. */
+static int write_heads(struct hookd_queue *q)
+{
+    struct resp_w w;
+    w_init(&w, &q->settle_head);
+    w_str(&w, "EVALSHA");
+    w_str(&w, q->sha[S_SETTLE]);
+    w_str(&w, "5");
+    static const int keys[] = {K_LEASES, K_JOBS, K_RETRY, K_DEAD, K_STATS};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        w_str(&w, q->key[keys[i]]);
+    w_str(&w, q->cfg->prefix);
+    w_i64(&w, q->cfg->dead_max);
+    int rc = w_end(&w);
+    if (rc)
+        return rc;
+    w_init(&w, &q->xadd_mid);
+    w_str(&w, "MAXLEN");
+    w_str(&w, "~");
+    w_i64(&w, q->cfg->log_max);
+    w_str(&w, "*");
+    return w_end(&w);
+}
+
+static void queue_bufs_free(struct hookd_queue *q)
+{
+    batch_free(&q->pending);
+    hookd_buf_free(&q->unit.resp);
+    hookd_buf_free(&q->unit.ends);
+    hookd_buf_free(&q->cmd);
+    hookd_buf_free(&q->settle_head);
+    hookd_buf_free(&q->xadd_mid);
+}
 
 int hookd_queue_ready(const struct hookd_queue *q)
 {
@@ -823,8 +1186,14 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     q->cbs = *cbs;
     q->data = data;
     q->backoff_ms = 100;
-    args_init(&q->pending);
-    args_init(&q->inflight);
+    batch_init(&q->pending);
+    hookd_buf_init(&q->unit.resp, SIZE_MAX / 2); /* bounded by the pending batch */
+    hookd_buf_init(&q->unit.ends, SETTLE_MAX);
+    hookd_buf_init(&q->cmd, SETTLE_MAX);
+    hookd_buf_init(&q->settle_head, SETTLE_MAX);
+    hookd_buf_init(&q->xadd_mid, SETTLE_MAX);
+    snprintf(q->lease, sizeof(q->lease), "%lld", (long long)cfg->lease_ms);
+    hookd_key(q->log_key, cfg->prefix, "log:");
     static const char *const names[] = {"events", "leases", "jobs",         "retry",   "seq",
                                         "dead",   "stats",  "webhooks:rev", "webhooks"};
     for (int i = 0; i < 9; i++)
@@ -833,6 +1202,11 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
         unsigned char md[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)SCRIPTS[i], strlen(SCRIPTS[i]), md);
         hookd_hex(md, sizeof(md), q->sha[i]);
+    }
+    if ((rc = write_heads(q)) != 0) {
+        queue_bufs_free(q);
+        free(q);
+        return rc;
     }
     uv_timer_init(loop, &q->reconnect);
     uv_timer_init(loop, &q->tick);
@@ -858,7 +1232,7 @@ static void maybe_finish_close(struct hookd_queue *q)
 {
     if (q->state == Q_CLOSED)
         return;
-    if ((q->settling || q->pending.n) && !q->close_expired) {
+    if ((q->unit.resp.len || q->pending.nops) && !q->close_expired) {
         if (!q->ac && !uv_is_active((uv_handle_t *)&q->reconnect))
             uv_timer_start(&q->reconnect, on_reconnect_timer, (uint64_t)q->backoff_ms, 0);
         return;
@@ -903,7 +1277,6 @@ void hookd_queue_free(struct hookd_queue *q)
 {
     if (!q)
         return;
-    args_free(&q->pending);
-    args_free(&q->inflight);
+    queue_bufs_free(q);
     free(q);
 }

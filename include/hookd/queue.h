@@ -4,11 +4,12 @@
  * reconnects by itself with capped backoff. Work is taken in batches by one
  * Lua script (expired leases first, then due retries, then new events) and
  * settled in batches by another: acknowledgements, retries, dead letters,
- * attempt logs and counters accumulate in memory and go out in one EVALSHA
- * while no other settle is in flight. Settlements survive a disconnect: a
- * batch whose reply did not arrive is sent again after reconnecting (every
- * operation in it is idempotent but the dead-list push, the attempt log and
- * the counters, which may then count twice). */
+ * attempt logs and counters accumulate in memory and go out in one write
+ * (one EVALSHA, and an XADD per attempt log entry) while no other settle is
+ * in flight. Settlements survive a disconnect: a batch whose replies did not
+ * all arrive is sent again after reconnecting (every operation in it is
+ * idempotent but the dead-list push, the attempt log and the counters, which
+ * may then count twice). */
 #ifndef HOOKD_QUEUE_H
 #define HOOKD_QUEUE_H
 
@@ -88,5 +89,12 @@ const char *hookd_queue_errstr(const struct hookd_queue *q);
 
 /* Frees the queue; only after on_closed. */
 void hookd_queue_free(struct hookd_queue *q);
+
+/* RESP, as the settle batch is written (public for its unit test). Both
+ * append to b, or leave it as it was and return HOOKD_ETOOBIG/HOOKD_ENOMEM. */
+/* "*n\r\n": the head of a command of n arguments. */
+int hookd_queue_resp_array(struct hookd_buf *b, size_t n);
+/* "$len\r\n", the len bytes at p, "\r\n": one argument. */
+int hookd_queue_resp_bulk(struct hookd_buf *b, const void *p, size_t len);
 
 #endif
