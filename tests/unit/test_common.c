@@ -19,9 +19,8 @@ static void check_i64(int64_t v)
 
 static void test_i64_fmt(void)
 {
-    static const int64_t edges[] = {0,         1,         -1,        9,         10,
-                                    -10,       99,        100,       1700000000000,
-                                    INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    static const int64_t edges[] = {
+        0, 1, -1, 9, 10, -10, 99, 100, 1700000000000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
         check_i64(edges[i]);
     /* Every power of ten and its neighbours, both signs. */
