@@ -87,6 +87,21 @@ static int buf_reserve(struct hookd_buf *b, size_t n)
     return 0;
 }
 
+int hookd_buf_reserve(struct hookd_buf *b, size_t n)
+{
+    if (n > b->max - b->len)
+        return HOOKD_ETOOBIG;
+    size_t need = b->len + n + 1;
+    if (need <= b->cap)
+        return 0;
+    char *p = realloc(b->data, need);
+    if (!p)
+        return HOOKD_ENOMEM;
+    b->data = p;
+    b->cap = need;
+    return 0;
+}
+
 int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);
@@ -154,6 +169,32 @@ int64_t hookd_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t hookd_i64_fmt(char *out, int64_t v)
+{
+    char tmp[HOOKD_I64_LEN];
+    /* Negate as unsigned, so that INT64_MIN has a magnitude too. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+size_t hookd_str_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
 }
 
 int hookd_hexval(int c)

@@ -226,11 +226,11 @@ static void settle_dead(struct hookd_worker *w, struct delivery *dl, const char 
 
 static void log_attempt(struct hookd_worker *w, const struct delivery *dl)
 {
-    char attempt[16], status[16], ms[24], at[24];
-    snprintf(attempt, sizeof(attempt), "%d", dl->attempt);
-    snprintf(status, sizeof(status), "%ld", dl->a.status);
-    snprintf(ms, sizeof(ms), "%lld", (long long)dl->a.elapsed_ms);
-    snprintf(at, sizeof(at), "%lld", (long long)dl->a.started_ms);
+    char attempt[HOOKD_I64_LEN], status[HOOKD_I64_LEN], ms[HOOKD_I64_LEN], at[HOOKD_I64_LEN];
+    hookd_i64_fmt(attempt, dl->attempt);
+    hookd_i64_fmt(status, dl->a.status);
+    hookd_i64_fmt(ms, dl->a.elapsed_ms);
+    hookd_i64_fmt(at, dl->a.started_ms);
     const char *fields[] = {"delivery", dl->id,  "event_id", dl->event_id, "event", dl->event,
                             "attempt",  attempt, "status",   status,       "ms",    ms,
                             "at",       at,      "error",    dl->a.error,  NULL};
@@ -395,8 +395,8 @@ static void take_event(struct hookd_worker *w, const struct hookd_item *it)
         dl->attempt = 1;
         dl->first_ms = now;
         hookd_delivery_id(env.id, targets[i]->id, dl->id);
-        snprintf(dl->event_id, sizeof(dl->event_id), "%s", env.id);
-        snprintf(dl->event, sizeof(dl->event), "%s", env.event);
+        hookd_str_copy(dl->event_id, sizeof(dl->event_id), env.id);
+        hookd_str_copy(dl->event, sizeof(dl->event), env.event);
         submit(w, dl);
     }
     body_release(b);

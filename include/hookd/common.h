@@ -52,6 +52,9 @@ void hookd_buf_init(struct hookd_buf *b, size_t max);
 void hookd_buf_free(struct hookd_buf *b);
 /* Empties the buffer but keeps its memory for reuse. */
 void hookd_buf_reset(struct hookd_buf *b);
+/* Makes room for n more bytes at once, so that the appends that follow do
+ * not reallocate; ETOOBIG past the cap. */
+int hookd_buf_reserve(struct hookd_buf *b, size_t n);
 int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n);
 int hookd_buf_adds(struct hookd_buf *b, const char *s);
 int hookd_buf_addf(struct hookd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +62,16 @@ int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Hands the bytes to the caller (who frees them with free()) and empties b. */
 char *hookd_buf_steal(struct hookd_buf *b, size_t *len);
+
+/* Writes v in decimal and a NUL into out, which holds HOOKD_I64_LEN bytes;
+ * returns the digits written. The hot path's snprintf("%lld"). */
+#define HOOKD_I64_LEN 21
+size_t hookd_i64_fmt(char *out, int64_t v);
+
+/* Copies the C string src into dst of size bytes (> 0), cut to fit and
+ * always terminated; returns the bytes copied. The hot path's
+ * snprintf("%s"). */
+size_t hookd_str_copy(char *dst, size_t size, const char *src);
 
 /* Value of one hex digit, or -1 when c is not one. */
 int hookd_hexval(int c);

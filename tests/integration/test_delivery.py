@@ -66,6 +66,11 @@ class Delivery(HookdCase):
         self.assertEqual(sig, openssl_sig(wh["secret"], ts, req.body), "openssl dgst -hmac")
         self.assertRegex(hd.get("x-twenty-webhook-nonce", ""), HEX32)
         self.assertRegex(hd.get("webhook-id", ""), MSG_ID)
+        # and nothing else but what HTTP/1.1 itself needs
+        self.assertEqual(sorted(hd), ["content-length", "content-type", "host", "user-agent",
+                                      "webhook-id", "x-twenty-webhook-nonce",
+                                      "x-twenty-webhook-signature",
+                                      "x-twenty-webhook-timestamp"])
 
         # hookd verify agrees with what it sent
         rc, out, err = self.h.cli("verify", "--secret", wh["secret"], "--timestamp", ts,

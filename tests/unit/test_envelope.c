@@ -122,6 +122,37 @@ static void test_data_location(void)
     hookd_envelope_free(&env);
 }
 
+/* Minifying keeps string text exactly, whatever escapes and spaces it
+ * holds, and drops only the whitespace between tokens. */
+static void test_minify_text(void)
+{
+    struct hookd_envelope env;
+    CHECK(parse("{\"event\":\"a.b\",\"data\": { \"a b\" : \" x \\\" , } \\\\\" ,\n"
+                "\t\"c\":[ 1 , \"\\\\\\\\\" ] } }",
+                &env) == 0);
+    CHECK_STR(env.body, "{\"event\":\"a.b\",\"data\":{\"a b\":\" x \\\" , } \\\\\","
+                        "\"c\":[1,\"\\\\\\\\\"]},\"timestamp\":\"2025-02-10T15:30:50.123Z\"}");
+    hookd_envelope_free(&env);
+
+    /* A long run of escapes, then spaces after the closing quote. */
+    struct hookd_buf in, want;
+    hookd_buf_init(&in, 1 << 20);
+    hookd_buf_init(&want, 1 << 20);
+    hookd_buf_adds(&in, "{\"event\":\"a.b\",\"data\":{\"k\":\"");
+    hookd_buf_adds(&want, "{\"event\":\"a.b\",\"data\":{\"k\":\"");
+    for (int i = 0; i < 5000; i++) {
+        hookd_buf_adds(&in, i % 3 ? "\\\" " : "\\\\");
+        hookd_buf_adds(&want, i % 3 ? "\\\" " : "\\\\");
+    }
+    hookd_buf_adds(&in, "\"   }   }");
+    hookd_buf_adds(&want, "\"},\"timestamp\":\"2025-02-10T15:30:50.123Z\"}");
+    CHECK(parse(in.data, &env) == 0);
+    CHECK(env.body && env.body_len == want.len && strcmp(env.body, want.data) == 0);
+    hookd_envelope_free(&env);
+    hookd_buf_free(&in);
+    hookd_buf_free(&want);
+}
+
 static void test_unicode(void)
 {
     struct hookd_envelope env;
@@ -502,6 +533,7 @@ int main(void)
     test_minimal();
     test_all_fields();
     test_data_location();
+    test_minify_text();
     test_unicode();
     test_missing_and_types();
     test_event_names();
