@@ -67,18 +67,23 @@ void hookd_buf_reset(struct hookd_buf *b)
 }
 
 /* Makes room for n more bytes plus the NUL, growing by doubling. */
-static int buf_reserve(struct hookd_buf *b, size_t n)
+/* Makes room for n more bytes: exactly that much when exact, else by
+ * doubling, so that a run of appends costs amortised O(1). */
+static int buf_grow(struct hookd_buf *b, size_t n, int exact)
 {
     if (n > b->max - b->len)
         return HOOKD_ETOOBIG;
     size_t need = b->len + n + 1;
     if (need <= b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap *= 2;
-    if (cap > b->max + 1)
-        cap = b->max + 1;
+    size_t cap = need;
+    if (!exact) {
+        cap = b->cap ? b->cap : 64;
+        while (cap < need)
+            cap *= 2;
+        if (cap > b->max + 1)
+            cap = b->max + 1;
+    }
     char *p = realloc(b->data, cap);
     if (!p)
         return HOOKD_ENOMEM;
@@ -89,22 +94,12 @@ static int buf_reserve(struct hookd_buf *b, size_t n)
 
 int hookd_buf_reserve(struct hookd_buf *b, size_t n)
 {
-    if (n > b->max - b->len)
-        return HOOKD_ETOOBIG;
-    size_t need = b->len + n + 1;
-    if (need <= b->cap)
-        return 0;
-    char *p = realloc(b->data, need);
-    if (!p)
-        return HOOKD_ENOMEM;
-    b->data = p;
-    b->cap = need;
-    return 0;
+    return buf_grow(b, n, 1);
 }
 
 int hookd_buf_add(struct hookd_buf *b, const void *p, size_t n)
 {
-    int rc = buf_reserve(b, n);
+    int rc = buf_grow(b, n, 0);
     if (rc)
         return rc;
     if (n)
@@ -127,7 +122,7 @@ int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
     va_end(cp);
     if (n < 0)
         return HOOKD_EINVAL;
-    int rc = buf_reserve(b, (size_t)n);
+    int rc = buf_grow(b, (size_t)n, 0);
     if (rc)
         return rc;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

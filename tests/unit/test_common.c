@@ -55,8 +55,33 @@ static void test_str_copy(void)
     CHECK(one[0] == '\0');
 }
 
+/* After a reserve, appends within it keep the same memory; the cap holds. */
+static void test_buf_reserve(void)
+{
+    struct hookd_buf b;
+    hookd_buf_init(&b, 100);
+    CHECK(hookd_buf_reserve(&b, 101) == HOOKD_ETOOBIG);
+    CHECK(b.data == NULL && b.len == 0);
+    CHECK(hookd_buf_reserve(&b, 70) == 0);
+    CHECK(b.cap == 71);
+    const char *mem = b.data;
+    for (int i = 0; i < 7; i++)
+        CHECK(hookd_buf_add(&b, "0123456789", 10) == 0);
+    CHECK(b.data == mem && b.len == 70 && strlen(b.data) == 70);
+    CHECK(hookd_buf_reserve(&b, 0) == 0 && b.data == mem);
+    CHECK(hookd_buf_reserve(&b, 31) == HOOKD_ETOOBIG);
+    CHECK(hookd_buf_add(&b, "x", 1) == 0); /* past the reserve: grows, capped */
+    CHECK(b.len == 71 && b.cap <= 101);
+    CHECK(hookd_buf_add(&b, "012345678901234567890123456789", 30) == HOOKD_ETOOBIG);
+    CHECK(hookd_buf_add(&b, "01234567890123456789012345678", 29) == 0);
+    CHECK(b.len == 100 && b.cap == 101 && strlen(b.data) == 100);
+    CHECK(hookd_buf_add(&b, "a", 1) == HOOKD_ETOOBIG && b.len == 100);
+    hookd_buf_free(&b);
+}
+
 int main(void)
 {
+    test_buf_reserve();
     test_i64_fmt();
     test_str_copy();
     return CHECK_REPORT();
