@@ -40,19 +40,21 @@
 
 /* KEYS: events leases jobs retry seq rev webhooks. ARGV: lease_ms, n, prefix,
  * the webhook revision loaded. Returns {now_ms, webhooks, base, {event, ...},
- * token, payload, ...}: expired leases (work of a worker that died) and due
- * retries as pairs, then up to n of them in all, new events, whose tokens are
- * "e:" .. base + i, i counting from 1; base is 0 when there are none. The
- * webhooks come along when they changed, so that an event is never judged
- * against webhooks older than the event. Every token taken is leased by one
- * ZADD at the end. */
+ * next_due, token, payload, ...}: expired leases (work of a worker that died)
+ * and due retries as pairs, then up to n of them in all, new events, whose
+ * tokens are "e:" .. base + i, i counting from 1; base is 0 when there are
+ * none. The webhooks come along when they changed, so that an event is never
+ * judged against webhooks older than the event. Every token taken is leased
+ * by one ZADD at the end. When nothing was taken, next_due is the due time
+ * of the earliest retry (one ZRANGE), so that a worker waiting for events can
+ * wake for it; else, or when there is none, -1. */
 static const char TAKE_LUA[] = WEBHOOKS_LUA(
     6, 4) "local t = redis.call('TIME')\n"
           "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
           "local deadline = string.format('%d', now + tonumber(ARGV[1]))\n"
           "local n = tonumber(ARGV[2])\n"
-          "local out = {now, webhooks(), 0, {}}\n"
-          "local k, got, z = 4, 0, {}\n"
+          "local out = {now, webhooks(), 0, {}, -1}\n"
+          "local k, got, z = 5, 0, {}\n"
           "local function claim(toks, gone)\n"
           "  if #toks == 0 then return end\n"
           "  local ps = redis.call('HMGET', KEYS[3], unpack(toks))\n"
@@ -82,10 +84,15 @@ static const char TAKE_LUA[] = WEBHOOKS_LUA(
           "      z[j+2*i-1] = deadline; z[j+2*i] = tok\n"
           "    end\n"
           "    redis.call('HSET', KEYS[3], unpack(h))\n"
-          "    out[3] = base; out[4] = evs\n"
+          "    out[3] = base; out[4] = evs; got = got + m\n"
           "  end\n"
           "end\n"
           "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
+          "if got == 0 then\n"
+          "  local r = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
+          "  local d = tonumber(r[2] or '')\n"
+          "  if d and d >= 0 and d < 1e15 then out[5] = math.floor(d) end\n"
+          "end\n"
           "return out\n";
 
 /* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, then
@@ -143,6 +150,8 @@ enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_COUNT };
 static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA};
 
 enum qstate { Q_DOWN, Q_CONNECTING, Q_READY, Q_CLOSED };
+/* The wake connection: W_OFF for good once the server refused BLMOVE. */
+enum wstate { W_DOWN, W_CONNECTING, W_READY, W_OFF };
 
 enum {
     SETTLE_HEAD_ARGS = 10,  /* EVALSHA sha 5 five-keys prefix dead_max */
@@ -187,6 +196,15 @@ struct hookd_queue {
     void *data;                     /* owner's pointer for callbacks */
     struct hookd_redis_addr addr;   /* where Redis is */
     redisAsyncContext *ac;          /* the connection, NULL when down */
+    redisAsyncContext *wac;         /* the wake connection, NULL when down */
+    enum wstate wstate;             /* the wake connection's state */
+    int waiting;                    /* a BLMOVE is in flight on wac */
+    int64_t wait_since;             /* when it was sent, our clock, ms */
+    int wake_told;                  /* a failure was told since a wait last worked */
+    uv_timer_t wake_reconnect;      /* its backoff timer */
+    int64_t wake_backoff_ms;        /* its next reconnect delay */
+    struct hookd_buf wake_cmd;      /* the BLMOVE, in RESP */
+    int64_t next_due;               /* see hookd_queue_next_due() */
     enum qstate state;              /* connection state */
     int scripts_pending;            /* SCRIPT LOAD replies still to come */
     int setup_failed;               /* AUTH, SELECT or a SCRIPT LOAD failed */
@@ -218,6 +236,7 @@ struct hookd_queue {
 
 enum { K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_DEAD, K_STATS, K_REV, K_WEBHOOKS };
 static void start_connect(struct hookd_queue *q);
+static void start_wake(struct hookd_queue *q);
 static void load_registry(struct hookd_queue *q);
 static void send_settle(struct hookd_queue *q);
 static void maybe_finish_close(struct hookd_queue *q);
@@ -605,6 +624,56 @@ static void emit_error(struct hookd_queue *q, const char *fmt, ...)
         q->cbs.on_error(q->data, q->errstr);
 }
 
+/* Returns the delay before the next reconnect and doubles it, up to 5 s. */
+static uint64_t backoff_next(int64_t *backoff_ms)
+{
+    uint64_t delay = (uint64_t)*backoff_ms;
+    *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
+    return delay;
+}
+
+/* Starts connecting to Redis on q's loop, with ac->data = q and the two
+ * callbacks set. NULL when it cannot even begin, with the reason in why
+ * (HOOKD_ERRLEN bytes). Both connections of a queue open here. */
+static redisAsyncContext *conn_open(struct hookd_queue *q, redisConnectCallback *on_conn,
+                                    redisDisconnectCallback *on_disc, char *why)
+{
+    redisAsyncContext *ac = q->addr.path[0] ? redisAsyncConnectUnix(q->addr.path)
+                                            : redisAsyncConnect(q->addr.host, q->addr.port);
+    if (!ac || ac->err || redis_uv_attach(ac, q->loop) != REDIS_OK) {
+        const char *reason = "cannot watch its socket";
+        if (!ac)
+            reason = "out of memory";
+        else if (ac->err)
+            reason = ac->errstr;
+        hookd_fail(why, HOOKD_EREDIS, "%s", reason);
+        if (ac)
+            redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = q;
+    redisAsyncSetConnectCallback(ac, on_conn);
+    redisAsyncSetDisconnectCallback(ac, on_disc);
+    return ac;
+}
+
+/* Sends what a new connection needs before anything else: AUTH and SELECT
+ * as the URL says, with their replies to cb, then CLIENT SETNAME name, whose
+ * reply is ignored (a user not allowed to name itself still works). */
+static void conn_setup(struct hookd_queue *q, redisAsyncContext *ac, const char *name,
+                       redisCallbackFn *cb)
+{
+    if (q->addr.password[0]) {
+        if (q->addr.user[0])
+            redisAsyncCommand(ac, cb, NULL, "AUTH %s %s", q->addr.user, q->addr.password);
+        else
+            redisAsyncCommand(ac, cb, NULL, "AUTH %s", q->addr.password);
+    }
+    if (q->addr.db)
+        redisAsyncCommand(ac, cb, NULL, "SELECT %d", q->addr.db);
+    redisAsyncCommand(ac, NULL, NULL, "CLIENT SETNAME %s", name);
+}
+
 static void on_reconnect_timer(uv_timer_t *t)
 {
     start_connect(t->data);
@@ -627,8 +696,7 @@ static void went_down(struct hookd_queue *q)
         maybe_finish_close(q);
         return;
     }
-    uv_timer_start(&q->reconnect, on_reconnect_timer, (uint64_t)q->backoff_ms, 0);
-    q->backoff_ms = q->backoff_ms * 2 > 5000 ? 5000 : q->backoff_ms * 2;
+    uv_timer_start(&q->reconnect, on_reconnect_timer, backoff_next(&q->backoff_ms), 0);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -689,15 +757,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         went_down(q);
         return;
     }
-    if (q->addr.password[0]) {
-        if (q->addr.user[0])
-            redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s %s", q->addr.user,
-                              q->addr.password);
-        else
-            redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s", q->addr.password);
-    }
-    if (q->addr.db)
-        redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", q->addr.db);
+    conn_setup(q, ac, "hookd-take", on_setup_reply);
     q->scripts_pending = S_COUNT;
     q->setup_failed = 0;
     for (int i = 0; i < S_COUNT; i++)
@@ -706,21 +766,156 @@ static void on_connect(const redisAsyncContext *cac, int status)
 
 static void start_connect(struct hookd_queue *q)
 {
-    redisAsyncContext *ac = q->addr.path[0] ? redisAsyncConnectUnix(q->addr.path)
-                                            : redisAsyncConnect(q->addr.host, q->addr.port);
-    if (!ac || ac->err || redis_uv_attach(ac, q->loop) != REDIS_OK) {
-        emit_error(q, "redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        q->state = Q_CONNECTING; /* went_down reads it */
+    char why[HOOKD_ERRLEN];
+    redisAsyncContext *ac = conn_open(q, on_connect, on_disconnect, why);
+    q->state = Q_CONNECTING; /* went_down reads it */
+    if (!ac) {
+        emit_error(q, "redis: cannot connect: %s", why);
         went_down(q);
         return;
     }
-    ac->data = q;
     q->ac = ac;
-    q->state = Q_CONNECTING;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+/* ---- the wake connection ----
+ *
+ * It only ever holds one BLMOVE at a time. Whatever goes wrong with it, the
+ * owner is told the wait is over and polls until it is back; its failures
+ * are told once until a wait has succeeded again. */
+
+static void on_wake_timer(uv_timer_t *t)
+{
+    start_wake(t->data);
+}
+
+/* Forgets the wake connection, ending it too when drop (its callbacks then
+ * find q->wac changed and do nothing), tells a waiting owner that the wait
+ * is over, and reconnects later unless closing or off. why, when not NULL,
+ * is told unless a failure was told since the last successful wait. */
+static void wake_down(struct hookd_queue *q, int drop, const char *why)
+{
+    redisAsyncContext *ac = q->wac;
+    int was_waiting = q->waiting;
+    q->wac = NULL;
+    q->waiting = 0;
+    if (q->wstate != W_OFF)
+        q->wstate = W_DOWN;
+    if (why && !q->wake_told && !q->closing) {
+        q->wake_told = 1;
+        emit_error(q, "redis: wake connection: %s; %s", why,
+                   q->wstate == W_OFF ? "polling for new events from now on"
+                                      : "polling until it is back");
+    }
+    if (drop && ac)
+        redisAsyncFree(ac);
+    if (q->closing)
+        return;
+    if (q->wstate != W_OFF)
+        uv_timer_start(&q->wake_reconnect, on_wake_timer, backoff_next(&q->wake_backoff_ms), 0);
+    if (was_waiting && q->cbs.on_wake)
+        q->cbs.on_wake(q->data);
+}
+
+static void on_wake_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct hookd_queue *q = ac->data;
+    if (ac != q->wac)
+        return;
+    wake_down(q, 0, status != REDIS_OK && ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+/* AUTH and SELECT replies of the wake connection. */
+static void on_wake_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    struct hookd_queue *q = ac->data;
+    redisReply *reply = r;
+    if (ac == q->wac && reply && reply->type == REDIS_REPLY_ERROR)
+        wake_down(q, 1, reply->str);
+}
+
+static void on_wake_connect(const redisAsyncContext *cac, int status)
+{
+    struct hookd_queue *q = cac->data;
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    if (ac != q->wac)
+        return;
+    if (status != REDIS_OK) {
+        wake_down(q, 0, ac->errstr[0] ? ac->errstr : "cannot connect");
+        return;
+    }
+    conn_setup(q, ac, "hookd-wake", on_wake_setup_reply);
+    q->wstate = W_READY;
+    q->wake_backoff_ms = 100;
+}
+
+static void start_wake(struct hookd_queue *q)
+{
+    char why[HOOKD_ERRLEN];
+    if (q->closing || q->wstate == W_OFF)
+        return;
+    q->wstate = W_CONNECTING;
+    q->wac = conn_open(q, on_wake_connect, on_wake_disconnect, why);
+    if (!q->wac)
+        wake_down(q, 0, why);
+}
+
+/* The BLMOVE answered: an event (left where it was) or nil at the timeout.
+ * An error means the server lacks BLMOVE or refuses it to this user: then
+ * the wake connection is off for good. */
+static void on_wake_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    struct hookd_queue *q = ac->data;
+    redisReply *reply = r;
+    if (ac != q->wac)
+        return;
+    if (!reply) {
+        wake_down(q, 0, ac->errstr[0] ? ac->errstr : "connection lost");
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char why[HOOKD_ERRLEN];
+        if (strncmp(reply->str, "ERR unknown command", 19) == 0 ||
+            strncmp(reply->str, "NOPERM", 6) == 0) {
+            q->wstate = W_OFF;
+            q->wake_told = 0;
+        }
+        snprintf(why, sizeof(why), "BLMOVE refused: %s", reply->str);
+        wake_down(q, 1, why);
+        return;
+    }
+    q->waiting = 0;
+    q->wake_told = 0;
+    if (q->cbs.on_wake)
+        q->cbs.on_wake(q->data);
+}
+
+int hookd_queue_wait(struct hookd_queue *q)
+{
+    if (q->closing || q->wstate != W_READY)
+        return HOOKD_EREDIS;
+    if (q->waiting)
+        return 0;
+    if (redisAsyncFormattedCommand(q->wac, on_wake_reply, NULL, q->wake_cmd.data,
+                                   q->wake_cmd.len) != REDIS_OK)
+        return HOOKD_EREDIS;
+    q->waiting = 1;
+    q->wait_since = (int64_t)uv_now(q->loop);
+    return 0;
+}
+
+/* Ends a wait that went unanswered far past its timeout: the connection is
+ * half dead (a lost peer without a reset). Runs on the twice-a-second tick. */
+static void wake_watchdog(struct hookd_queue *q)
+{
+    if (q->waiting && (int64_t)uv_now(q->loop) - q->wait_since > HOOKD_QUEUE_WAIT_MS + 2000)
+        wake_down(q, 1, "BLMOVE unanswered past its timeout");
+}
+
+int64_t hookd_queue_next_due(const struct hookd_queue *q)
+{
+    return q->next_due;
 }
 
 /* ---- registry ---- */
@@ -780,18 +975,19 @@ static void load_registry(struct hookd_queue *q)
 static void on_tick(uv_timer_t *t)
 {
     load_registry(t->data);
+    wake_watchdog(t->data);
 }
 
 /* ---- take ---- */
 
 /* Hands the owner the items of a take reply, {now, webhooks, base, {event,
- * ...}, token, payload, ...} (see TAKE_LUA): the pairs first, then the
- * events with the tokens rebuilt from base. */
+ * ...}, next_due, token, payload, ...} (see TAKE_LUA): the pairs first, then
+ * the events with the tokens rebuilt from base. */
 static void take_items(struct hookd_queue *q, const redisReply *reply)
 {
     const redisReply *evs = reply->element[3];
     uint64_t base = (uint64_t)reply->element[2]->integer;
-    size_t npairs = (reply->elements - 4) / 2;
+    size_t npairs = (reply->elements - 5) / 2;
     size_t n = npairs + evs->elements;
     struct hookd_item stack[TAKE_ITEMS_STACK];
     char tok_stack[TAKE_ITEMS_STACK][TOKEN_EVENT_MAX];
@@ -811,7 +1007,7 @@ static void take_items(struct hookd_queue *q, const redisReply *reply)
     }
     size_t k = 0;
     for (size_t i = 0; i < npairs; i++) {
-        const redisReply *t = reply->element[4 + 2 * i], *p = reply->element[5 + 2 * i];
+        const redisReply *t = reply->element[5 + 2 * i], *p = reply->element[6 + 2 * i];
         if (t->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING)
             continue;
         items[k++] = (struct hookd_item){t->str, t->len, p->str, p->len};
@@ -837,17 +1033,20 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     struct hookd_queue *q = ac->data;
     redisReply *reply = r;
     q->taking = 0;
+    q->next_due = -1;
     if (!reply)
         return; /* disconnected; the leases bring the work back */
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[2]->type != REDIS_REPLY_INTEGER || reply->element[2]->integer < 0 ||
-        reply->element[3]->type != REDIS_REPLY_ARRAY) {
+        reply->element[3]->type != REDIS_REPLY_ARRAY ||
+        reply->element[4]->type != REDIS_REPLY_INTEGER) {
         emit_error(q, "redis: take: %s",
                    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
         q->cbs.on_take(q->data, NULL, 0, 0);
         return;
     }
+    q->next_due = reply->element[4]->integer;
     apply_registry(q, reply->element[1]);
     take_items(q, reply);
 }
@@ -1120,7 +1319,11 @@ int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n
 
 /* ---- life cycle ---- */
 
-/* Writes the fixed parts of the settle EVALSHA and of the XADDs. */
+_Static_assert(HOOKD_QUEUE_WAIT_MS >= 1000 && HOOKD_QUEUE_WAIT_MS % 1000 == 0,
+               "BLMOVE's timeout is written in whole seconds");
+
+/* Writes the fixed parts of the settle EVALSHA, of the XADDs and the
+ * BLMOVE. */
 static int write_heads(struct hookd_queue *q)
 {
     struct resp_w w;
@@ -1135,6 +1338,16 @@ static int write_heads(struct hookd_queue *q)
     w_i64(&w, q->cfg->dead_max);
     int rc = w_end(&w);
     if (rc)
+        return rc;
+    w_init(&w, &q->wake_cmd);
+    w_line(&w, '*', 6);
+    w_str(&w, "BLMOVE");
+    w_str(&w, q->key[K_EVENTS]);
+    w_str(&w, q->key[K_EVENTS]);
+    w_str(&w, "RIGHT");
+    w_str(&w, "RIGHT");
+    w_i64(&w, HOOKD_QUEUE_WAIT_MS / 1000);
+    if ((rc = w_end(&w)) != 0)
         return rc;
     w_init(&w, &q->xadd_mid);
     w_str(&w, "MAXLEN");
@@ -1152,6 +1365,7 @@ static void queue_bufs_free(struct hookd_queue *q)
     hookd_buf_free(&q->cmd);
     hookd_buf_free(&q->settle_head);
     hookd_buf_free(&q->xadd_mid);
+    hookd_buf_free(&q->wake_cmd);
 }
 
 int hookd_queue_ready(const struct hookd_queue *q)
@@ -1185,13 +1399,15 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     q->cfg = cfg;
     q->cbs = *cbs;
     q->data = data;
-    q->backoff_ms = 100;
+    q->backoff_ms = q->wake_backoff_ms = 100;
+    q->next_due = -1;
     batch_init(&q->pending);
     hookd_buf_init(&q->unit.resp, SIZE_MAX / 2); /* bounded by the pending batch */
     hookd_buf_init(&q->unit.ends, SETTLE_MAX);
     hookd_buf_init(&q->cmd, SETTLE_MAX);
     hookd_buf_init(&q->settle_head, SETTLE_MAX);
     hookd_buf_init(&q->xadd_mid, SETTLE_MAX);
+    hookd_buf_init(&q->wake_cmd, SETTLE_MAX);
     snprintf(q->lease, sizeof(q->lease), "%lld", (long long)cfg->lease_ms);
     hookd_key(q->log_key, cfg->prefix, "log:");
     static const char *const names[] = {"events", "leases", "jobs",         "retry",   "seq",
@@ -1211,10 +1427,12 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     uv_timer_init(loop, &q->reconnect);
     uv_timer_init(loop, &q->tick);
     uv_timer_init(loop, &q->close_timer);
-    q->reconnect.data = q->tick.data = q->close_timer.data = q;
-    q->handles = 3;
+    uv_timer_init(loop, &q->wake_reconnect);
+    q->reconnect.data = q->tick.data = q->close_timer.data = q->wake_reconnect.data = q;
+    q->handles = 4;
     uv_timer_start(&q->tick, on_tick, 500, 500);
     start_connect(q);
+    start_wake(q);
     *out = q;
     return 0;
 }
@@ -1246,6 +1464,7 @@ static void maybe_finish_close(struct hookd_queue *q)
     uv_close((uv_handle_t *)&q->reconnect, on_timer_closed);
     uv_close((uv_handle_t *)&q->tick, on_timer_closed);
     uv_close((uv_handle_t *)&q->close_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&q->wake_reconnect, on_timer_closed);
 }
 
 static void on_close_timeout(uv_timer_t *t)
@@ -1268,6 +1487,8 @@ void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms)
         return;
     q->closing = 1;
     uv_timer_stop(&q->tick);
+    uv_timer_stop(&q->wake_reconnect);
+    wake_down(q, 1, NULL);
     uv_timer_start(&q->close_timer, on_close_timeout, (uint64_t)(wait_ms > 0 ? wait_ms : 1), 0);
     send_settle(q);
     maybe_finish_close(q);

@@ -6,7 +6,19 @@
  * delivery that failed before ("d:" token) comes back alone, as a job. Each
  * settlement is buffered in the queue and flushed in batches. Held tokens
  * have their leases renewed every third of a lease, so work that waits in a
- * host queue is not taken by another worker meanwhile. */
+ * host queue is not taken by another worker meanwhile.
+ *
+ * A take that gets fewer items than it asked for has emptied the queue. The
+ * next take is then made by a timer, not by each delivery that ends: after
+ * IDLE_MIN_MS, doubling while takes find nothing. Under load such a poll a
+ * millisecond later finds a batch, cheaper for Redis than a take per event.
+ * Once takes have found nothing for 3 ms (the interval reached IDLE_WAIT_MS),
+ * the worker stops polling and waits on the queue's wake connection
+ * (BLMOVE), and takes as soon as an event arrives. Due retries and expired
+ * leases raise no such signal, so it still takes every IDLE_WAKE_MS while
+ * waiting, or sooner when the take said a retry falls due before that.
+ * Without the wake connection it polls on up to IDLE_MAX_MS, as it always
+ * did. */
 #include "hookd/worker.h"
 
 #include <stdio.h>
@@ -26,6 +38,16 @@
 
 #define IDLE_MIN_MS 1
 #define IDLE_MAX_MS 10
+/* Takes while waiting on the wake connection, for expired leases (60 s by
+ * default) and due retries (10 s at the earliest by default, and told by the
+ * take when sooner): 4 takes a second per loop at rest, against 100. */
+#define IDLE_WAKE_MS 250
+/* Polls stop and the wait on the wake connection begins when a take finds
+ * nothing with the poll interval at this, 3 ms after the last take that got
+ * work. A wake-up costs a BLMOVE and a take for what may be one event, so
+ * waiting at once would cost Redis more than polls from a few hundred
+ * events a second up (see docs/design.md, "Waking up"). */
+#define IDLE_WAIT_MS 4
 #define FANOUT_STACK 64
 #define BACKLOG_MS 2000       /* a host queue stuck this long is handed back */
 #define BACKLOG_RETRY_MS 2000 /* least wait before a handed-back delivery returns */
@@ -90,6 +112,8 @@ struct hookd_worker {
     size_t inflight;                  /* deliveries not yet settled */
     size_t cap;                       /* this loop's share of concurrency */
     int64_t idle_ms;                  /* current wait after an empty take */
+    int asked;                        /* items the take in flight asked for */
+    int drained;                      /* the last take emptied the queue */
     int64_t clock_offset;             /* Redis clock minus ours, ms */
     int64_t counters[C_COUNT];        /* not yet added to {P}:stats */
     uint64_t rng;                     /* xorshift state for jitter */
@@ -448,9 +472,33 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
     submit(w, dl);
 }
 
+/* Takes now, although the last take emptied the queue. */
+static void take_now(struct hookd_worker *w)
+{
+    w->drained = 0;
+    maybe_take(w);
+}
+
 static void on_take_timer(uv_timer_t *t)
 {
-    maybe_take(t->data);
+    take_now(t->data);
+}
+
+/* How long to wait on the wake connection before the next take: IDLE_WAKE_MS,
+ * or until the earliest retry is due when that is sooner. */
+static int64_t idle_wake_ms(const struct hookd_worker *w, int64_t redis_now_ms)
+{
+    int64_t due = hookd_queue_next_due(w->q), ms = IDLE_WAKE_MS;
+    if (due >= 0 && redis_now_ms > 0 && due - redis_now_ms < ms)
+        ms = due - redis_now_ms < IDLE_MIN_MS ? IDLE_MIN_MS : due - redis_now_ms;
+    return ms;
+}
+
+/* The wait on the wake connection ended: an event arrived, or the wait
+ * timed out or failed; either way, take now. */
+static void on_wake(void *data)
+{
+    take_now(data);
 }
 
 static void on_take(void *data, const struct hookd_item *items, size_t n, int64_t redis_now_ms)
@@ -465,26 +513,45 @@ static void on_take(void *data, const struct hookd_item *items, size_t n, int64_
             take_job(w, &items[i]);
     }
     settle_flush(w);
-    if (n == 0) {
-        uv_timer_start(&w->take_timer, on_take_timer, (uint64_t)w->idle_ms, 0);
-        w->idle_ms = w->idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : w->idle_ms * 2;
-    } else {
+    if (n >= (size_t)w->asked) {
+        /* Full: there may be more. */
         w->idle_ms = IDLE_MIN_MS;
         maybe_take(w);
+        return;
+    }
+    /* The take emptied the queue. */
+    w->drained = 1;
+    if (n > 0)
+        w->idle_ms = IDLE_MIN_MS;
+    /* Still empty after polls for IDLE_WAIT_MS: wait instead of polling on.
+     * A failed take (no Redis clock) polls: waking as soon as events are
+     * there would make a take that keeps failing spin. */
+    if (n == 0 && w->idle_ms >= IDLE_WAIT_MS && redis_now_ms && !w->draining &&
+        hookd_queue_wait(w->q) == 0) {
+        /* idle_ms stays: a take that the timer or the wake connection makes
+         * and that finds nothing goes back to waiting at once. */
+        uv_timer_start(&w->take_timer, on_take_timer, (uint64_t)idle_wake_ms(w, redis_now_ms), 0);
+    } else {
+        uv_timer_start(&w->take_timer, on_take_timer, (uint64_t)w->idle_ms, 0);
+        w->idle_ms = w->idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : w->idle_ms * 2;
     }
 }
 
-/* Takes more work when connected, webhooks are known, and there is room. */
+/* Takes more work when connected, webhooks are known, there is room, and
+ * the last take did not empty the queue (then the take timer or the wake
+ * connection takes next, not each delivery that ends). */
 static void maybe_take(struct hookd_worker *w)
 {
-    if (w->draining || !w->reg || !hookd_queue_ready(w->q) || hookd_queue_taking(w->q))
+    if (w->draining || w->drained || !w->reg || !hookd_queue_ready(w->q) ||
+        hookd_queue_taking(w->q))
         return;
     if (w->inflight >= w->cap)
         return;
     size_t room = w->cap - w->inflight;
     int n = room < (size_t)w->cfg->batch ? (int)room : w->cfg->batch;
     uv_timer_stop(&w->take_timer);
-    hookd_queue_take(w->q, n);
+    if (hookd_queue_take(w->q, n) == 0)
+        w->asked = n;
 }
 
 static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
@@ -516,7 +583,7 @@ static void on_state(void *data, int up)
         w->was_up = 1;
     if (up) {
         hookd_info("worker %d: redis connected", w->index);
-        maybe_take(w);
+        take_now(w);
     } else if (!w->closing) {
         hookd_warn("worker %d: redis connection lost; reconnecting", w->index);
     }
@@ -648,6 +715,7 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .before_settle = on_before_settle,
         .on_error = on_queue_error,
         .on_closed = on_queue_closed,
+        .on_wake = on_wake,
     };
     int rc = hookd_deliver_new(&w->loop, &dopts, on_attempt_done, &w->d);
     if (rc == 0)

@@ -9,7 +9,17 @@
  * in flight. Settlements survive a disconnect: a batch whose replies did not
  * all arrive is sent again after reconnecting (every operation in it is
  * idempotent but the dead-list push, the attempt log and the counters, which
- * may then count twice). */
+ * may then count twice).
+ *
+ * A second connection, the wake connection, only waits: when the owner found
+ * the queue empty, hookd_queue_wait() blocks it in BLMOVE on the events list
+ * (from the list to itself, right to right: the oldest event is popped and
+ * pushed back where it was, so nothing is consumed and the order stays), and
+ * on_wake tells the owner when an event arrived or the wait ended. It has the
+ * same address, AUTH and SELECT as the main connection and reconnects on its
+ * own; while it is down, or when the server lacks BLMOVE (Redis < 6.2), the
+ * owner polls with hookd_queue_take(). The connections are named hookd-take
+ * and hookd-wake (CLIENT SETNAME). */
 #ifndef HOOKD_QUEUE_H
 #define HOOKD_QUEUE_H
 
@@ -33,7 +43,8 @@ struct hookd_item {
 
 /* Callbacks into the owner; all run on the queue's loop. */
 struct hookd_queue_cbs {
-    /* A take finished: n items (n may be 0), and Redis' clock. */
+    /* A take finished: n items (n may be 0), and Redis' clock (0 when the
+     * take failed). */
     void (*on_take)(void *data, const struct hookd_item *items, size_t n, int64_t redis_now_ms);
     /* A new webhook registry was loaded; the callee takes the reference. */
     void (*on_registry)(void *data, struct hookd_registry *reg, size_t skipped);
@@ -46,6 +57,9 @@ struct hookd_queue_cbs {
     /* Everything was flushed and the connection closed after
      * hookd_queue_close(). */
     void (*on_closed)(void *data);
+    /* The wait of hookd_queue_wait() ended: an event arrived, the wait timed
+     * out, or the wake connection failed. May be NULL. */
+    void (*on_wake)(void *data);
 };
 
 int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
@@ -59,6 +73,20 @@ int hookd_queue_taking(const struct hookd_queue *q);
 /* Asks for up to n items; the answer comes through on_take. Returns
  * HOOKD_EREDIS when not connected or a take is already in flight. */
 int hookd_queue_take(struct hookd_queue *q, int n);
+
+/* Redis' time (ms) at which the earliest retry is due, as the last take saw
+ * it when it found nothing; -1 when there is none, or the take found work. */
+int64_t hookd_queue_next_due(const struct hookd_queue *q);
+
+/* Longest a BLMOVE of hookd_queue_wait() blocks, in ms. */
+#define HOOKD_QUEUE_WAIT_MS 1000
+
+/* Blocks the wake connection until {P}:events holds an event or
+ * HOOKD_QUEUE_WAIT_MS passes; on_wake follows. Returns 0 when the wait is on
+ * (also when it already was), HOOKD_EREDIS when the wake connection is not
+ * up, the server lacks BLMOVE, or the queue is closing: poll instead. Never
+ * blocks the loop. */
+int hookd_queue_wait(struct hookd_queue *q);
 
 /* Settlement operations; buffered, sent by hookd_queue_flush(). */
 int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len);
@@ -82,7 +110,8 @@ size_t hookd_queue_unsettled(const struct hookd_queue *q);
 int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n);
 
 /* Flushes what is buffered, then disconnects; on_closed follows. Gives up
- * waiting for Redis after wait_ms. */
+ * waiting for Redis after wait_ms. The wake connection is dropped at once,
+ * with its BLMOVE. */
 void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms);
 /* The last error, "" when none. */
 const char *hookd_queue_errstr(const struct hookd_queue *q);
