@@ -166,22 +166,27 @@ int64_t hookd_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-size_t hookd_i64_fmt(char *out, int64_t v)
+size_t hookd_u64_fmt(char *out, uint64_t v)
 {
-    char tmp[HOOKD_I64_LEN];
-    /* Negate as unsigned, so that INT64_MIN has a magnitude too. */
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char tmp[HOOKD_U64_LEN];
     size_t n = 0, len = 0;
     do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[len++] = '-';
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
     while (n)
         out[len++] = tmp[--n];
     out[len] = '\0';
     return len;
+}
+
+size_t hookd_i64_fmt(char *out, int64_t v)
+{
+    if (v >= 0)
+        return hookd_u64_fmt(out, (uint64_t)v);
+    /* Negate as unsigned, so that INT64_MIN has a magnitude too. */
+    out[0] = '-';
+    return 1 + hookd_u64_fmt(out + 1, 0 - (uint64_t)v);
 }
 
 size_t hookd_str_copy(char *dst, size_t size, const char *src)

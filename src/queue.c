@@ -245,30 +245,13 @@ static void emit_error(struct hookd_queue *q, const char *fmt, ...)
 
 /* ---- RESP ---- */
 
-/* Writes v in decimal at out, which has room for 20 digits; returns the
- * digits written. */
-static size_t dec(char *out, uint64_t v)
-{
-    if (v < 10) {
-        out[0] = (char)('0' + v);
-        return 1;
-    }
-    char tmp[20];
-    size_t n = sizeof(tmp);
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(out, tmp + n, sizeof(tmp) - n);
-    return sizeof(tmp) - n;
-}
-
 /* Writes a RESP length line (type, n in decimal, CRLF) at out, which has
- * room for 23 bytes; returns its length. */
+ * room for 23 bytes (the digits' NUL lands where CR goes); returns its
+ * length. */
 static size_t resp_line(char *out, char type, size_t n)
 {
     out[0] = type;
-    size_t k = 1 + dec(out + 1, n);
+    size_t k = 1 + hookd_u64_fmt(out + 1, n);
     out[k++] = '\r';
     out[k++] = '\n';
     return k;
@@ -353,12 +336,8 @@ static void w_str(struct resp_w *w, const char *s)
 
 static void w_i64(struct resp_w *w, int64_t v)
 {
-    char s[24];
-    size_t n = 0;
-    if (v < 0)
-        s[n++] = '-';
-    n += dec(s + n, v < 0 ? -(uint64_t)v : (uint64_t)v);
-    w_bulk(w, s, n);
+    char s[HOOKD_I64_LEN];
+    w_bulk(w, s, hookd_i64_fmt(s, v));
 }
 
 /* Where in the buffer the next byte written will be. */
@@ -1019,8 +998,7 @@ static void take_items(struct hookd_queue *q, const redisReply *reply)
         char *t = toks[i];
         t[0] = 'e';
         t[1] = ':';
-        size_t len = 2 + dec(t + 2, base + 1 + i);
-        t[len] = '\0';
+        size_t len = 2 + hookd_u64_fmt(t + 2, base + 1 + i);
         items[k++] = (struct hookd_item){t, len, p->str, p->len};
     }
     q->cbs.on_take(q->data, items, k, reply->element[0]->integer);

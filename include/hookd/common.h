@@ -63,10 +63,13 @@ int hookd_buf_vaddf(struct hookd_buf *b, const char *fmt, va_list ap)
 /* Hands the bytes to the caller (who frees them with free()) and empties b. */
 char *hookd_buf_steal(struct hookd_buf *b, size_t *len);
 
-/* Writes v in decimal and a NUL into out, which holds HOOKD_I64_LEN bytes;
- * returns the digits written. The hot path's snprintf("%lld"). */
+/* Write v in decimal and a NUL into out, which holds HOOKD_I64_LEN bytes
+ * (HOOKD_U64_LEN for the unsigned one); return the characters written, the
+ * NUL not counted. The hot path's snprintf("%lld"). */
 #define HOOKD_I64_LEN 21
+#define HOOKD_U64_LEN 21
 size_t hookd_i64_fmt(char *out, int64_t v);
+size_t hookd_u64_fmt(char *out, uint64_t v);
 
 /* Copies the C string src into dst of size bytes (> 0), cut to fit and
  * always terminated; returns the bytes copied. The hot path's

@@ -17,8 +17,19 @@ static void check_i64(int64_t v)
     CHECK_STR(got, want);
 }
 
+static void check_u64(uint64_t v)
+{
+    char got[HOOKD_U64_LEN], want[32];
+    size_t n = hookd_u64_fmt(got, v);
+    int wn = snprintf(want, sizeof(want), "%" PRIu64, v);
+    CHECK(n == (size_t)wn);
+    CHECK_STR(got, want);
+}
+
 static void test_i64_fmt(void)
 {
+    check_u64(0), check_u64(9), check_u64(10), check_u64(UINT64_MAX), check_u64(UINT64_MAX - 1);
+    check_u64((uint64_t)INT64_MAX + 1);
     static const int64_t edges[] = {
         0, 1, -1, 9, 10, -10, 99, 100, 1700000000000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
@@ -34,6 +45,7 @@ static void test_i64_fmt(void)
         x = x * 6364136223846793005u + 1442695040888963407u;
         check_i64((int64_t)x);
         check_i64((int64_t)(x >> (x % 63)));
+        check_u64(x >> (x % 64));
     }
 }
 
