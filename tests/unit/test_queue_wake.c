@@ -115,10 +115,10 @@ static void test_refused(void)
 
     CHECK(s.wait_rc == HOOKD_EREDIS);
     CHECK(s.wait_after_rc == HOOKD_EREDIS);
-    CHECK(s.main_errors >= 3);  /* the main connection tells every failure */
-    CHECK(s.wake_errors == 1);  /* the wake connection tells the first only */
-    CHECK(s.wakes == 0);        /* no wait was on: nobody to tell */
-    CHECK(s.states == 0);       /* never up */
+    CHECK(s.main_errors >= 3); /* the main connection tells every failure */
+    CHECK(s.wake_errors == 1); /* the wake connection tells the first only */
+    CHECK(s.wakes == 0);       /* no wait was on: nobody to tell */
+    CHECK(s.states == 0);      /* never up */
     CHECK(s.closed == 1);
     if (s.main_errors < 3 || s.wake_errors != 1)
         fprintf(stderr, "main errors %d, wake errors %d\n", s.main_errors, s.wake_errors);
