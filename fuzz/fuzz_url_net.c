@@ -4,10 +4,12 @@
  *   URL \n CIDR \n NETLIST \n ADDRESS-BYTES
  * the last one raw (its first 16 bytes, zero-padded, are an IPv6 address and
  * its first 4 an IPv4 address). Checks the parsers' results against the
- * header: host bits masked, IPv4 in its mapped form, a parsed prefix contains
- * its own address, an allow-listed address is allowed, and an IPv4 address
- * is judged the same in its IPv6 forms (mapped both ways; compatible, NAT64,
- * 6to4 and Teredo never let a refused one through). */
+ * header: host bits zero, the prefix's address exactly the one written (a
+ * prefix with host bits set is refused, never widened), IPv4 in its mapped
+ * form, an IPv4-mapped prefix never wider than all of IPv4, a parsed prefix
+ * contains its own address, an allow-listed address is allowed, and an IPv4
+ * address is judged the same in its IPv6 forms (mapped both ways;
+ * compatible, NAT64, 6to4 and Teredo never let a refused one through). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -73,10 +75,22 @@ static void fuzz_cidr(const struct fuzz_part *part)
     int rc = hookd_cidr_parse(s, &c, errbuf);
     if (rc == 0) {
         check_cidr(&c);
+        char *slash = strchr(s, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            FUZZ_CHECK(c.bits == 128);
+        uint8_t written[16];
         if (!strchr(s, ':')) {
             FUZZ_CHECK(c.bits >= 96);
-            FUZZ_CHECK(memcmp(c.addr, mapped_prefix, sizeof(mapped_prefix)) == 0);
+            memcpy(written, mapped_prefix, sizeof(mapped_prefix));
+            FUZZ_CHECK(inet_pton(AF_INET, s, written + 12) == 1);
+        } else {
+            FUZZ_CHECK(inet_pton(AF_INET6, s, written) == 1);
         }
+        FUZZ_CHECK(memcmp(c.addr, written, 16) == 0);
+        if (memcmp(c.addr, mapped_prefix, sizeof(mapped_prefix)) == 0)
+            FUZZ_CHECK(c.bits >= 96);
     } else {
         FUZZ_CHECK(rc == HOOKD_EINVAL || rc == HOOKD_ETOOBIG || rc == HOOKD_ERANGE);
         FUZZ_CHECK(fuzz_errbuf_ok(errbuf));

@@ -60,6 +60,41 @@ static int parse_prefix_len(const char *s, int max)
     return v <= max ? v : -1;
 }
 
+/* Writes addr/bits as text: IPv4 (from the mapped form, bits - 96) when v4. */
+static void cidr_text(const uint8_t addr[16], int bits, int v4, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, a, sizeof(a)))
+        snprintf(a, sizeof(a), "?");
+    snprintf(buf, len, "%s/%d", a, v4 ? bits - 96 : bits);
+}
+
+/* Refuses s, whose address has bits set past its prefix, naming the network
+ * it would mean. c holds the address as written and its prefix over the
+ * 128-bit form; v4 says whether s was written as IPv4. An IPv4-mapped
+ * address with a prefix of at most 32 was surely meant as an IPv4 network,
+ * so both ways of writing that are shown too. Returns HOOKD_EINVAL. */
+static int refuse_host_bits(const char *s, const struct hookd_cidr *c, int v4, char *errbuf)
+{
+    char net[CIDR_TEXT_MAX];
+    uint8_t m[16];
+    memcpy(m, c->addr, 16);
+    mask_host_bits(m, c->bits);
+    cidr_text(m, c->bits, v4, net, sizeof(net));
+    if (v4 || c->bits > 32 || memcmp(c->addr, v4mapped_prefix, 12) != 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "\"%s\" has host bits set; the network is %s", s,
+                          net);
+
+    char as_v4[CIDR_TEXT_MAX], as_v6[CIDR_TEXT_MAX];
+    memcpy(m, c->addr, 16);
+    mask_host_bits(m, 96 + c->bits);
+    cidr_text(m, 96 + c->bits, 1, as_v4, sizeof(as_v4));
+    cidr_text(m, 96 + c->bits, 0, as_v6, sizeof(as_v6));
+    return hookd_fail(errbuf, HOOKD_EINVAL,
+                      "\"%s\" has host bits set; as IPv6 it is %s; for %s write %s or %s", s, net,
+                      as_v4, as_v4, as_v6);
+}
+
 int hookd_cidr_parse(const char *s, struct hookd_cidr *out, char *errbuf)
 {
     if (!s || !*s)
@@ -76,19 +111,18 @@ int hookd_cidr_parse(const char *s, struct hookd_cidr *out, char *errbuf)
 
     struct hookd_cidr c;
     memset(&c, 0, sizeof(c));
-    int maxlen;
-    if (strchr(text, ':')) {
+    int v4 = !strchr(text, ':');
+    if (!v4) {
         if (inet_pton(AF_INET6, text, c.addr) != 1)
             return hookd_fail(errbuf, HOOKD_EINVAL, "\"%s\" is not an IPv6 address", text);
-        maxlen = 128;
     } else {
-        uint8_t v4[4];
-        if (inet_pton(AF_INET, text, v4) != 1)
+        uint8_t a4[4];
+        if (inet_pton(AF_INET, text, a4) != 1)
             return hookd_fail(errbuf, HOOKD_EINVAL, "\"%s\" is not an IP address", text);
-        v4_to_mapped(v4, c.addr);
-        maxlen = 32;
+        v4_to_mapped(a4, c.addr);
     }
 
+    int maxlen = v4 ? 32 : 128;
     int plen = maxlen;
     if (slash) {
         plen = parse_prefix_len(slash + 1, maxlen);
@@ -96,8 +130,12 @@ int hookd_cidr_parse(const char *s, struct hookd_cidr *out, char *errbuf)
             return hookd_fail(errbuf, HOOKD_EINVAL, "bad prefix length \"/%s\" in \"%s\" (0 to %d)",
                               slash + 1, s, maxlen);
     }
-    c.bits = maxlen == 32 ? 96 + plen : plen;
-    mask_host_bits(c.addr, c.bits);
+    c.bits = v4 ? 96 + plen : plen;
+    uint8_t net[16];
+    memcpy(net, c.addr, 16);
+    mask_host_bits(net, c.bits);
+    if (memcmp(net, c.addr, 16) != 0)
+        return refuse_host_bits(s, &c, v4, errbuf);
     *out = c;
     return 0;
 }

@@ -29,8 +29,12 @@ struct hookd_netlist {
     int n;                                      /* how many are used */
 };
 
-/* Parses "10.0.0.0/8" or "fd00::/8" or a bare address (a /32 or /128).
- * Host bits past the prefix are masked off. */
+/* Parses "10.0.0.0/8" or "fd00::/8" or a bare address (a /32 or /128). An
+ * IPv6 prefix is over the 128-bit form, IPv4-mapped literals included:
+ * "::ffff:10.0.0.0/104" is 10.0.0.0/8. An address with bits set past its
+ * prefix ("10.0.0.1/8", "::ffff:10.0.0.0/8", which would be ::/8) is
+ * refused with HOOKD_EINVAL, and the error names the network it would mean,
+ * so that a typo never widens what is allowed. */
 int hookd_cidr_parse(const char *s, struct hookd_cidr *out, char *errbuf);
 
 /* Parses a comma-separated list ("" gives an empty list); capped at

@@ -37,19 +37,23 @@ static void test_cidr(void)
         const char *net; /* network address as IPv6 text */
     } good[] = {
         {"10.0.0.0/8", 104, "::ffff:10.0.0.0"},
-        {"10.1.2.3/8", 104, "::ffff:10.0.0.0"}, /* host bits masked */
-        {"172.31.255.255/12", 108, "::ffff:172.16.0.0"},
+        {"172.16.0.0/12", 108, "::ffff:172.16.0.0"},
         {"192.168.1.77", 128, "::ffff:192.168.1.77"},
         {"0.0.0.0/0", 96, "::ffff:0.0.0.0"},
         {"1.2.3.4/32", 128, "::ffff:1.2.3.4"},
-        {"1.2.3.255/31", 127, "::ffff:1.2.3.254"},
+        {"1.2.3.254/31", 127, "::ffff:1.2.3.254"},
         {"fd00::/8", 8, "fd00::"},
-        {"fdff:1:2::3/9", 9, "fd80::"},
+        {"fd80::/9", 9, "fd80::"},
         {"::1", 128, "::1"},
         {"::/0", 0, "::"},
         {"2001:db8::1/128", 128, "2001:db8::1"},
-        {"2001:db8:ffff::/33", 33, "2001:db8:8000::"},
+        {"2001:db8:8000::/33", 33, "2001:db8:8000::"},
+        /* IPv4-mapped literals are IPv6 prefixes over the 128-bit form */
         {"::ffff:10.0.0.0/104", 104, "::ffff:10.0.0.0"},
+        {"::ffff:0.0.0.0/96", 96, "::ffff:0.0.0.0"},
+        {"::ffff:10.1.2.3", 128, "::ffff:10.1.2.3"},
+        {"::ffff:0:0/96", 96, "::ffff:0.0.0.0"},
+        {"::/8", 8, "::"},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct hookd_cidr c;
@@ -100,6 +104,89 @@ static void test_cidr(void)
         CHECK(err[0] != '\0');
     }
     CHECK(hookd_cidr_parse(NULL, &(struct hookd_cidr){0}, NULL) == HOOKD_EINVAL);
+}
+
+/* A prefix whose address has bits set past its length is refused, never
+ * widened, and the error names the network it would mean. */
+static void test_cidr_host_bits(void)
+{
+    static const struct {
+        const char *text;
+        const char *err;
+    } cases[] = {
+        {"10.0.0.1/8", "\"10.0.0.1/8\" has host bits set; the network is 10.0.0.0/8"},
+        {"10.1.2.3/8", "\"10.1.2.3/8\" has host bits set; the network is 10.0.0.0/8"},
+        {"172.31.255.255/12",
+         "\"172.31.255.255/12\" has host bits set; the network is 172.16.0.0/12"},
+        {"1.2.3.255/31", "\"1.2.3.255/31\" has host bits set; the network is 1.2.3.254/31"},
+        {"1.0.0.0/0", "\"1.0.0.0/0\" has host bits set; the network is 0.0.0.0/0"},
+        {"fdff:1:2::3/9", "\"fdff:1:2::3/9\" has host bits set; the network is fd80::/9"},
+        {"2001:db8:ffff::/33",
+         "\"2001:db8:ffff::/33\" has host bits set; the network is 2001:db8:8000::/33"},
+        {"::1/0", "\"::1/0\" has host bits set; the network is ::/0"},
+        {"::ffff:10.0.0.0/8", "\"::ffff:10.0.0.0/8\" has host bits set; as IPv6 it is ::/8; "
+                              "for 10.0.0.0/8 write 10.0.0.0/8 or ::ffff:10.0.0.0/104"},
+        {"::ffff:10.1.2.3/8", "\"::ffff:10.1.2.3/8\" has host bits set; as IPv6 it is ::/8; "
+                              "for 10.0.0.0/8 write 10.0.0.0/8 or ::ffff:10.0.0.0/104"},
+        {"::ffff:0.0.0.0/0", "\"::ffff:0.0.0.0/0\" has host bits set; as IPv6 it is ::/0; "
+                             "for 0.0.0.0/0 write 0.0.0.0/0 or ::ffff:0.0.0.0/96"},
+        {"::ffff:192.168.1.1/32",
+         "\"::ffff:192.168.1.1/32\" has host bits set; as IPv6 it is ::/32; "
+         "for 192.168.1.1/32 write 192.168.1.1/32 or ::ffff:192.168.1.1/128"},
+        {"::ffff:10.0.0.0/40", "\"::ffff:10.0.0.0/40\" has host bits set; the network is ::/40"},
+        {"::ffff:10.0.0.1/104",
+         "\"::ffff:10.0.0.1/104\" has host bits set; the network is ::ffff:10.0.0.0/104"},
+        {"::ffff:10.0.0.0/96",
+         "\"::ffff:10.0.0.0/96\" has host bits set; the network is ::ffff:0.0.0.0/96"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hookd_cidr c;
+        memset(&c, 0x5a, sizeof(c));
+        char err[HOOKD_ERRLEN] = "";
+        int rc = hookd_cidr_parse(cases[i].text, &c, err);
+        if (rc != HOOKD_EINVAL || strcmp(err, cases[i].err) != 0)
+            fprintf(stderr, "cidr \"%s\": rc %d \"%s\"\n", cases[i].text, rc, err);
+        CHECK(rc == HOOKD_EINVAL);
+        CHECK_STR(err, cases[i].err);
+        CHECK(c.bits == 0x5a5a5a5a); /* *out untouched */
+    }
+
+    /* The two spellings of an IPv4 network are the same prefix. */
+    struct hookd_cidr a, b;
+    char err[HOOKD_ERRLEN];
+    CHECK(hookd_cidr_parse("10.0.0.0/8", &a, err) == 0);
+    CHECK(hookd_cidr_parse("::ffff:10.0.0.0/104", &b, err) == 0);
+    CHECK(a.bits == b.bits && memcmp(a.addr, b.addr, 16) == 0);
+    CHECK(hookd_cidr_parse("0.0.0.0/0", &a, err) == 0);
+    CHECK(hookd_cidr_parse("::ffff:0.0.0.0/96", &b, err) == 0);
+    CHECK(a.bits == b.bits && memcmp(a.addr, b.addr, 16) == 0);
+
+    /* What each allows: 0.0.0.0/0 is all of IPv4 and nothing else; ::/0 is
+     * everything. */
+    struct hookd_netlist l;
+    uint8_t addr[16];
+    CHECK(hookd_netlist_parse("0.0.0.0/0", &l, err) == 0 && l.n == 1);
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", addr);
+    CHECK(hookd_netlist_contains(&l, addr));
+    inet_pton(AF_INET6, "::1", addr);
+    CHECK(!hookd_netlist_contains(&l, addr));
+    CHECK(hookd_netlist_parse("::/0", &l, err) == 0 && l.n == 1);
+    CHECK(hookd_netlist_contains(&l, addr));
+
+    /* Both spellings in one list; neither reaches loopback or metadata. */
+    CHECK(hookd_netlist_parse("10.0.0.0/8,::ffff:10.0.0.0/104", &l, err) == 0 && l.n == 2);
+    struct sockaddr_storage ss;
+    CHECK(hookd_net_check(make_sa("10.9.8.7", &ss), &l, err) == 0);
+    CHECK(hookd_net_check(make_sa("::ffff:10.9.8.7", &ss), &l, err) == 0);
+    CHECK(hookd_net_check(make_sa("127.0.0.1", &ss), &l, err) == HOOKD_EFORBIDDEN);
+    CHECK(hookd_net_check(make_sa("169.254.169.254", &ss), &l, err) == HOOKD_EFORBIDDEN);
+    CHECK(hookd_net_check(make_sa("::1", &ss), &l, err) == HOOKD_EFORBIDDEN);
+
+    /* The refusal inside a list is the list's error, and the list is empty. */
+    l.n = 3;
+    CHECK(hookd_netlist_parse("127.0.0.0/8, ::ffff:10.0.0.0/8", &l, err) == HOOKD_EINVAL);
+    CHECK(l.n == 0);
+    CHECK(strstr(err, "as IPv6 it is ::/8") != NULL);
 }
 
 static void test_netlist(void)
@@ -370,6 +457,7 @@ static void test_url(void)
 int main(void)
 {
     test_cidr();
+    test_cidr_host_bits();
     test_netlist();
     test_check();
     test_allow();
