@@ -5,14 +5,18 @@
  * - hookd_duration_parse is compared with a plain model of its grammar;
  * - hookd_redis_url_parse must zero its output on failure and never show the
  *   password (or a 6-byte run of it) in its error message;
+ * - hookd_redis_url_redact of a parsed address must parse back to the same
+ *   address with the password "***" (when it fits the parser's cap);
  * - hookd_config_set on a fresh config must leave it unchanged on failure,
- *   and be repeatable on success; hookd_config_free must free everything. */
+ *   and be repeatable on success; hookd_config_free must free everything.
+ *   (Setting redis-url-file records a path and reads nothing.) */
 #include <strings.h>
 
 #include "fuzz_common.h"
 #include "hookd/config.h"
 
-/* The option table of src/config.c, plus names that are not options. */
+/* The option table of src/config.c, plus names that are not options; options
+ * added later go last, so that each seed's first byte keeps its name. */
 static const char *const names[] = {
     "redis-url",
     "prefix",
@@ -38,6 +42,7 @@ static const char *const names[] = {
     "",
     "no-such-option",
     "--timeout",
+    "redis-url-file",
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
@@ -134,6 +139,24 @@ static void check_no_password(const char *url, const char *errbuf)
     }
 }
 
+/* Aborts unless the redacted form of a parses back to a, password "***". */
+static void check_redact(const struct hookd_redis_addr *a)
+{
+    struct hookd_buf b;
+    struct hookd_redis_addr back;
+    char errbuf[HOOKD_ERRLEN];
+    hookd_buf_init(&b, 4096);
+    FUZZ_CHECK(hookd_redis_url_redact(a, &b) == 0 && b.data != NULL);
+    if (b.len <= 1024) {
+        FUZZ_CHECK(hookd_redis_url_parse(b.data, &back, errbuf) == 0);
+        FUZZ_CHECK(strcmp(back.host, a->host) == 0 && strcmp(back.path, a->path) == 0);
+        FUZZ_CHECK(strcmp(back.user, a->user) == 0 || !a->password[0]);
+        FUZZ_CHECK(strcmp(back.password, a->password[0] ? "***" : "") == 0);
+        FUZZ_CHECK(back.port == a->port && back.db == a->db);
+    }
+    hookd_buf_free(&b);
+}
+
 static void fuzz_redis_url(const struct fuzz_part *part)
 {
     char *url = fuzz_strndup(part->p, part->n);
@@ -157,6 +180,7 @@ static void fuzz_redis_url(const struct fuzz_part *part)
         if (a.host[0])
             FUZZ_CHECK(a.port >= 1 && a.port <= 65535);
         FUZZ_CHECK(a.db >= 0 && a.db <= 1000000);
+        check_redact(&a);
     }
     free(url);
 }
@@ -166,6 +190,7 @@ static void check_same(const struct hookd_config *x, const struct hookd_config *
 {
 #define SAME_STR(f) FUZZ_CHECK((!x->f && !y->f) || (x->f && y->f && strcmp(x->f, y->f) == 0))
     SAME_STR(redis_url);
+    SAME_STR(redis_url_file);
     SAME_STR(prefix);
     SAME_STR(allow_net_text);
     SAME_STR(metrics_addr);

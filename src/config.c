@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@
 #define MIB (1024 * KIB)
 
 #define REDIS_URL_MAX 1024
+#define FILE_VALUE_MAX 4096 /* bytes of a file that holds an option's value */
+#define PATH_TEXT_MAX 4095  /* longest path an OPT_FILE option takes */
 #define PREFIX_MAX 64
 #define METRICS_ADDR_MAX 300
 #define SHOWN_VALUE_MAX 60
@@ -39,6 +42,9 @@ enum opt_kind {
     OPT_DOUBLE,   /* double within [min, max] */
     OPT_NETLIST,  /* struct hookd_netlist, its text kept at off_text */
     OPT_ENUM,     /* a word, stored by set_enum */
+    OPT_FILE,     /* char * path of a file whose content is the value of the option
+                     named file_of; empty stores NULL (off). A path, shown in errors;
+                     the content never is. Read by hookd_config_load. */
 };
 
 #define OPT_SECRET 1u     /* the value may hold a password: never echo it */
@@ -60,6 +66,7 @@ struct opt {
     int (*check)(const char *v, char *why);
     int (*set_enum)(struct hookd_config *cfg, const char *v); /* OPT_ENUM */
     const char *choices; /* OPT_ENUM: the accepted words, for errors */
+    const char *file_of; /* OPT_FILE: the option the file's content sets */
     unsigned flags;      /* OPT_SECRET, OPT_EMPTY_NULL */
     const char *help;
 };
@@ -81,6 +88,11 @@ static const struct opt opts[] = {
      .flags = OPT_SECRET,
      .help = "Redis address: redis://[[user]:pass@]host[:port][/db] or unix:///path[?db=N]; "
              "percent-encode reserved characters in user and password"},
+    {.name = "redis-url-file", .env = "HOOKD_REDIS_URL_FILE", .kind = OPT_FILE, .arg = "PATH",
+     .def = "", .def_doc = "(none)", .off = OFF(redis_url_file), .file_of = "redis-url",
+     .help = "File holding the Redis address, read as --redis-url (at most 4KiB; one trailing "
+             "newline is ignored), so that a password is not on the command line; "
+             "use it instead of --redis-url"},
     {.name = "prefix", .env = "HOOKD_PREFIX", .kind = OPT_STRING, .arg = "NAME", .def = "hookd",
      .off = OFF(prefix), .check = check_prefix,
      .help = "Key namespace: keys are {NAME}:...; 1 to 64 of A-Z a-z 0-9 _ . : -"},
@@ -499,6 +511,18 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
             return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is not one of %s", label, shown,
                               o->choices);
         return 0;
+    case OPT_FILE: {
+        if (strlen(v) > PATH_TEXT_MAX)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "%s: '%s' is longer than %d bytes", label,
+                              shown, PATH_TEXT_MAX);
+        char *copy = NULL;
+        if (*v && !(copy = strdup(v)))
+            return hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", label);
+        char **field = FIELD(cfg, o->off, char *);
+        free(*field);
+        *field = copy;
+        return 0;
+    }
     }
     return hookd_fail(errbuf, HOOKD_EINVAL, "%s: unknown option kind", label);
 }
@@ -538,7 +562,7 @@ void hookd_config_free(struct hookd_config *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < NOPTS; i++) {
-        if (opts[i].kind == OPT_STRING) {
+        if (opts[i].kind == OPT_STRING || opts[i].kind == OPT_FILE) {
             char **field = FIELD(cfg, opts[i].off, char *);
             free(*field);
             *field = NULL;
@@ -561,8 +585,9 @@ int hookd_config_set(struct hookd_config *cfg, const char *name, const char *val
 }
 
 /* Applies the HOOKD_* entries of envp that name an option; others are
- * ignored. An empty value counts as unset. */
-static int load_env(struct hookd_config *cfg, char **envp, char *errbuf)
+ * ignored. An empty value counts as unset. Marks seen[i] for each option i
+ * set. */
+static int load_env(struct hookd_config *cfg, char **envp, unsigned char *seen, char *errbuf)
 {
     for (; envp && *envp; envp++) {
         const char *e = *envp;
@@ -576,19 +601,111 @@ static int load_env(struct hookd_config *cfg, char **envp, char *errbuf)
             int rc = opt_apply(cfg, &opts[i], opts[i].env, eq + 1, errbuf);
             if (rc != 0)
                 return rc;
+            seen[i] = 1;
             break;
         }
     }
     return 0;
 }
 
+/* Reads the file at path into buf (cap bytes, more than FILE_VALUE_MAX) as a
+ * C string without one trailing "\n" or "\r\n". who ("--redis-url-file:
+ * '/run/url'") starts the error and what (the option the content is for) is
+ * named when it is empty; the error never holds the content. */
+static int file_value_read(const char *who, const char *what, const char *path, char *buf,
+                           size_t cap, char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hookd_fail(errbuf, HOOKD_EIO, "%s cannot be opened: %s", who, strerror(errno));
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+            close(fd);
+            return hookd_fail(errbuf, HOOKD_EIO, "%s cannot be read: %s", who, strerror(e));
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (n > FILE_VALUE_MAX)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "%s is larger than %d bytes", who, FILE_VALUE_MAX);
+    if (memchr(buf, '\0', n))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "%s holds a NUL byte", who);
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+        if (n > 0 && buf[n - 1] == '\r')
+            buf[--n] = '\0';
+    }
+    if (n == 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "%s is empty; it should hold the %s value", who,
+                          what);
+    return 0;
+}
+
+/* Where an option's value came from, in increasing precedence. */
+enum opt_layer { LAYER_DEFAULT = 0, LAYER_ENV = 1, LAYER_FLAG = 2 };
+
+/* Settles each OPT_FILE option set in this load against the option it
+ * stands for, which together count as one option: the higher layer wins (a
+ * file that loses is not read), and both in the same layer is an error.
+ * When the file wins, its content is applied as that option's value. */
+static int load_files(struct hookd_config *cfg, const unsigned char *env_seen,
+                      const unsigned char *flag_seen, char *errbuf)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *f = &opts[i];
+        if (f->kind != OPT_FILE || !(env_seen[i] || flag_seen[i]))
+            continue;
+        const struct opt *t = opt_find(f->file_of, strlen(f->file_of));
+        size_t ti = (size_t)(t - opts);
+        enum opt_layer fl = flag_seen[i] ? LAYER_FLAG : LAYER_ENV;
+        enum opt_layer tl = flag_seen[ti] ? LAYER_FLAG : env_seen[ti] ? LAYER_ENV : LAYER_DEFAULT;
+        char **path = FIELD(cfg, f->off, char *);
+        if (!*path)
+            continue; /* an empty flag turned it off */
+        if (fl == tl)
+            return fl == LAYER_FLAG
+                       ? hookd_fail(errbuf, HOOKD_EINVAL, "--%s and --%s are both given; give one",
+                                    t->name, f->name)
+                       : hookd_fail(errbuf, HOOKD_EINVAL, "%s and %s are both set; set one", t->env,
+                                    f->env);
+        if (tl > fl) {
+            free(*path);
+            *path = NULL;
+            continue;
+        }
+
+        char shown[SHOWN_VALUE_MAX + 8], who[160], text[FILE_VALUE_MAX + 2], why[HOOKD_ERRLEN];
+        shown_value(*path, shown, sizeof(shown));
+        snprintf(who, sizeof(who), "%s%s: '%s'", fl == LAYER_FLAG ? "--" : "",
+                 fl == LAYER_FLAG ? f->name : f->env, shown);
+        int rc = file_value_read(who, t->name, *path, text, sizeof(text), errbuf);
+        if (rc == 0 && t->check && (rc = t->check(text, why)) != 0)
+            hookd_fail(errbuf, rc, "%s holds no valid %s value: %s", who, t->name, why);
+        if (rc == 0)
+            rc = opt_apply(cfg, t, who, text, errbuf);
+        explicit_bzero(text, sizeof(text));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp, char *errbuf)
 {
-    int rc = load_env(cfg, envp, errbuf);
-    if (rc != 0 || !argv || *argc < 1)
+    unsigned char env_seen[NOPTS] = {0}, flag_seen[NOPTS] = {0};
+    int rc = load_env(cfg, envp, env_seen, errbuf);
+    if (rc != 0)
         return rc;
 
-    int in = 1, out = 1, n = *argc;
+    int in = 1, out = 1, n = argv ? *argc : 0;
     while (in < n) {
         const char *w = argv[in];
         if (strcmp(w, "--") == 0) {
@@ -621,10 +738,22 @@ int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **e
         rc = opt_apply(cfg, o, label, value, errbuf);
         if (rc != 0)
             return rc;
+        flag_seen[o - opts] = 1;
+        cfg->from_flag |= (uint64_t)1 << (o - opts);
     }
-    *argc = out;
-    argv[out] = NULL;
-    return 0;
+    if (n >= 1) {
+        *argc = out;
+        argv[out] = NULL;
+    }
+    return load_files(cfg, env_seen, flag_seen, errbuf);
+}
+
+_Static_assert(NOPTS <= 64, "from_flag has a bit per option");
+
+int hookd_config_from_flag(const struct hookd_config *cfg, const char *name)
+{
+    const struct opt *o = opt_find(name, strlen(name));
+    return o && (cfg->from_flag >> (o - opts) & 1);
 }
 
 int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
@@ -913,5 +1042,42 @@ int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *e
                         "redis://127.0.0.1:6379/0)");
     if (rc != 0)
         memset(out, 0, sizeof(*out)); /* no half-parsed password left behind */
+    return rc;
+}
+
+/* Appends s percent-encoded: all but A-Z a-z 0-9 - . _ ~ and the bytes in
+ * keep become %XX, so that the parser gives s back. */
+static int pct_encode(struct hookd_buf *out, const char *s, const char *keep)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int rc = isalnum(c) || strchr("-._~", c) || (c && strchr(keep, c))
+                     ? hookd_buf_add(out, s, 1)
+                     : hookd_buf_addf(out, "%%%02X", c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int hookd_redis_url_redact(const struct hookd_redis_addr *a, struct hookd_buf *out)
+{
+    size_t start = out->len;
+    int rc;
+    if (a->path[0]) {
+        if (!(rc = hookd_buf_adds(out, "unix://")) && !(rc = pct_encode(out, a->path, "/")))
+            rc = hookd_buf_addf(out, "?db=%d", a->db);
+    } else {
+        rc = hookd_buf_adds(out, "redis://");
+        if (!rc && a->password[0] && !(rc = pct_encode(out, a->user, "")))
+            rc = hookd_buf_adds(out, ":***@");
+        if (!rc)
+            rc = hookd_buf_addf(out, strchr(a->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", a->host,
+                                a->port, a->db);
+    }
+    if (rc && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
     return rc;
 }

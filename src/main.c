@@ -34,6 +34,15 @@ static const char USAGE[] = "usage: hookd [options] COMMAND [args]\n"
                             "\n"
                             "options (each also read from HOOKD_<NAME>, e.g. HOOKD_REDIS_URL):\n";
 
+static const char USAGE_RUN[] =
+    "usage: hookd [options] run\n"
+    "\n"
+    "Takes events from Redis and delivers them, one event loop per --threads,\n"
+    "until SIGTERM or SIGINT. Either starts a drain: deliveries in flight get\n"
+    "--drain-timeout to finish, the rest is given back to the queue; a second\n"
+    "signal ends the process at once. Exit code 2 is a configuration error.\n"
+    "\n";
+
 /* State of `hookd run` for the signal callbacks. */
 struct run {
     struct hookd_worker *workers[MAX_THREADS]; /* started workers */
@@ -51,6 +60,34 @@ static void on_signal(uv_signal_t *h, int signum)
     /* A second signal takes the default action and ends the process. */
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
+}
+
+/* 1 when one of the words after `run` asks for help ("--" ends the search). */
+static int run_wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Logs the start line: threads, prefix, the Redis address with its password
+ * shown as "***", and the metrics address. */
+static void log_start(const struct hookd_config *cfg)
+{
+    char err[HOOKD_ERRLEN];
+    struct hookd_redis_addr addr;
+    struct hookd_buf redis;
+    hookd_buf_init(&redis, 2048);
+    int rc = hookd_redis_url_parse(cfg->redis_url, &addr, err);
+    if (rc == 0)
+        rc = hookd_redis_url_redact(&addr, &redis);
+    explicit_bzero(addr.password, sizeof(addr.password));
+    hookd_info("hookd %s starting: %d threads, prefix {%s}, redis %s, metrics %s", HOOKD_VERSION,
+               cfg->threads, cfg->prefix, rc == 0 ? redis.data : "(unknown)",
+               cfg->metrics_addr ? cfg->metrics_addr : "off");
+    hookd_buf_free(&redis);
 }
 
 static int run(struct hookd_config *cfg)
@@ -89,8 +126,7 @@ static int run(struct hookd_config *cfg)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
 
-    hookd_info("hookd %s starting: %d threads, prefix {%s}", HOOKD_VERSION, cfg->threads,
-               cfg->prefix);
+    log_start(cfg);
     int status = 0;
     for (; r.n < cfg->threads && r.n < MAX_THREADS; r.n++) {
         int rc = hookd_worker_start(cfg, r.n, &r.workers[r.n]);
@@ -141,6 +177,10 @@ int main(int argc, char **argv)
         fputs(USAGE, out);
         hookd_config_usage(out);
         status = *cmd ? 0 : 2;
+    } else if (strcmp(cmd, "run") == 0 && run_wants_help(argc, argv)) {
+        fputs(USAGE_RUN, stdout);
+        hookd_config_usage(stdout);
+        status = 0;
     } else if (strcmp(cmd, "run") == 0) {
         fprintf(stderr, "hookd: run: unexpected argument '%s'\n", argv[2]);
         status = 2;

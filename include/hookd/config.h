@@ -2,9 +2,12 @@
  *
  * Each option has a long flag (--redis-url), an environment variable of the
  * same name (HOOKD_REDIS_URL), a default, bounds and a help line. Flags win
- * over the environment, the environment over the default. The table in
- * config.c is the only place an option is described; usage text and
- * docs/configuration.md are generated from it. */
+ * over the environment, the environment over the default. A file option
+ * (--redis-url-file) gives another option (--redis-url) its value from a
+ * file; the two count as one option for that rule, so a flag of either wins
+ * over a variable of either, and both given at the same level is an error.
+ * The table in config.c is the only place an option is described; usage
+ * text and docs/configuration.md are generated from it. */
 #ifndef HOOKD_CONFIG_H
 #define HOOKD_CONFIG_H
 
@@ -26,6 +29,7 @@ enum hookd_log_level {
  * hookd_config_free(); durations are in milliseconds. */
 struct hookd_config {
     char *redis_url;                /* redis://[user:pass@]host[:port][/db] or unix:///path */
+    char *redis_url_file;           /* the file redis_url was read from, or NULL */
     char *prefix;                   /* key namespace; keys are "{prefix}:..." */
     int threads;                    /* event loops in `run`; default: CPU count */
     int concurrency;                /* deliveries in flight per process */
@@ -47,6 +51,7 @@ struct hookd_config {
     int batch;            /* events taken per Redis round trip */
     int dead_max;         /* entries kept in the dead list */
     int log_max;          /* entries kept per webhook attempt log stream */
+    uint64_t from_flag;   /* bit i: option i of the table was given as a flag */
 };
 
 /* Fills cfg with the defaults. Never fails but for ENOMEM. */
@@ -61,17 +66,27 @@ void hookd_config_free(struct hookd_config *cfg);
  * "--". "--" ends option parsing and is left in argv with every word after
  * it. Unknown --flags that are not config options are left in argv for the
  * subcommand. An empty HOOKD_* variable counts as unset; unknown HOOKD_*
- * variables are ignored.
- * On failure returns HOOKD_EINVAL or HOOKD_ERANGE with a one-line reason
- * naming the option in errbuf. */
+ * variables are ignored. Last, a file option that won (see above) is read
+ * and its content, without one trailing newline, applied as the value of
+ * the option it stands for; a file that lost is not read.
+ * On failure returns HOOKD_EINVAL, HOOKD_ERANGE, HOOKD_ETOOBIG or (a file
+ * that cannot be read) HOOKD_EIO with a one-line reason naming the option
+ * in errbuf; a file's content is never in it. */
 int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp, char *errbuf);
 
-/* Sets one option by its long name (without dashes) from text. */
+/* Sets one option by its long name (without dashes) from text. A file
+ * option only records its path here; hookd_config_load reads the file. */
 int hookd_config_set(struct hookd_config *cfg, const char *name, const char *value, char *errbuf);
 
 /* Checks the relations between options (lease > timeout, connect-timeout <=
  * timeout, ...). Returns HOOKD_EINVAL with the reason in errbuf. */
 int hookd_config_check(const struct hookd_config *cfg, char *errbuf);
+
+/* 1 when the option called name (without dashes) was given as a flag on
+ * this command line, not only by the environment or its default: for
+ * subcommands whose flags of the same name mean their own thing
+ * (`webhook add --timeout` is the webhook's). */
+int hookd_config_from_flag(const struct hookd_config *cfg, const char *name);
 
 /* Prints one line per option: flag, variable, default, help. */
 void hookd_config_usage(FILE *out);
@@ -98,5 +113,12 @@ struct hookd_redis_addr {
  * brackets and are stored without them. rediss:// is refused (no TLS). The
  * error never contains the password; on failure *out is zeroed. */
 int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf);
+
+/* Appends a's address to out as a URL fit for logs: the password, when
+ * there is one, is "***"; user and path are percent-encoded; port and
+ * database are explicit ("redis://user:***@127.0.0.1:6379/0",
+ * "redis://[::1]:6390/3", "unix:///run/redis.sock?db=2"). Returns 0, or
+ * HOOKD_ETOOBIG / HOOKD_ENOMEM with out as it was. */
+int hookd_redis_url_redact(const struct hookd_redis_addr *a, struct hookd_buf *out);
 
 #endif

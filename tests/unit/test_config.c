@@ -71,6 +71,7 @@ static void test_defaults(void)
     struct hookd_config c;
     CHECK(hookd_config_init(&c) == 0);
     CHECK_STR(c.redis_url, "redis://127.0.0.1:6379/0");
+    CHECK(c.redis_url_file == NULL);
     CHECK_STR(c.prefix, "hookd");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     CHECK(c.threads == (cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus));
@@ -252,6 +253,18 @@ static void test_set_bounds(void)
     CHECK_STR(c.redis_url, "redis://127.0.0.1:6379/0");
     CHECK(set1(&c, "redis-url", "unix:///run/redis.sock", err) == 0);
     CHECK_STR(c.redis_url, "unix:///run/redis.sock");
+
+    /* redis-url-file: set records the path only; load reads the file */
+    CHECK(set1(&c, "redis-url-file", "/nonexistent/hookd-url", err) == 0);
+    CHECK_STR(c.redis_url_file, "/nonexistent/hookd-url");
+    CHECK_STR(c.redis_url, "unix:///run/redis.sock");
+    char longpath[4200];
+    memset(longpath, 'p', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    CHECK(set1(&c, "redis-url-file", longpath, err) == HOOKD_EINVAL);
+    CHECK(strstr(err, "is longer than 4095 bytes") != NULL);
+    CHECK_STR(c.redis_url_file, "/nonexistent/hookd-url");
+    CHECK(set1(&c, "redis-url-file", "", err) == 0 && c.redis_url_file == NULL);
 
     /* long values are cut in messages; control bytes do not reach them */
     char longv[300];
@@ -586,6 +599,262 @@ static void test_redis_urls(void)
     CHECK(hookd_redis_url_parse(url, &a, err) == 0);
 }
 
+/* Writes n bytes to dir/name; returns the path (static, overwritten by the
+ * next call). */
+static const char *put_file(const char *dir, const char *name, const char *data, size_t n)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fwrite(data, 1, n, f) == n);
+        fclose(f);
+    }
+    return path;
+}
+
+/* A fresh config loaded from argv (NULL-terminated) and env; returns the rc. */
+static int load_fresh(struct hookd_config *c, char **argv, char **env, char *err)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    err[0] = '\0';
+    CHECK(hookd_config_init(c) == 0);
+    return hookd_config_load(c, &argc, argv, env, err);
+}
+
+static void test_url_file(void)
+{
+    char dir[] = "/tmp/hookd-test-config-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct hookd_config c;
+    char err[HOOKD_ERRLEN], flag[600], envv[600];
+    static const char url[] = "redis://app:p%40ss%3Aw0rd@127.0.0.1:6380/2";
+
+    /* The content, less one newline or CRLF, is the URL, parsed as --redis-url. */
+    static const struct {
+        const char *data;
+        const char *want;
+    } ok[] = {
+        {"redis://app:p%40ss%3Aw0rd@127.0.0.1:6380/2", url},
+        {"redis://app:p%40ss%3Aw0rd@127.0.0.1:6380/2\n", url},
+        {"redis://app:p%40ss%3Aw0rd@127.0.0.1:6380/2\r\n", url},
+        {"unix:///run/redis.sock?db=3\n", "unix:///run/redis.sock?db=3"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        const char *path = put_file(dir, "url", ok[i].data, strlen(ok[i].data));
+        snprintf(flag, sizeof(flag), "--redis-url-file=%s", path);
+        char *argv[] = {"hookd", flag, "run", NULL};
+        int rc = load_fresh(&c, argv, NULL, err);
+        if (rc != 0)
+            fprintf(stderr, "  url file %zu: %s\n", i, err);
+        CHECK(rc == 0);
+        CHECK_STR(c.redis_url, ok[i].want);
+        CHECK_STR(c.redis_url_file, path);
+        CHECK(argv[1] && strcmp(argv[1], "run") == 0 && argv[2] == NULL);
+        hookd_config_free(&c);
+    }
+
+    /* From the environment too, against the default. */
+    const char *path = put_file(dir, "url", url, strlen(url));
+    snprintf(envv, sizeof(envv), "HOOKD_REDIS_URL_FILE=%s", path);
+    {
+        char *argv[] = {"hookd", NULL};
+        char *env[] = {envv, NULL};
+        CHECK(load_fresh(&c, argv, env, err) == 0);
+        CHECK_STR(c.redis_url, url);
+        hookd_config_free(&c);
+    }
+
+    /* Bad files: the error names the option and the path, never the content. */
+    static const struct {
+        const char *data;
+        size_t n;
+        const char *why;
+    } bad[] = {
+#define BYTES(lit) lit, sizeof(lit) - 1
+        {BYTES(""), "is empty; it should hold the redis-url value"},
+        {BYTES("\n"), "is empty"},
+        {BYTES("\r\n"), "is empty"},
+        {BYTES("redis://h:1\r"), "holds no valid redis-url value: "},
+        {BYTES("redis://u:sekret@h:1\n\n"), "holds no valid redis-url value: "},
+        {BYTES("redis://u:sekret@h:1 \n"), "holds no valid redis-url value: "},
+        {BYTES("redis://u:sekret@h:99999\n"), "holds no valid redis-url value: port is not"},
+        {BYTES("redis://u:sekret@h\0:1\n"), "holds a NUL byte"},
+        {BYTES("http://u:sekret@h/\n"), "holds no valid redis-url value: "},
+#undef BYTES
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path = put_file(dir, "bad", bad[i].data, bad[i].n);
+        snprintf(flag, sizeof(flag), "--redis-url-file=%s", path);
+        char *argv[] = {"hookd", flag, NULL};
+        char want[700];
+        snprintf(want, sizeof(want), "--redis-url-file: '%s' %s", path, bad[i].why);
+        int rc = load_fresh(&c, argv, NULL, err);
+        if (rc == 0 || strncmp(err, want, strlen(want)) != 0 || strstr(err, "sekret"))
+            fprintf(stderr, "  bad url file %zu: rc %d '%s'\n", i, rc, err);
+        CHECK(rc != 0);
+        CHECK(strncmp(err, want, strlen(want)) == 0);
+        CHECK(!strstr(err, "sekret") && !strchr(err, '\n'));
+        CHECK_STR(c.redis_url, "redis://127.0.0.1:6379/0");
+        hookd_config_free(&c);
+    }
+
+    /* 4 KiB is the cap: a larger file is refused before it is parsed. */
+    static char big[4098];
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "redis://:sekret@h/", 18);
+    path = put_file(dir, "big", big, 4097);
+    snprintf(flag, sizeof(flag), "--redis-url-file=%s", path);
+    {
+        char *argv[] = {"hookd", flag, NULL};
+        CHECK(load_fresh(&c, argv, NULL, err) == HOOKD_ETOOBIG);
+        CHECK(strstr(err, "is larger than 4096 bytes") && !strstr(err, "sekret"));
+        hookd_config_free(&c);
+    }
+    path = put_file(dir, "big", big, 4096);
+    {
+        char *argv[] = {"hookd", flag, NULL};
+        CHECK(load_fresh(&c, argv, NULL, err) == HOOKD_ETOOBIG);
+        CHECK(strstr(err, "holds no valid redis-url value: redis URL is longer than 1024 bytes"));
+        CHECK(!strstr(err, "sekret"));
+        hookd_config_free(&c);
+    }
+
+    /* Missing, a directory: cannot be opened or read. */
+    {
+        char *argv[] = {"hookd", "--redis-url-file", "/nonexistent/hookd-url", NULL};
+        CHECK(load_fresh(&c, argv, NULL, err) == HOOKD_EIO);
+        CHECK_STR(err, "--redis-url-file: '/nonexistent/hookd-url' cannot be opened: No such "
+                       "file or directory");
+        hookd_config_free(&c);
+        char *argv2[] = {"hookd", "--redis-url-file", dir, NULL};
+        CHECK(load_fresh(&c, argv2, NULL, err) == HOOKD_EIO);
+        CHECK(strstr(err, "cannot be read: Is a directory") != NULL);
+        hookd_config_free(&c);
+        char *env[] = {"HOOKD_REDIS_URL_FILE=/nonexistent/hookd-url", NULL};
+        char *argv3[] = {"hookd", NULL};
+        CHECK(load_fresh(&c, argv3, env, err) == HOOKD_EIO);
+        CHECK_STR(err, "HOOKD_REDIS_URL_FILE: '/nonexistent/hookd-url' cannot be opened: No "
+                       "such file or directory");
+        hookd_config_free(&c);
+    }
+
+    /* redis-url and redis-url-file are one option: both at one level is an
+     * error; a flag of either wins over a variable of either, and a file that
+     * loses is not read. */
+    path = put_file(dir, "url", url, strlen(url));
+    snprintf(flag, sizeof(flag), "--redis-url-file=%s", path);
+    snprintf(envv, sizeof(envv), "HOOKD_REDIS_URL_FILE=%s", path);
+    {
+        char *argv[] = {"hookd", "--redis-url", "redis://h:1/0", flag, NULL};
+        CHECK(load_fresh(&c, argv, NULL, err) == HOOKD_EINVAL);
+        CHECK_STR(err, "--redis-url and --redis-url-file are both given; give one");
+        hookd_config_free(&c);
+
+        char *env[] = {"HOOKD_REDIS_URL=redis://h:1/0", envv, NULL};
+        char *argv2[] = {"hookd", NULL};
+        CHECK(load_fresh(&c, argv2, env, err) == HOOKD_EINVAL);
+        CHECK_STR(err, "HOOKD_REDIS_URL and HOOKD_REDIS_URL_FILE are both set; set one");
+        hookd_config_free(&c);
+
+        char *env2[] = {"HOOKD_REDIS_URL=redis://h:1/0", NULL};
+        char *argv3[] = {"hookd", flag, NULL};
+        CHECK(load_fresh(&c, argv3, env2, err) == 0);
+        CHECK_STR(c.redis_url, url);
+        hookd_config_free(&c);
+
+        char *env3[] = {"HOOKD_REDIS_URL_FILE=/nonexistent/hookd-url", NULL};
+        char *argv4[] = {"hookd", "--redis-url", "redis://h:1/0", NULL};
+        CHECK(load_fresh(&c, argv4, env3, err) == 0);
+        CHECK_STR(c.redis_url, "redis://h:1/0");
+        CHECK(c.redis_url_file == NULL);
+        hookd_config_free(&c);
+
+        /* an empty flag turns the file off */
+        char *argv5[] = {"hookd", "--redis-url-file=", NULL};
+        CHECK(load_fresh(&c, argv5, env3, err) == 0);
+        CHECK_STR(c.redis_url, "redis://127.0.0.1:6379/0");
+        CHECK(c.redis_url_file == NULL);
+        hookd_config_free(&c);
+
+        /* the flag of the file wins over its variable */
+        char *argv6[] = {"hookd", flag, NULL};
+        CHECK(load_fresh(&c, argv6, env3, err) == 0);
+        CHECK_STR(c.redis_url, url);
+        hookd_config_free(&c);
+    }
+
+    char rm[600];
+    snprintf(rm, sizeof(rm), "%s/url", dir);
+    unlink(rm);
+    snprintf(rm, sizeof(rm), "%s/bad", dir);
+    unlink(rm);
+    snprintf(rm, sizeof(rm), "%s/big", dir);
+    unlink(rm);
+    rmdir(dir);
+}
+
+/* The redacted URL names the address and never the password, whatever
+ * characters the password holds; it parses back to the same address. */
+static void test_redact(void)
+{
+    static const struct {
+        const char *url;
+        const char *shown;
+        const char *secret; /* must not be in the output; NULL: no password */
+    } cases[] = {
+        {"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", NULL},
+        {"redis://localhost", "redis://localhost:6379/0", NULL},
+        {"redis://user:sekret@127.0.0.1:6379/0", "redis://user:***@127.0.0.1:6379/0", "sekret"},
+        {"redis://:sekret@h/3", "redis://:***@h:6379/3", "sekret"},
+        {"redis://sekret@h:1", "redis://:***@h:1/0", "sekret"},
+        {"redis://u:p%40ss%3Aw%2Fo%25rd@h", "redis://u:***@h:6379/0", "p@ss"},
+        {"redis://u:p@ss@h", "redis://u:***@h:6379/0", "ss@"},
+        {"redis://u:%2A%2A%2A@h", "redis://u:***@h:6379/0", NULL},
+        {"redis://a%3Ab%40c:pw1234@h", "redis://a%3Ab%40c:***@h:6379/0", "pw1234"},
+        {"redis://u:pw1234@[::1]:6390/3", "redis://u:***@[::1]:6390/3", "pw1234"},
+        {"unix:///run/redis.sock", "unix:///run/redis.sock?db=0", NULL},
+        {"unix:///tmp/r%20s%3F.sock?db=2", "unix:///tmp/r%20s%3F.sock?db=2", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hookd_redis_addr a, back;
+        char err[HOOKD_ERRLEN];
+        struct hookd_buf b;
+        hookd_buf_init(&b, 2048);
+        CHECK(hookd_redis_url_parse(cases[i].url, &a, err) == 0);
+        CHECK(hookd_redis_url_redact(&a, &b) == 0);
+        CHECK_STR(b.data, cases[i].shown);
+        if (cases[i].secret)
+            CHECK(b.data && !strstr(b.data, cases[i].secret));
+        CHECK(b.data && hookd_redis_url_parse(b.data, &back, err) == 0);
+        CHECK_STR(back.host, a.host);
+        CHECK_STR(back.path, a.path);
+        CHECK_STR(back.user, a.user);
+        CHECK_STR(back.password, a.password[0] ? "***" : "");
+        CHECK(back.port == a.port && back.db == a.db);
+        hookd_buf_free(&b);
+    }
+
+    /* Appends; a cap that does not fit leaves the buffer as it was. */
+    struct hookd_redis_addr a;
+    char err[HOOKD_ERRLEN];
+    struct hookd_buf b;
+    hookd_buf_init(&b, 20);
+    CHECK(hookd_buf_adds(&b, "redis ") == 0);
+    CHECK(hookd_redis_url_parse("redis://u:sekret@127.0.0.1:6379/0", &a, err) == 0);
+    CHECK(hookd_redis_url_redact(&a, &b) == HOOKD_ETOOBIG);
+    CHECK_STR(b.data, "redis ");
+    hookd_buf_free(&b);
+    hookd_buf_init(&b, 100);
+    CHECK(hookd_buf_adds(&b, "redis ") == 0);
+    CHECK(hookd_redis_url_redact(&a, &b) == 0);
+    CHECK_STR(b.data, "redis redis://u:***@127.0.0.1:6379/0");
+    hookd_buf_free(&b);
+}
+
 /* The generated texts: usage lists every option; every variable is its
  * flag's name in upper case; docs/configuration.md ends with the table. */
 static void test_docs(void)
@@ -596,6 +865,8 @@ static void test_docs(void)
     hookd_config_usage(f);
     fclose(f);
     CHECK(strstr(text, "--redis-url URL\n") && strstr(text, "HOOKD_REDIS_URL, default: redis://"));
+    CHECK(strstr(text, "--redis-url-file PATH\n") &&
+          strstr(text, "HOOKD_REDIS_URL_FILE, default: (none)"));
     CHECK(strstr(text, "default: CPU count"));
     CHECK(strstr(text, "default: 1MiB"));
     free(text);
@@ -618,7 +889,7 @@ static void test_docs(void)
         CHECK_STR(env, want);
         rows++;
     }
-    CHECK(rows == 21);
+    CHECK(rows == 22);
     CHECK(strstr(text, "| `--threads N` | `HOOKD_THREADS` | CPU count |"));
     CHECK(strstr(text, "| `--log-level LEVEL` | `HOOKD_LOG_LEVEL` | `info` |"));
 
@@ -651,6 +922,8 @@ int main(void)
     test_load();
     test_check();
     test_redis_urls();
+    test_url_file();
+    test_redact();
     test_docs();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
