@@ -92,6 +92,14 @@ static int buf_grow(struct hookd_buf *b, size_t n, int exact)
     return 0;
 }
 
+void hookd_buf_truncate(struct hookd_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
 int hookd_buf_reserve(struct hookd_buf *b, size_t n)
 {
     return buf_grow(b, n, 1);
@@ -226,4 +234,59 @@ int hookd_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
         return HOOKD_ERANGE;
     *out = v;
     return 0;
+}
+
+size_t hookd_utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2, min = 0x80, cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3, min = 0x800, cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4, min = 0x10000, cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int hookd_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (n > 0) {
+        size_t k = hookd_utf8_seq_len(p, n);
+        if (k == 0)
+            return 0;
+        p += k;
+        n -= k;
+    }
+    return 1;
+}
+
+const char *hookd_quote(char out[HOOKD_QUOTE_LEN], const char *s, size_t n)
+{
+    size_t k = n > HOOKD_QUOTE_LEN - 4 ? HOOKD_QUOTE_LEN - 4 : n;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (n > k)
+        memcpy(out + k, "...", 4);
+    else
+        out[k] = '\0';
+    return out;
 }

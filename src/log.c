@@ -7,6 +7,7 @@
 #include "hookd/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,36 +91,6 @@ static void line_force(struct line *l, const char *s)
     l->len += n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
- * bytes there are not one (overlong forms and surrogates included). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2, min = 0x80, cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3, min = 0x800, cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Appends s escaped for mode, one character at a time; when the next
  * character does not fit, writes "..." and marks the line full. */
 static void line_esc(struct line *l, const char *s, enum esc_mode mode)
@@ -156,7 +127,7 @@ static void line_esc(struct line *l, const char *s, enum esc_mode mode)
             else
                 un = (size_t)snprintf(unit, sizeof(unit), "\\x%02x", c);
             adv = 1;
-        } else if ((adv = utf8_len(p, n)) > 0) {
+        } else if ((adv = hookd_utf8_seq_len(p, n)) > 0) {
             memcpy(unit, p, adv);
             un = adv;
         } else {
@@ -241,21 +212,19 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt, ...)
+static void log_vwrite(enum hookd_log_level level, const char *const *fields, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+static void log_vwrite(enum hookd_log_level level, const char *const *fields, const char *fmt,
+                       va_list ap)
 {
-    if ((int)level < atomic_load(&log_level))
-        return;
     if ((int)level < HOOKD_LOG_DEBUG || (int)level > HOOKD_LOG_ERROR)
         level = HOOKD_LOG_ERROR;
     int saved_errno = errno;
     int json = atomic_load(&log_format) == HOOKD_LOG_JSON;
 
     char msg[LOG_LINE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
         msg[0] = '\0';
-    va_end(ap);
 
     struct timespec ts;
     struct tm tm;
@@ -298,4 +267,71 @@ void hookd_log_write(enum hookd_log_level level, const char *const *fields, cons
         line_force(&l, l.full && !l.marked ? " ...\n" : "\n");
     write_all(l.buf, l.len);
     errno = saved_errno;
+}
+
+void hookd_log_write(enum hookd_log_level level, const char *const *fields, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, fields, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- rate-limited records ---- */
+
+/* One key of hookd_log_limited(). */
+struct limit {
+    char key[HOOKD_LOG_LIMIT_KEY_MAX]; /* "" when the slot is free */
+    int64_t last_ms;                   /* when its last record was written */
+    uint64_t left_out;                 /* records not written since */
+};
+
+static struct limit limits[HOOKD_LOG_LIMIT_KEYS];
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Decides whether a record of key may be written now; when it may, *left_out
+ * is how many of its records were not. */
+static int limit_pass(const char *key, uint64_t *left_out)
+{
+    int64_t now = hookd_now_ms();
+    struct limit *slot = NULL, *oldest = &limits[0];
+    int pass = 1;
+    pthread_mutex_lock(&limits_lock);
+    for (size_t i = 0; i < HOOKD_LOG_LIMIT_KEYS && !slot; i++) {
+        if (strncmp(limits[i].key, key, sizeof(limits[i].key) - 1) == 0 && limits[i].key[0])
+            slot = &limits[i];
+        else if (limits[i].last_ms < oldest->last_ms)
+            oldest = &limits[i];
+    }
+    if (slot && now - slot->last_ms < HOOKD_LOG_LIMIT_MS) {
+        slot->left_out++;
+        pass = 0;
+    } else {
+        if (!slot) {
+            slot = oldest;
+            hookd_str_copy(slot->key, sizeof(slot->key), key);
+            slot->left_out = 0;
+        }
+        *left_out = slot->left_out;
+        slot->left_out = 0;
+        slot->last_ms = now;
+    }
+    pthread_mutex_unlock(&limits_lock);
+    return pass;
+}
+
+void hookd_log_limited(enum hookd_log_level level, const char *key, const char *fmt, ...)
+{
+    char n[HOOKD_I64_LEN];
+    uint64_t left_out = 0;
+    if ((int)level < atomic_load(&log_level) || !limit_pass(key, &left_out))
+        return;
+    hookd_u64_fmt(n, left_out);
+    const char *fields[] = {"left_out", n, NULL};
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, left_out ? fields : NULL, fmt, ap);
+    va_end(ap);
 }

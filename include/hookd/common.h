@@ -52,6 +52,8 @@ void hookd_buf_init(struct hookd_buf *b, size_t max);
 void hookd_buf_free(struct hookd_buf *b);
 /* Empties the buffer but keeps its memory for reuse. */
 void hookd_buf_reset(struct hookd_buf *b);
+/* Cuts b back to its first len bytes (len <= b->len). */
+void hookd_buf_truncate(struct hookd_buf *b, size_t len);
 /* Makes room for n more bytes at once, so that the appends that follow do
  * not reallocate; ETOOBIG past the cap. */
 int hookd_buf_reserve(struct hookd_buf *b, size_t n);
@@ -78,6 +80,18 @@ size_t hookd_str_copy(char *dst, size_t size, const char *src);
 
 /* Value of one hex digit, or -1 when c is not one. */
 int hookd_hexval(int c);
+
+/* Renders at most 64 bytes of untrusted s[0..n) into out for an error
+ * message: printable ASCII as is, other bytes as '?', "..." when cut.
+ * Returns out. */
+#define HOOKD_QUOTE_LEN 68
+const char *hookd_quote(char out[HOOKD_QUOTE_LEN], const char *s, size_t n);
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0), or 0
+ * when the bytes there are not one (overlong forms and surrogates included). */
+size_t hookd_utf8_seq_len(const unsigned char *s, size_t n);
+/* 1 when s[0..n) is valid UTF-8 throughout. */
+int hookd_utf8_valid(const char *s, size_t n);
 
 /* Out of memory where going on would lose track of work: says so on
  * standard error and aborts. Work taken but not settled is safe in Redis and
