@@ -13,31 +13,7 @@
 
 #include "hookd/common.h"
 #include "hookd/envelope.h"
-#include "hookd/sign.h"
-
-#define HOOKD_FILTERS_MAX 64
-
-enum hookd_signing {
-    HOOKD_SIGN_TWENTY = 1,   /* X-Twenty-Webhook-* headers (always on) */
-    HOOKD_SIGN_STANDARD = 2, /* also webhook-timestamp / webhook-signature */
-};
-
-/* One webhook. All strings are owned by the registry that holds it. */
-struct hookd_webhook {
-    char *id;                        /* the id after "webhook:" */
-    char *url;                       /* http(s) URL, checked */
-    char hostkey[300];               /* "scheme://host:port", for per-host limits */
-    struct hookd_signer *signer;     /* prepared from the secret's bytes */
-    struct hookd_signer *std_signer; /* Standard Webhooks key: the decoded base64
-                                      * of a "whsec_" secret; NULL: use signer */
-    char *workspace;                 /* "" for none */
-    char *events[HOOKD_FILTERS_MAX]; /* filters, e.g. "person.*" */
-    int nevents;                     /* filters used */
-    int enabled;                     /* 0 when disabled (by hand, or by a 410) */
-    int signing;                     /* HOOKD_SIGN_* bits */
-    int64_t timeout_ms;              /* per-webhook override, 0 for the global */
-    int64_t connect_timeout_ms;      /* per-webhook override, 0 for the global */
-};
+#include "hookd/webhook.h"
 
 struct hookd_registry; /* opaque, refcounted */
 
@@ -46,26 +22,35 @@ void hookd_registry_retain(struct hookd_registry *r);
 /* Drops one reference; the last one frees the registry and its webhooks. */
 void hookd_registry_release(struct hookd_registry *r);
 
-/* Adds one webhook from the field/value pairs of its hash (kv[0] field,
- * kv[1] value, ... nkv strings in all). A webhook whose fields are invalid
- * is skipped with HOOKD_EINVAL and a reason in errbuf; the registry stays
- * usable. */
-int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv, size_t nkv,
-                       char *errbuf);
+/* Adds one webhook from the field/value pairs of its record (see
+ * hookd_webhook_parse(); lens NULL means every string is a C string).
+ * Returns 0 when it was added valid, HOOKD_EINVAL with the reason in errbuf
+ * when it was added marked invalid (its invalid field says why, and fan-out
+ * still finds it), and HOOKD_EINVAL or HOOKD_ENOMEM when nothing was added:
+ * an id that is not 1..128 bytes of [A-Za-z0-9_.:-], or one added already
+ * (then hookd_registry_find() tells the two failures apart). */
+int hookd_registry_add(struct hookd_registry *r, const char *id, const char *const *kv,
+                       const size_t *lens, size_t nkv, char *errbuf);
+/* Adds webhook id as one whose record could not be read at all (reason
+ * from hookd_webhook_problem()): only events that name it find it. Returns
+ * 0, or HOOKD_EINVAL / HOOKD_ENOMEM as hookd_registry_add() when nothing
+ * was added. */
+int hookd_registry_add_unreadable(struct hookd_registry *r, const char *id, const char *reason,
+                                  char *errbuf);
 
 size_t hookd_registry_count(const struct hookd_registry *r);
+/* Webhooks marked invalid. */
+size_t hookd_registry_invalid(const struct hookd_registry *r);
 const struct hookd_webhook *hookd_registry_at(const struct hookd_registry *r, size_t i);
 const struct hookd_webhook *hookd_registry_find(const struct hookd_registry *r, const char *id);
 
-/* 1 when the event name ("person.created") passes one filter. */
-int hookd_filter_match(const char *filter, const char *event);
-/* Checks a comma-separated filter list for `webhook add --events`. */
-int hookd_filter_list_check(const char *list, char *errbuf);
-
-/* Fan-out: the enabled webhooks that should receive env, in registry order.
+/* Fan-out: the enabled webhooks that should receive env, in registry order,
+ * invalid ones included (the caller puts their deliveries to the dead list).
  * Writes up to max pointers into out (valid while the registry is retained)
  * and returns how many. Workspace and webhook narrowing follow
- * docs/producers.md. */
+ * docs/producers.md; an envelope that names a webhook is the caller's to
+ * judge first (hookd_registry_find()), as it goes to the dead list when that
+ * webhook is missing or disabled. */
 size_t hookd_fanout(const struct hookd_registry *r, const struct hookd_envelope *env,
                     const struct hookd_webhook **out, size_t max);
 

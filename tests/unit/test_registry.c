@@ -27,21 +27,32 @@ static int add_with(struct hookd_registry *r, const char *id, const char *k1, co
         kv[n++] = v2;
     }
     err[0] = '\0';
-    return hookd_registry_add(r, id, kv, n, err);
+    return hookd_registry_add(r, id, kv, NULL, n, err);
 }
 
-/* Expects add to fail with HOOKD_EINVAL, a reason containing want, no
- * secret in it, and the registry unchanged. */
+/* Expects add to fail with HOOKD_EINVAL, a reason containing want and no
+ * secret. A record that is invalid is added all the same, marked with the
+ * reason (tried in a registry of its own, so that ids can repeat); an id
+ * that cannot be added (a bad one, or a duplicate in r) leaves r as it was. */
 static int add_fails(struct hookd_registry *r, const char *id, const char *const *kv, size_t n,
                      const char *want)
 {
-    size_t before = hookd_registry_count(r);
+    int id_fault = strstr(want, "webhook id") || strstr(want, "duplicate");
+    struct hookd_registry *into = id_fault ? r : hookd_registry_new();
+    size_t before = hookd_registry_count(into);
     err[0] = '\0';
-    int rc = hookd_registry_add(r, id, kv, n, err);
-    int ok = rc == HOOKD_EINVAL && strstr(err, want) != NULL && strstr(err, SECRET) == NULL &&
-             hookd_registry_count(r) == before;
+    int rc = hookd_registry_add(into, id, kv, NULL, n, err);
+    const struct hookd_webhook *w = id ? hookd_registry_find(into, id) : NULL;
+    int ok = rc == HOOKD_EINVAL && strstr(err, want) != NULL && strstr(err, SECRET) == NULL;
+    if (id_fault)
+        ok = ok && hookd_registry_count(into) == before;
+    else
+        ok = ok && hookd_registry_count(into) == 1 && w && w->invalid && strstr(err, w->invalid) &&
+             hookd_registry_invalid(into) == 1;
     if (!ok)
         fprintf(stderr, "  rc %d reason \"%s\", wanted \"%s\"\n", rc, err, want);
+    if (into != r)
+        hookd_registry_release(into);
     return ok;
 }
 
@@ -53,11 +64,13 @@ static void test_add_valid(void)
     CHECK(hookd_registry_at(r, 0) == NULL);
     CHECK(hookd_registry_find(r, "wh_1") == NULL);
 
+    /* The whsec_ secret is the Standard Webhooks specification's public test
+     * vector, not a credential. */
     const char *kv[] = {
         "url",
         "HTTPS://Example.COM/a?b=1",
         "secret",
-        SECRET,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "events",
         " person.* , *.created,company.updated ",
         "workspace",
@@ -75,7 +88,7 @@ static void test_add_valid(void)
         "created_at",
         "2025-01-01T00:00:00Z",
     };
-    CHECK(hookd_registry_add(r, "wh_1", kv, NKV(kv), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_1", kv, NULL, NKV(kv), err) == 0);
     const struct hookd_webhook *w = hookd_registry_find(r, "wh_1");
     CHECK(w != NULL);
     if (w) {
@@ -95,7 +108,7 @@ static void test_add_valid(void)
 
     /* defaults */
     const char *min[] = {"secret", "x", "url", "http://h.example:8080/"};
-    CHECK(hookd_registry_add(r, "wh_2", min, NKV(min), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_2", min, NULL, NKV(min), err) == 0);
     w = hookd_registry_find(r, "wh_2");
     CHECK(w != NULL);
     if (w) {
@@ -106,8 +119,9 @@ static void test_add_valid(void)
         CHECK(w->timeout_ms == 0 && w->connect_timeout_ms == 0);
         CHECK(strcmp(w->hostkey, "http://h.example:8080") == 0);
     }
-    /* empty values mean the default */
-    CHECK(add_with(r, "wh_3", "events", "", "enabled", "") == 0);
+    /* empty values mean the default, but for events, where "" would say
+     * either every event or none */
+    CHECK(add_with(r, "wh_3", "enabled", "", "signing", "") == 0);
     w = hookd_registry_find(r, "wh_3");
     CHECK(w && w->nevents == 1 && strcmp(w->events[0], "*.*") == 0 && w->enabled == 1);
     CHECK(add_with(r, "wh_4", "enabled", "1", "signing", "twenty") == 0);
@@ -154,10 +168,10 @@ static void test_add_invalid(void)
     memset(longsecret, 'k', 1025);
     longsecret[1025] = 0;
     const char *ls[] = {"url", "https://example.com/", "secret", longsecret};
-    CHECK(add_fails(r, "wh_x", ls, NKV(ls), "webhook wh_x: secret: over 1024 bytes"));
+    CHECK(add_fails(r, "wh_x", ls, NKV(ls), "webhook wh_x: secret: 1025 bytes, over 1024"));
     CHECK(strstr(err, "kkkk") == NULL);
     longsecret[1024] = 0;
-    CHECK(hookd_registry_add(r, "wh_1024", ls, NKV(ls), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_1024", ls, NULL, NKV(ls), err) == 0);
     free(longsecret);
 
     static const char *bad_events[] = {
@@ -175,7 +189,7 @@ static void test_add_invalid(void)
     for (int i = 0; i < 64; i++)
         hookd_buf_addf(&b, "%so%d.*", i ? "," : "", i);
     const char *f64[] = {"url", "https://example.com/", "secret", SECRET, "events", b.data};
-    CHECK(hookd_registry_add(r, "wh_f64", f64, NKV(f64), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_f64", f64, NULL, NKV(f64), err) == 0);
     CHECK(hookd_registry_find(r, "wh_f64") && hookd_registry_find(r, "wh_f64")->nevents == 64);
     hookd_buf_adds(&b, ",x.y");
     f64[5] = b.data;
@@ -205,7 +219,7 @@ static void test_add_invalid(void)
     CHECK(add_fails(r, "", ok, NKV(ok), "webhook id"));
     CHECK(add_fails(r, NULL, ok, NKV(ok), "webhook id"));
     CHECK(add_fails(r, "wh 1", ok, NKV(ok), "webhook id \"wh 1\""));
-    CHECK(hookd_registry_add(r, "wh_dup", ok, NKV(ok), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_dup", ok, NULL, NKV(ok), err) == 0);
     CHECK(add_fails(r, "wh_dup", ok, NKV(ok), "webhook wh_dup: duplicate id"));
 
     /* a failure leaves the registry usable */
@@ -255,8 +269,9 @@ static void test_filters(void)
     }
 
     CHECK(hookd_filter_list_check("person.*,*.created,a.b,*.*", err) == 0);
-    CHECK(hookd_filter_list_check("", err) == 0);
-    CHECK(hookd_filter_list_check(NULL, err) == 0);
+    CHECK(hookd_filter_list_check("", err) == HOOKD_EINVAL && strstr(err, "events: empty"));
+    CHECK(hookd_filter_list_check(" ", err) == HOOKD_EINVAL);
+    CHECK(hookd_filter_list_check(NULL, err) == HOOKD_EINVAL);
     CHECK(hookd_filter_list_check("person.created ,  company.updated", err) == 0);
     CHECK(hookd_filter_list_check("person", err) == HOOKD_EINVAL);
     CHECK(strstr(err, "\"person\"") != NULL);
@@ -435,18 +450,18 @@ static void test_whsec(void)
     const char *kv[] = {"url",     "https://example.com/hook",
                         "secret",  "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                         "signing", "standard"};
-    CHECK(hookd_registry_add(r, "wh_std", kv, NKV(kv), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_std", kv, NULL, NKV(kv), err) == 0);
     const struct hookd_webhook *w = hookd_registry_find(r, "wh_std");
     CHECK(w && w->std_signer && w->signer);
     if (w && w->std_signer) {
         CHECK(hookd_sign_standard(w->std_signer, id, "1614265330", body, strlen(body), out) == 0);
         CHECK(strcmp(out, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") == 0);
     }
-    const char *bad[] = {"url", "https://example.com/hook", "secret", "whsec_not base64!"};
-    CHECK(hookd_registry_add(r, "wh_bad", bad, NKV(bad), err) == HOOKD_EINVAL);
-    CHECK(strstr(err, "not base64") && !strstr(err, "not base64!"));
+    const char *bad[] = {"url", "https://example.com/hook", "secret", "whsec_not-base64!"};
+    CHECK(hookd_registry_add(r, "wh_bad", bad, NULL, NKV(bad), err) == HOOKD_EINVAL);
+    CHECK(strstr(err, "must come base64") && !strstr(err, "not-base64!"));
     const char *plain[] = {"url", "https://example.com/hook", "secret", "plainsecret"};
-    CHECK(hookd_registry_add(r, "wh_plain", plain, NKV(plain), err) == 0);
+    CHECK(hookd_registry_add(r, "wh_plain", plain, NULL, NKV(plain), err) == 0);
     CHECK(hookd_registry_find(r, "wh_plain")->std_signer == NULL);
     hookd_registry_release(r);
 }
