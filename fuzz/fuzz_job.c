@@ -1,6 +1,7 @@
 /* fuzz_job.c - hookd_job_decode on arbitrary bytes, and the round trip:
  * whatever decodes encodes to bytes that decode to the same fields, and that
- * second encoding is byte for byte the first. */
+ * second encoding is byte for byte the first; whatever decodes names a
+ * delivery id fit for a header and matches the token of that id only. */
 #include "fuzz_common.h"
 #include "hookd/job.h"
 
@@ -14,7 +15,8 @@ static int same_str(const char *a, const char *b)
 static void check_job(const struct hookd_job *j)
 {
     FUZZ_CHECK(j->webhook && j->delivery && j->event_id && j->event && j->body);
-    FUZZ_CHECK(j->attempt >= 1);
+    FUZZ_CHECK(j->attempt >= 1 && j->attempt <= HOOKD_JOB_ATTEMPT_MAX);
+    FUZZ_CHECK(hookd_delivery_id_valid(j->delivery));
 }
 
 static void check_equal(const struct hookd_job *a, const struct hookd_job *b)
@@ -30,6 +32,8 @@ static void check_equal(const struct hookd_job *a, const struct hookd_job *b)
     FUZZ_CHECK(same_str(a->last_error, b->last_error));
 }
 
+#define FUZZ_MAX_ENVELOPE ((size_t)1 << 20)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct hookd_job job, again, third;
     char errbuf[HOOKD_ERRLEN];
     fuzz_errbuf_poison(errbuf);
-    int rc = hookd_job_decode((const char *)data, size, &job, errbuf);
+    int rc = hookd_job_decode((const char *)data, size, FUZZ_MAX_ENVELOPE, NULL, 0, &job, errbuf);
     if (rc != 0) {
         FUZZ_CHECK(rc == HOOKD_EINVAL || rc == HOOKD_ETOOBIG || rc == HOOKD_ENOMEM);
         FUZZ_CHECK(fuzz_errbuf_ok(errbuf) || rc == HOOKD_ENOMEM);
@@ -53,9 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hookd_buf_init(&b1, 8u << 20);
     hookd_buf_init(&b2, 8u << 20);
     FUZZ_CHECK(hookd_job_encode(&job, &b1) == 0);
-    FUZZ_CHECK(b1.len > 0 && b1.data && strlen(b1.data) == b1.len);
+    FUZZ_CHECK(b1.len > 0 && b1.data && b1.len <= hookd_job_max(FUZZ_MAX_ENVELOPE) + size);
     fuzz_errbuf_poison(errbuf);
-    rc = hookd_job_decode(b1.data, b1.len, &again, errbuf);
+    char token[40];
+    snprintf(token, sizeof(token), "d:%s", job.delivery);
+    rc = hookd_job_decode(b1.data, b1.len, FUZZ_MAX_ENVELOPE, token, strlen(token), &again, errbuf);
     if (rc != 0)
         fprintf(stderr, "re-decode failed: %s\n", errbuf);
     FUZZ_CHECK(rc == 0);
@@ -65,8 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The encoding is a fixed point. */
     FUZZ_CHECK(hookd_job_encode(&again, &b2) == 0);
     FUZZ_CHECK(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
-    FUZZ_CHECK(hookd_job_decode(b2.data, b2.len, &third, errbuf) == 0);
+    FUZZ_CHECK(hookd_job_decode(b2.data, b2.len, FUZZ_MAX_ENVELOPE, NULL, 0, &third, errbuf) == 0);
     check_equal(&job, &third);
+    hookd_job_free(&third);
+    token[5] = token[5] == 'a' ? 'b' : 'a'; /* another delivery's token */
+    FUZZ_CHECK(hookd_job_decode(b2.data, b2.len, FUZZ_MAX_ENVELOPE, token, strlen(token), &third,
+                                errbuf) == HOOKD_EINVAL);
 
     hookd_job_free(&third);
     hookd_job_free(&again);

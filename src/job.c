@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_MAX (2u << 20)
+#include "hookd/envelope.h"
 
 void hookd_key(char *out, const char *prefix, const char *suffix)
 {
@@ -28,63 +28,177 @@ static int dump_into(json_t *o, struct hookd_buf *out)
     return rc;
 }
 
-int hookd_job_encode(const struct hookd_job *job, struct hookd_buf *out)
+size_t hookd_job_max(size_t max_envelope)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:s#}", "webhook", job->webhook,
-                          "delivery", job->delivery, "event_id", job->event_id, "event", job->event,
-                          "attempt", job->attempt, "first_ms", (json_int_t)job->first_ms, "body",
-                          job->body, job->body_len);
-    if (o && job->last_error)
-        json_object_set_new(o, "last_error", json_string(job->last_error));
-    return dump_into(o, out);
+    return max_envelope + HOOKD_JOB_BODY_SLACK + HOOKD_JOB_HEADER_MAX;
 }
 
-/* Copies a string member, or fails when it is missing or not a string. */
+size_t hookd_dead_max(size_t max_envelope)
+{
+    /* A body is valid JSON text, so its escape doubles at most ('"', '\\'). */
+    return 2 * (max_envelope + HOOKD_JOB_BODY_SLACK) + 2 * HOOKD_JOB_HEADER_MAX;
+}
+
+int hookd_delivery_id_valid(const char *s)
+{
+    if (strncmp(s, "msg_", 4) != 0 || strlen(s) != 36)
+        return 0;
+    for (size_t i = 4; i < 36; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+int hookd_job_encode(const struct hookd_job *job, struct hookd_buf *out)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "webhook", job->webhook, "delivery",
+                          job->delivery, "event_id", job->event_id, "event", job->event, "attempt",
+                          job->attempt, "first_ms", (json_int_t)job->first_ms);
+    if (o && job->last_error)
+        json_object_set_new(o, "last_error", json_string(job->last_error));
+    if (!o)
+        return HOOKD_ENOMEM;
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s)
+        return HOOKD_EINVAL;
+    size_t n = strlen(s), at = out->len;
+    int rc =
+        n > HOOKD_JOB_HEADER_MAX ? HOOKD_ETOOBIG : hookd_buf_reserve(out, n + 1 + job->body_len);
+    if (!rc && !(rc = hookd_buf_add(out, s, n)) && !(rc = hookd_buf_add(out, "\n", 1)))
+        rc = hookd_buf_add(out, job->body, job->body_len);
+    if (rc)
+        hookd_buf_truncate(out, at);
+    free(s);
+    return rc;
+}
+
+/* Copies a string member that must be there. */
 static int take_str(json_t *o, const char *name, char **dst, char *errbuf)
 {
     json_t *v = json_object_get(o, name);
     if (!json_is_string(v))
         return hookd_fail(errbuf, HOOKD_EINVAL, "job: field '%s' missing", name);
     *dst = strdup(json_string_value(v));
-    return *dst ? 0 : HOOKD_ENOMEM;
+    return *dst ? 0 : hookd_fail(errbuf, HOOKD_ENOMEM, "job: out of memory");
 }
 
-int hookd_job_decode(const char *p, size_t len, struct hookd_job *job, char *errbuf)
+/* 1 when s is an event name as producers may give one: 1..HOOKD_EVENT_MAX
+ * bytes of [A-Za-z0-9_.-]. */
+static int event_name_valid(const char *s)
 {
-    memset(job, 0, sizeof(*job));
-    if (len > JOB_MAX)
-        return hookd_fail(errbuf, HOOKD_ETOOBIG, "job: %zu bytes, over the cap", len);
-    json_error_t jerr;
-    json_t *o = json_loadb(p, len, 0, &jerr);
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        return hookd_fail(errbuf, HOOKD_EINVAL, "job: not a JSON object");
+    size_t n = strlen(s);
+    if (n == 0 || n > HOOKD_EVENT_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
     }
+    return 1;
+}
+
+/* 1 when s holds no byte below 0x20 and no DEL. */
+static int no_controls(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* Reads and checks every field but the body from the object o. */
+static int job_fields(json_t *o, const char *token, size_t token_len, struct hookd_job *job,
+                      char *errbuf)
+{
     int rc;
     if ((rc = take_str(o, "webhook", &job->webhook, errbuf)) ||
         (rc = take_str(o, "delivery", &job->delivery, errbuf)) ||
         (rc = take_str(o, "event_id", &job->event_id, errbuf)) ||
         (rc = take_str(o, "event", &job->event, errbuf)))
-        goto fail;
-    json_t *body = json_object_get(o, "body");
-    json_t *attempt = json_object_get(o, "attempt");
-    if (!json_is_string(body) || !json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
-        json_integer_value(attempt) > 1000000) {
-        rc = hookd_fail(errbuf, HOOKD_EINVAL, "job: bad body or attempt");
-        goto fail;
-    }
-    job->body_len = json_string_length(body);
-    job->body = malloc(job->body_len + 1);
-    if (!job->body) {
-        rc = HOOKD_ENOMEM;
-        goto fail;
-    }
-    memcpy(job->body, json_string_value(body), job->body_len + 1);
+        return rc;
+    if (!hookd_id_valid(job->webhook))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: webhook is not a webhook id");
+    if (!hookd_delivery_id_valid(job->delivery))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: delivery is not msg_ and 32 hex digits");
+    if (token && (token_len != 38 || memcmp(token, "d:", 2) != 0 ||
+                  memcmp(token + 2, job->delivery, 36) != 0))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: delivery %s is not the one its token names",
+                          job->delivery);
+    if (!hookd_id_valid(job->event_id))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: event_id is not an event id");
+    if (!event_name_valid(job->event))
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: event is not an event name");
+    json_t *attempt = json_object_get(o, "attempt"), *first = json_object_get(o, "first_ms");
+    if (!json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
+        json_integer_value(attempt) > HOOKD_JOB_ATTEMPT_MAX)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: attempt is not 1..%d", HOOKD_JOB_ATTEMPT_MAX);
+    if (!json_is_integer(first) || json_integer_value(first) < 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: first_ms is not a time");
     job->attempt = (int)json_integer_value(attempt);
-    job->first_ms = json_integer_value(json_object_get(o, "first_ms"));
+    job->first_ms = json_integer_value(first);
     json_t *err = json_object_get(o, "last_error");
-    if (json_is_string(err))
-        job->last_error = strdup(json_string_value(err));
+    if (json_is_string(err)) {
+        if (json_string_length(err) > HOOKD_ERRLEN * 4 || !no_controls(json_string_value(err)))
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "job: last_error is too long or holds a "
+                              "control byte");
+        if (!(job->last_error = strdup(json_string_value(err))))
+            return hookd_fail(errbuf, HOOKD_ENOMEM, "job: out of memory");
+    }
+    return 0;
+}
+
+int hookd_job_decode(const char *p, size_t len, size_t max_envelope, const char *token,
+                     size_t token_len, struct hookd_job *job, char *errbuf)
+{
+    size_t max = hookd_job_max(max_envelope);
+    const char *nl =
+        memchr(p, '\n', len < HOOKD_JOB_HEADER_MAX + 1 ? len : HOOKD_JOB_HEADER_MAX + 1);
+    const char *body = NULL;
+    size_t body_len = 0, head = len;
+    json_error_t jerr;
+    int rc;
+
+    memset(job, 0, sizeof(*job));
+    if (nl) {
+        head = (size_t)(nl - p);
+        body = nl + 1;
+        body_len = len - head - 1;
+    } else if (len > 0 && p[len - 1] != '}') {
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: no header line within %d bytes",
+                          HOOKD_JOB_HEADER_MAX);
+    } else {
+        max *= 2; /* the old form: the body escaped inside the object */
+    }
+    if (len > max)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "job: %zu bytes, over the cap of %zu", len, max);
+    json_t *o = json_loadb(p, head, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "job: not a JSON object");
+    }
+    if ((rc = job_fields(o, token, token_len, job, errbuf)) != 0)
+        goto fail;
+    if (!body) {
+        json_t *b = json_object_get(o, "body");
+        if (!json_is_string(b)) {
+            rc = hookd_fail(errbuf, HOOKD_EINVAL, "job: field 'body' missing");
+            goto fail;
+        }
+        body = json_string_value(b);
+        body_len = json_string_length(b);
+    }
+    if (!(job->body = malloc(body_len + 1))) {
+        rc = hookd_fail(errbuf, HOOKD_ENOMEM, "job: out of memory");
+        goto fail;
+    }
+    memcpy(job->body, body, body_len);
+    job->body[body_len] = '\0';
+    job->body_len = body_len;
     json_decref(o);
     return 0;
 fail:
@@ -115,28 +229,51 @@ int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, 
     return dump_into(o, out);
 }
 
-int hookd_dead_encode_envelope(const char *raw, size_t len, const char *reason, int64_t at_ms,
-                               struct hookd_buf *out)
+/* Sets member name (or name "_base64" when raw is not valid UTF-8 without
+ * NUL) of o to raw[0..len). */
+static int set_bytes(json_t *o, const char *name, const char *raw, size_t len)
+{
+    /* json_stringn refuses invalid UTF-8; NUL bytes would not survive a round
+     * trip through C strings, so both go as base64. */
+    json_t *s = memchr(raw, 0, len) ? NULL : json_stringn(raw, len);
+    if (s)
+        return json_object_set_new(o, name, s) == 0 ? 0 : HOOKD_ENOMEM;
+    char key[64];
+    size_t n = 4 * ((len + 2) / 3) + 1;
+    unsigned char *b64 = malloc(n);
+    if (!b64)
+        return HOOKD_ENOMEM;
+    EVP_EncodeBlock(b64, (const unsigned char *)raw, (int)len);
+    snprintf(key, sizeof(key), "%s_base64", name);
+    int rc = json_object_set_new(o, key, json_string((char *)b64)) == 0 ? 0 : HOOKD_ENOMEM;
+    free(b64);
+    return rc;
+}
+
+int hookd_dead_encode_envelope(const char *raw, size_t len, size_t size, const char *reason,
+                               int64_t at_ms, struct hookd_buf *out)
 {
     json_t *o =
         json_pack("{s:s, s:s, s:I}", "kind", "envelope", "reason", reason, "at", (json_int_t)at_ms);
     if (!o)
         return HOOKD_ENOMEM;
-    /* json_stringn refuses invalid UTF-8; NUL bytes would not survive a round
-     * trip through C strings, so both go as base64. */
-    json_t *s = memchr(raw, 0, len) ? NULL : json_stringn(raw, len);
-    if (s) {
-        json_object_set_new(o, "envelope", s);
+    int rc;
+    if (size > len) {
+        /* A prefix cut inside a UTF-8 sequence loses that sequence, not
+         * its readability. */
+        size_t keep = len;
+        while (keep + 3 > len && keep > 0 && !hookd_utf8_valid(raw, keep))
+            keep--;
+        if (!hookd_utf8_valid(raw, keep))
+            keep = len;
+        json_object_set_new(o, "size", json_integer((json_int_t)size));
+        rc = set_bytes(o, "envelope_prefix", raw, keep);
     } else {
-        size_t n = 4 * ((len + 2) / 3) + 1;
-        unsigned char *b64 = malloc(n);
-        if (!b64) {
-            json_decref(o);
-            return HOOKD_ENOMEM;
-        }
-        EVP_EncodeBlock(b64, (const unsigned char *)raw, (int)len);
-        json_object_set_new(o, "envelope_base64", json_string((char *)b64));
-        free(b64);
+        rc = set_bytes(o, "envelope", raw, len);
+    }
+    if (rc) {
+        json_decref(o);
+        return rc;
     }
     return dump_into(o, out);
 }

@@ -31,7 +31,7 @@ void hookd_key(char *out, const char *prefix, const char *suffix);
 /* A delivery of one event to one webhook, as stored between attempts. */
 struct hookd_job {
     char *webhook;    /* webhook id */
-    char *delivery;   /* delivery id, "msg_..." */
+    char *delivery;   /* delivery id, "msg_" + 32 hex */
     char *event_id;   /* the event's id */
     char *event;      /* the event's name */
     int attempt;      /* number of the next attempt, 1-based */
@@ -41,12 +41,37 @@ struct hookd_job {
     char *last_error; /* why the last attempt failed, or NULL */
 };
 
-/* Serialises a job as one JSON object into out. */
+/* Bytes of a job's header line at most, and of a body beyond the envelope
+ * it was made from (the timestamp hookd adds): a job of an envelope of at
+ * most max_envelope bytes is at most hookd_job_max(max_envelope) bytes. */
+#define HOOKD_JOB_HEADER_MAX 4096
+#define HOOKD_JOB_BODY_SLACK 256
+#define HOOKD_JOB_ATTEMPT_MAX 1000000
+size_t hookd_job_max(size_t max_envelope);
+
+/* Serialises a job: one line of JSON with every field but the body, "\n",
+ * then the body's bytes as they are, so that a job is never larger than
+ * its body by more than HOOKD_JOB_HEADER_MAX (a body escaped into JSON
+ * could double). ETOOBIG when the fields do not fit the header. */
 int hookd_job_encode(const struct hookd_job *job, struct hookd_buf *out);
-/* Parses what hookd_job_encode wrote; job owns its strings afterwards and is
- * freed with hookd_job_free(). Capped at 2 MiB. */
-int hookd_job_decode(const char *p, size_t len, struct hookd_job *job, char *errbuf);
+/* Parses what hookd_job_encode wrote (or the single JSON object, body
+ * included, of hookd before it) as strictly as a producer's envelope: ids
+ * of [A-Za-z0-9_.:-], the delivery id "msg_" + 32 hex and equal to the
+ * token's ("d:<delivery id>", token_len bytes; NULL skips that check), an
+ * event name, an attempt of 1..HOOKD_JOB_ATTEMPT_MAX, no control byte in
+ * any field but the body, and at most hookd_job_max(max_envelope) bytes (the
+ * old form twice that). job owns its strings afterwards and is freed with
+ * hookd_job_free(); on failure it is empty and errbuf says why. */
+int hookd_job_decode(const char *p, size_t len, size_t max_envelope, const char *token,
+                     size_t token_len, struct hookd_job *job, char *errbuf);
 void hookd_job_free(struct hookd_job *job);
+
+/* 1 when s is a delivery id: "msg_" + 32 lowercase hex. */
+int hookd_delivery_id_valid(const char *s);
+
+/* Bytes a dead record of an envelope of at most max_envelope bytes takes at
+ * most (its body escaped into JSON, and the fields around it). */
+size_t hookd_dead_max(size_t max_envelope);
 
 /* A dead-list record for a delivery out of attempts (or refused for good):
  * {"kind":"delivery","reason":..,"at":ms,"webhook":..,"delivery":..,
@@ -55,8 +80,12 @@ int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, 
                                struct hookd_buf *out);
 /* A dead-list record for an envelope that could not be parsed:
  * {"kind":"envelope","reason":..,"at":ms,"envelope":..} with the raw bytes as
- * a string when they are valid UTF-8 without NUL, else "envelope_base64". */
-int hookd_dead_encode_envelope(const char *raw, size_t len, const char *reason, int64_t at_ms,
-                               struct hookd_buf *out);
+ * a string when they are valid UTF-8 without NUL, else "envelope_base64".
+ * When size is larger than len, raw is only the first len bytes of an
+ * envelope of size bytes (one over the cap, kept in part): the record then
+ * says "size" and holds "envelope_prefix" (or "envelope_prefix_base64"),
+ * which no replay can bring back. */
+int hookd_dead_encode_envelope(const char *raw, size_t len, size_t size, const char *reason,
+                               int64_t at_ms, struct hookd_buf *out);
 
 #endif
