@@ -256,8 +256,6 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 }
 
 /* Refuses the connection when the resolved address is not allowed; this is
- * where the SSRF policy is enforced, after DNS, so rebinding cannot pass. */
-/* Refuses the connection when the resolved address is not allowed; this is
  * where the SSRF policy is enforced, after DNS, so rebinding cannot pass.
  * Sockets opened here are closed through on_close_socket, so their poll
  * handles can outlive a CURL_POLL_REMOVE. */
@@ -382,12 +380,18 @@ _Static_assert(sizeof(((struct hookd_attempt *)0)->hdr_nodes) >= 10 * sizeof(str
                "hdr_nodes too small for 10 curl_slist nodes");
 
 /* Appends "name: value", or "name:" when value is NULL (which tells curl to
- * leave out a header of its own). */
+ * leave out a header of its own). A value with a control byte (CR and LF
+ * would start a header of their own) is refused with HOOKD_EINVAL, whatever
+ * it came from. */
 static int header_add(struct hdr_builder *b, const char *name, const char *value)
 {
     struct hookd_attempt *a = b->a;
     size_t nl = strlen(name), vl = value ? strlen(value) : 0;
     size_t len = nl + 1 + (value ? 1 + vl : 0);
+    for (size_t i = 0; i < vl; i++) {
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return HOOKD_EINVAL;
+    }
     if (len >= sizeof(a->hdr_text) - b->used || b->n == 10)
         return HOOKD_ETOOBIG;
     char *p = a->hdr_text + b->used;
@@ -462,7 +466,12 @@ static void report_active(struct hookd_deliver *d, struct hookd_attempt *a, int 
  * start_next, its caller, moves the queue on. */
 static void finish_early(struct hookd_deliver *d, struct hookd_attempt *a, int rc)
 {
-    snprintf(a->error, sizeof(a->error), "could not start: %s", hookd_strerror(rc));
+    if (rc == HOOKD_EINVAL)
+        snprintf(a->error, sizeof(a->error),
+                 "could not start: a header value holds a control "
+                 "byte");
+    else
+        snprintf(a->error, sizeof(a->error), "could not start: %s", hookd_strerror(rc));
     a->status = 0;
     a->elapsed_ms = 0;
     report_active(d, a, 0);

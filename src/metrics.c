@@ -65,8 +65,11 @@ static struct hist hists[HOOKD_H_COUNT] = {
 static _Atomic int nloops;
 static _Atomic unsigned char loop_up[LOOPS_MAX];
 static _Atomic int draining;
-static _Atomic int64_t webhooks_enabled = -1, webhooks_disabled = -1; /* -1: unknown */
-static _Atomic int64_t depths[D_COUNT] = {-1, -1, -1, -1};            /* -1: unknown */
+/* Webhooks of loop 0's registry by state, -1 until known. */
+enum { W_ENABLED, W_DISABLED, W_INVALID, W_STATES };
+static const char *const webhook_states[W_STATES] = {"enabled", "disabled", "invalid"};
+static _Atomic int64_t webhooks[W_STATES] = {-1, -1, -1};
+static _Atomic int64_t depths[D_COUNT] = {-1, -1, -1, -1}; /* -1: unknown */
 
 _Static_assert(NELEM(ATTEMPT_BOUNDS) <= BUCKETS_MAX, "attempt buckets");
 _Static_assert(NELEM(DELIVERY_BOUNDS) <= BUCKETS_MAX, "delivery buckets");
@@ -135,10 +138,11 @@ void hookd_metrics_set_draining(void)
     atomic_store_explicit(&draining, 1, memory_order_relaxed);
 }
 
-void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled)
+void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t invalid)
 {
-    atomic_store_explicit(&webhooks_enabled, enabled < 0 ? -1 : enabled, memory_order_relaxed);
-    atomic_store_explicit(&webhooks_disabled, disabled < 0 ? -1 : disabled, memory_order_relaxed);
+    const int64_t v[W_STATES] = {enabled, disabled, invalid};
+    for (int i = 0; i < W_STATES; i++)
+        atomic_store_explicit(&webhooks[i], v[i] < 0 ? -1 : v[i], memory_order_relaxed);
 }
 
 /* 1 when loops were declared and every one reports Redis up. */
@@ -174,7 +178,7 @@ struct counter_row {
 static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_events_total", "Events read from the queue, by result.", "result", "fanned_out",
      HOOKD_M_EVENTS_FANNED_OUT},
-    {"hookd_events_total", NULL, "result", "no_subscriber", HOOKD_M_EVENTS_UNROUTED},
+    {"hookd_events_total", NULL, "result", "unrouted", HOOKD_M_EVENTS_UNROUTED},
     {"hookd_events_total", NULL, "result", "invalid", HOOKD_M_EVENTS_INVALID},
     {"hookd_deliveries_total", "Settled delivery attempts, by outcome.", "outcome", "delivered",
      HOOKD_M_DELIVERED},
@@ -260,12 +264,12 @@ static int render_gauges(struct hookd_buf *out)
     if (rc == 0)
         rc = family(out, "hookd_webhooks", "gauge",
                     "Webhooks known to this process, by state (absent until loaded).");
-    int64_t en = atomic_load_explicit(&webhooks_enabled, memory_order_relaxed);
-    int64_t dis = atomic_load_explicit(&webhooks_disabled, memory_order_relaxed);
-    if (rc == 0 && en >= 0)
-        rc = hookd_buf_addf(out, "hookd_webhooks{state=\"enabled\"} %lld\n", (long long)en);
-    if (rc == 0 && dis >= 0)
-        rc = hookd_buf_addf(out, "hookd_webhooks{state=\"disabled\"} %lld\n", (long long)dis);
+    for (int i = 0; rc == 0 && i < W_STATES; i++) {
+        int64_t v = atomic_load_explicit(&webhooks[i], memory_order_relaxed);
+        if (v >= 0)
+            rc = hookd_buf_addf(out, "hookd_webhooks{state=\"%s\"} %lld\n", webhook_states[i],
+                                (long long)v);
+    }
     if (rc == 0)
         rc = family(out, "hookd_build_info", "gauge", "Always 1; the version is a label.");
     if (rc == 0)

@@ -22,69 +22,89 @@
 
 #include "hookd/job.h"
 #include "hookd/sign.h"
-
-/* The webhooks, when their revision differs from ARGV[ri]: {rev} when it does
- * not, else {rev, id, {field, value, ...}, ...}. KEYS[ki] is the revision
- * counter, KEYS[ki+1] the set of ids, ARGV[ri-1] the prefix. */
-#define WEBHOOKS_LUA(ki, ri)                                                                       \
-    "local function webhooks()\n"                                                                  \
-    "  local rev = redis.call('GET', KEYS[" #ki "]) or '0'\n"                                      \
-    "  if rev == ARGV[" #ri "] then return {rev} end\n"                                            \
-    "  local out = {rev}\n"                                                                        \
-    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[" #ki " + 1])) do\n"                        \
-    "    out[#out+1] = id\n"                                                                       \
-    "    out[#out+1] = redis.call('HGETALL', '{' .. ARGV[" #ri " - 1] .. '}:webhook:' .. id)\n"    \
-    "  end\n"                                                                                      \
-    "  return out\n"                                                                               \
-    "end\n"
+#include "hookd/webhook.h"
 
 /* KEYS: events leases jobs retry seq rev webhooks. ARGV: lease_ms, n, prefix,
- * the webhook revision loaded. Returns {now_ms, webhooks, base, {event, ...},
- * next_due, token, payload, ...}: expired leases (work of a worker that died)
- * and due retries as pairs, then up to n of them in all, new events, whose
- * tokens are "e:" .. base + i, i counting from 1; base is 0 when there are
- * none. The webhooks come along when they changed, so that an event is never
- * judged against webhooks older than the event. Every token taken is leased
- * by one ZADD at the end. When nothing was taken, next_due is the due time
- * of the earliest retry (one ZRANGE), so that a worker waiting for events can
- * wake for it; else, or when there is none, -1. */
-static const char TAKE_LUA[] = WEBHOOKS_LUA(
+ * the webhook revision loaded, the envelope cap, the job cap, a byte budget, HOOKD_QUEUE_CUT_KEEP.
+ * Returns {now_ms, webhooks, base, {event, ...}, next_due, token, payload,
+ * ...}: expired leases (work of a worker that died) and due retries as
+ * pairs, then up to n of them in all, new events, whose tokens are "e:" ..
+ * base + i, i counting from 1; base is 0 when there are none. The webhooks
+ * come along when they changed, so that an event is never judged against
+ * webhooks older than the event. Every token taken is leased by one ZADD at
+ * the end. When nothing was taken, next_due is the due time of the earliest
+ * retry (one ZRANGE), so that a worker waiting for events can wake for it;
+ * else, or when there is none, -1.
+ *
+ * What would cost hookd memory it must not spend never leaves Redis: an
+ * event over the envelope cap (or one that starts with a NUL byte, which no
+ * envelope may hold) is replaced, in the reply and in {P}:jobs alike, by a
+ * cut: NUL, its size in decimal, ':', its first HOOKD_QUEUE_CUT_KEEP bytes; so is
+ * a leased or retried payload over the job cap. Items stop once the budget
+ * would be passed (the first always comes); events popped past it go back
+ * where they were. */
+static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
     6, 4) "local t = redis.call('TIME')\n"
           "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
           "local deadline = string.format('%d', now + tonumber(ARGV[1]))\n"
           "local n = tonumber(ARGV[2])\n"
+          "local cap_env, cap_job = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+          "local budget, keep, bytes = tonumber(ARGV[7]), tonumber(ARGV[8]), 0\n"
           "local out = {now, webhooks(), 0, {}, -1}\n"
           "local k, got, z = 5, 0, {}\n"
-          "local function claim(toks, gone)\n"
+          "local function cut(p)\n"
+          "  return '\\0' .. #p .. ':' .. string.sub(p, 1, keep)\n"
+          "end\n"
+          "local function claim(toks, taken, gone)\n"
           "  if #toks == 0 then return end\n"
           "  local ps = redis.call('HMGET', KEYS[3], unpack(toks))\n"
           "  for i = 1, #toks do\n"
-          "    if ps[i] then\n"
+          "    local p = ps[i]\n"
+          "    if p then\n"
+          "      if #p > cap_job then p = cut(p) end\n"
+          "      if got > 0 and bytes + #p > budget then break end\n"
+          "      bytes = bytes + #p\n"
           "      z[#z+1] = deadline; z[#z+1] = toks[i]\n"
-          "      out[k+1] = toks[i]; out[k+2] = ps[i]; k = k + 2; got = got + 1\n"
-          "    elseif gone then gone[#gone+1] = toks[i] end\n"
+          "      out[k+1] = toks[i]; out[k+2] = p; k = k + 2; got = got + 1\n"
+          "      if taken then taken[#taken+1] = toks[i] end\n"
+          "    else gone[#gone+1] = toks[i] end\n"
           "  end\n"
           "end\n"
           "local gone = {}\n"
-          "claim(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n), gone)\n"
+          "claim(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n), nil, gone)\n"
           "if #gone > 0 then redis.call('ZREM', KEYS[2], unpack(gone)) end\n"
           "if got < n then\n"
           "  local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - got)\n"
-          "  if #due > 0 then redis.call('ZREM', KEYS[4], unpack(due)) end\n"
-          "  claim(due, nil)\n"
+          "  local taken = {}\n"
+          "  claim(due, taken, taken)\n"
+          "  if #taken > 0 then redis.call('ZREM', KEYS[4], unpack(taken)) end\n"
           "end\n"
-          "if got < n then\n"
+          "if got < n and (got == 0 or bytes < budget) then\n"
           "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
           "  if evs then\n"
-          "    local m, j, h, fmt = #evs, #z, {}, string.format\n"
-          "    local base = redis.call('INCRBY', KEYS[5], m) - m\n"
+          "    local m, c = #evs, 0\n"
           "    for i = 1, m do\n"
-          "      local tok = fmt('e:%d', base + i)\n"
-          "      h[2*i-1] = tok; h[2*i] = evs[i]\n"
-          "      z[j+2*i-1] = deadline; z[j+2*i] = tok\n"
+          "      local e = evs[i]\n"
+          "      if #e > cap_env or string.byte(e, 1) == 0 then e = cut(e) end\n"
+          "      if got + c > 0 and bytes + #e > budget then break end\n"
+          "      evs[i] = e; bytes = bytes + #e; c = c + 1\n"
           "    end\n"
-          "    redis.call('HSET', KEYS[3], unpack(h))\n"
-          "    out[3] = base; out[4] = evs; got = got + m\n"
+          "    if c < m then\n"
+          "      local back = {}\n"
+          "      for i = m, c + 1, -1 do back[#back+1] = evs[i]; evs[i] = nil end\n"
+          "      redis.call('RPUSH', KEYS[1], unpack(back))\n"
+          "    end\n"
+          "    if c > 0 then\n"
+          "      local j, h, fmt = #z, {}, string.format\n"
+          "      local base = redis.call('INCRBY', KEYS[5], c) - c\n"
+          "      for i = 1, c do\n"
+          "        local tok = fmt('e:%d', base + i)\n"
+          "        h[2*i-1] = tok; h[2*i] = evs[i]\n"
+          "        z[j+2*i-1] = deadline; z[j+2*i] = tok\n"
+          "      end\n"
+          "      redis.call('HSET', KEYS[3], unpack(h))\n"
+          "      out[3] = base; out[4] = evs; got = got + c\n"
+          "    end\n"
           "  end\n"
           "end\n"
           "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
@@ -144,7 +164,7 @@ static const char RENEW_LUA[] =
     "return 0\n";
 
 /* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded. */
-static const char REGISTRY_LUA[] = WEBHOOKS_LUA(1, 2) "return webhooks()\n";
+static const char REGISTRY_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
 
 enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_COUNT };
 static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA};
@@ -257,14 +277,6 @@ static size_t resp_line(char *out, char type, size_t n)
     return k;
 }
 
-/* Cuts b back to len bytes. */
-static void buf_cut(struct hookd_buf *b, size_t len)
-{
-    b->len = len;
-    if (b->data)
-        b->data[len] = '\0';
-}
-
 /* A RESP writer in front of a buffer: short writes gather on the stack and
  * reach the buffer in one append. The first error sticks; what was written
  * then is for the caller to cut off. */
@@ -367,7 +379,7 @@ int hookd_queue_resp_bulk(struct hookd_buf *b, const void *p, size_t len)
     w_bulk(&w, p, len);
     int rc = w_end(&w);
     if (rc)
-        buf_cut(b, at);
+        hookd_buf_truncate(b, at);
     return rc;
 }
 
@@ -417,9 +429,9 @@ static int op_done(struct hookd_queue *q, const struct mark *m, int rc)
         b->nops++;
         return 0;
     }
-    buf_cut(&b->ops, m->ops);
-    buf_cut(&b->logs, m->logs);
-    buf_cut(&b->ends, m->ends);
+    hookd_buf_truncate(&b->ops, m->ops);
+    hookd_buf_truncate(&b->logs, m->logs);
+    hookd_buf_truncate(&b->ends, m->ends);
     b->nargs = m->nargs;
     b->run_at = m->run_at;
     b->run_n = m->run_n;
@@ -899,8 +911,10 @@ int64_t hookd_queue_next_due(const struct hookd_queue *q)
 
 /* ---- registry ---- */
 
-/* Builds a registry from what WEBHOOKS_LUA returned, unless it is the
- * revision already loaded, and hands it to the owner. */
+/* Builds a registry from what webhooks() of HOOKD_WEBHOOK_LUA returned,
+ * unless it is the revision already loaded, and hands it to the owner. A
+ * record that cannot be read is added as unreadable; only an id that cannot
+ * be one is skipped (and counted). */
 static void apply_registry(struct hookd_queue *q, const redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
@@ -917,17 +931,30 @@ static void apply_registry(struct hookd_queue *q, const redisReply *reply)
     size_t skipped = 0;
     for (size_t i = 1; i + 1 < reply->elements; i += 2) {
         redisReply *id = reply->element[i], *kv = reply->element[i + 1];
-        if (id->type != REDIS_REPLY_STRING || kv->type != REDIS_REPLY_ARRAY || !kv->elements)
-            continue;
-        const char *fields[128];
-        size_t n = kv->elements < 128 ? kv->elements : 128;
-        for (size_t j = 0; j < n; j++)
-            fields[j] = kv->element[j]->type == REDIS_REPLY_STRING ? kv->element[j]->str : "";
-        char err[HOOKD_ERRLEN];
-        if (hookd_registry_add(reg, id->str, fields, n & ~(size_t)1, err) != 0) {
+        char err[HOOKD_ERRLEN], why[HOOKD_ERRLEN];
+        int rc;
+        if (id->type != REDIS_REPLY_STRING || strlen(id->str) != id->len) {
             skipped++;
-            emit_error(q, "%s", err);
+            continue;
         }
+        if (kv->type == REDIS_REPLY_ARRAY && kv->elements <= 2 * HOOKD_WEBHOOK_FIELDS_MAX) {
+            const char *fields[2 * HOOKD_WEBHOOK_FIELDS_MAX];
+            size_t lens[2 * HOOKD_WEBHOOK_FIELDS_MAX];
+            for (size_t j = 0; j < kv->elements; j++) {
+                int s = kv->element[j]->type == REDIS_REPLY_STRING;
+                fields[j] = s ? kv->element[j]->str : "";
+                lens[j] = s ? kv->element[j]->len : 0;
+            }
+            rc = hookd_registry_add(reg, id->str, fields, lens, kv->elements, err);
+        } else {
+            if (kv->type == REDIS_REPLY_STRING)
+                hookd_webhook_problem(kv->str, kv->len, why);
+            else
+                hookd_fail(why, HOOKD_EINVAL, "record is not what the script returns");
+            rc = hookd_registry_add_unreadable(reg, id->str, why, err);
+        }
+        if (rc && !hookd_registry_find(reg, id->str))
+            skipped++;
     }
     snprintf(q->rev, sizeof(q->rev), "%s", reply->element[0]->str);
     q->cbs.on_registry(q->data, reg, skipped);
@@ -959,6 +986,28 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- take ---- */
 
+/* Fills an item from its token and payload, reading a cut (see TAKE_LUA)
+ * as the prefix it carries and the size the payload had. */
+static void item_of(struct hookd_item *it, const char *tok, size_t tok_len, const redisReply *p)
+{
+    *it = (struct hookd_item){tok, tok_len, p->str, p->len, p->len, 0};
+    if (p->len == 0 || p->str[0] != '\0')
+        return;
+    const char *colon = memchr(p->str, ':', p->len);
+    size_t nd = colon ? (size_t)(colon - p->str) - 1 : 0;
+    char digits[HOOKD_I64_LEN];
+    int64_t size;
+    it->cut = 1;
+    if (nd > 0 && nd < sizeof(digits)) {
+        memcpy(digits, p->str + 1, nd);
+        digits[nd] = '\0';
+        if (hookd_parse_i64(digits, 0, INT64_MAX, &size) == 0)
+            it->size = (size_t)size;
+    }
+    it->payload = colon ? colon + 1 : p->str + p->len;
+    it->payload_len = (size_t)(p->str + p->len - it->payload);
+}
+
 /* Hands the owner the items of a take reply, {now, webhooks, base, {event,
  * ...}, next_due, token, payload, ...} (see TAKE_LUA): the pairs first, then
  * the events with the tokens rebuilt from base. */
@@ -989,7 +1038,7 @@ static void take_items(struct hookd_queue *q, const redisReply *reply)
         const redisReply *t = reply->element[5 + 2 * i], *p = reply->element[6 + 2 * i];
         if (t->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING)
             continue;
-        items[k++] = (struct hookd_item){t->str, t->len, p->str, p->len};
+        item_of(&items[k++], t->str, t->len, p);
     }
     for (size_t i = 0; i < evs->elements; i++) {
         const redisReply *p = evs->element[i];
@@ -999,7 +1048,7 @@ static void take_items(struct hookd_queue *q, const redisReply *reply)
         t[0] = 'e';
         t[1] = ':';
         size_t len = 2 + hookd_u64_fmt(t + 2, base + 1 + i);
-        items[k++] = (struct hookd_item){t, len, p->str, p->len};
+        item_of(&items[k++], t, len, p);
     }
     q->cbs.on_take(q->data, items, k, reply->element[0]->integer);
     free(heap);
@@ -1029,7 +1078,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     take_items(q, reply);
 }
 
-int hookd_queue_take(struct hookd_queue *q, int n)
+int hookd_queue_take(struct hookd_queue *q, int n, size_t budget)
 {
     if (q->state != Q_READY || q->taking || q->closing)
         return HOOKD_EREDIS;
@@ -1037,7 +1086,7 @@ int hookd_queue_take(struct hookd_queue *q, int n)
     struct resp_w w;
     hookd_buf_reset(b);
     w_init(&w, b);
-    w_line(&w, '*', 14);
+    w_line(&w, '*', 18);
     w_str(&w, "EVALSHA");
     w_str(&w, q->sha[S_TAKE]);
     w_str(&w, "7");
@@ -1048,6 +1097,10 @@ int hookd_queue_take(struct hookd_queue *q, int n)
     w_i64(&w, n);
     w_str(&w, q->cfg->prefix);
     w_str(&w, q->rev);
+    w_i64(&w, q->cfg->max_envelope);
+    w_i64(&w, (int64_t)hookd_job_max((size_t)q->cfg->max_envelope));
+    w_i64(&w, (int64_t)budget);
+    w_i64(&w, HOOKD_QUEUE_CUT_KEEP);
     int rc = w_end(&w);
     if (rc)
         return rc;

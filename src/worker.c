@@ -35,6 +35,7 @@
 #include "hookd/registry.h"
 #include "hookd/retry.h"
 #include "hookd/sign.h"
+#include "hookd/webhook.h"
 
 #define IDLE_MIN_MS 1
 #define IDLE_MAX_MS 10
@@ -49,6 +50,11 @@
  * events a second up (see docs/design.md, "Waking up"). */
 #define IDLE_WAIT_MS 4
 #define FANOUT_STACK 64
+/* Bodies a process holds in flight, at most, beyond the first of each loop;
+ * with 1 MiB envelopes and 256 attempts in flight they would otherwise take
+ * a quarter of a GiB. A take asks for at most TAKE_BYTES_MAX. */
+#define HELD_BYTES_MAX ((size_t)32 << 20)
+#define TAKE_BYTES_MAX ((size_t)8 << 20)
 #define BACKLOG_MS 2000       /* a host queue stuck this long is handed back */
 #define BACKLOG_RETRY_MS 2000 /* least wait before a handed-back delivery returns */
 
@@ -76,9 +82,10 @@ struct work {
 
 /* A body shared by the deliveries of one event. */
 struct body {
-    int refs;   /* deliveries using it */
-    size_t len; /* bytes */
-    char *data; /* malloc'ed bytes */
+    int refs;               /* deliveries using it */
+    size_t len;             /* bytes */
+    char *data;             /* malloc'ed bytes */
+    struct hookd_worker *w; /* whose held bytes it counts in */
 };
 
 /* One delivery in flight. Freed after its attempt is settled. */
@@ -111,10 +118,13 @@ struct hookd_worker {
     struct work *works;               /* held tokens */
     size_t inflight;                  /* deliveries not yet settled */
     size_t cap;                       /* this loop's share of concurrency */
+    size_t held_bytes;                /* bytes of the bodies in flight */
+    size_t bytes_cap;                 /* this loop's share of HELD_BYTES_MAX */
     int64_t idle_ms;                  /* current wait after an empty take */
     int asked;                        /* items the take in flight asked for */
     int drained;                      /* the last take emptied the queue */
     int64_t clock_offset;             /* Redis clock minus ours, ms */
+    size_t skipped;                   /* members of {P}:webhooks that are no ids, last told */
     int64_t counters[C_COUNT];        /* not yet added to {P}:stats */
     uint64_t rng;                     /* xorshift state for jitter */
     int draining;                     /* stop was asked */
@@ -177,9 +187,25 @@ static void work_release(struct hookd_worker *w, struct work *k)
     free(k);
 }
 
+/* A body of len bytes at data (malloc'ed; the body owns it from now on),
+ * counted in w's held bytes until its last release. */
+static struct body *body_new(struct hookd_worker *w, char *data, size_t len)
+{
+    struct body *b = malloc(sizeof(*b));
+    if (!b)
+        hookd_oom();
+    b->refs = 1;
+    b->data = data;
+    b->len = len;
+    b->w = w;
+    w->held_bytes += len;
+    return b;
+}
+
 static void body_release(struct body *b)
 {
     if (--b->refs == 0) {
+        b->w->held_bytes -= b->len;
         free(b->data);
         free(b);
     }
@@ -268,6 +294,30 @@ static void delivery_free(struct delivery *dl)
     free(dl);
 }
 
+/* Says at WARN, at most once per HOOKD_LOG_LIMIT_MS per webhook and reason,
+ * that a delivery went to the dead list. */
+static void warn_dead(const struct hookd_worker *w, const char *webhook, const char *delivery,
+                      const char *reason)
+{
+    char key[HOOKD_LOG_LIMIT_KEY_MAX];
+    snprintf(key, sizeof(key), "dead %s %.64s", webhook, reason);
+    hookd_log_limited(HOOKD_LOG_WARN, key,
+                      "worker %d: webhook %s: delivery %s to the dead list: %s", w->index, webhook,
+                      delivery, reason);
+}
+
+/* Says at WARN, at most once per HOOKD_LOG_LIMIT_MS per webhook, that the
+ * address policy refused a webhook's receiver, and what would allow it. */
+static void warn_refused(const struct hookd_worker *w, const struct delivery *dl)
+{
+    char key[HOOKD_LOG_LIMIT_KEY_MAX], url[512];
+    const struct hookd_webhook *wh = dl->a.webhook;
+    snprintf(key, sizeof(key), "refused %s", wh->id);
+    hookd_webhook_url_redact(wh->url, url, sizeof(url));
+    hookd_log_limited(HOOKD_LOG_WARN, key, "worker %d: webhook %s (%s): %s", w->index, wh->id, url,
+                      dl->a.error);
+}
+
 /* The deliverer's callback: judge the attempt, settle it, free it. */
 static void on_attempt_done(struct hookd_attempt *a)
 {
@@ -322,17 +372,26 @@ static void on_attempt_done(struct hookd_attempt *a)
             snprintf(reason, sizeof(reason), "out of attempts: %s", a->error);
             hookd_metrics_count(HOOKD_M_DEAD, 1);
             settle_dead(w, dl, reason);
+            warn_dead(w, a->webhook->id, dl->id, reason);
             break;
         }
-        case HOOKD_OUTCOME_GONE:
+        case HOOKD_OUTCOME_GONE: {
+            char key[HOOKD_LOG_LIMIT_KEY_MAX];
             w->counters[C_FAILED]++;
             w->counters[C_GONE]++;
             hookd_metrics_count(HOOKD_M_GONE, 1);
             hookd_queue_disable(w->q, a->webhook->id, "receiver answered 410 Gone");
             settle_dead(w, dl, "410 Gone: webhook disabled");
-            hookd_warn("webhook %s answered 410 Gone and is now disabled", a->webhook->id);
+            snprintf(key, sizeof(key), "gone %s", a->webhook->id);
+            hookd_log_limited(HOOKD_LOG_WARN, key,
+                              "webhook %s answered 410 Gone and is now disabled; `hookd webhook "
+                              "update %s --enabled true` enables it again",
+                              a->webhook->id, a->webhook->id);
             break;
         }
+        }
+        if (a->refused)
+            warn_refused(w, dl);
     }
     work_release(w, dl->work);
     delivery_free(dl);
@@ -369,35 +428,108 @@ static void submit(struct hookd_worker *w, struct delivery *dl)
     hookd_deliver_submit(w->d, &dl->a);
 }
 
-/* Moves an item that cannot be understood to the dead list as it is. */
+/* Moves an item that cannot be understood to the dead list as it is, or
+ * as much of it as came when it came cut. */
 static void dead_raw(struct hookd_worker *w, const struct hookd_item *it, const char *reason)
 {
     struct hookd_buf b;
     hookd_buf_init(&b, SIZE_MAX / 2);
-    if (hookd_dead_encode_envelope(it->payload, it->payload_len, reason, redis_now(w), &b) == 0)
+    if (hookd_dead_encode_envelope(it->payload, it->payload_len, it->size, reason, redis_now(w),
+                                   &b) == 0)
         hookd_queue_dead(w->q, it->token, b.data, b.len);
     hookd_buf_free(&b);
+}
+
+/* Puts an envelope that is not one to the dead list. */
+static void refuse_envelope(struct hookd_worker *w, const struct hookd_item *it, const char *reason)
+{
+    dead_raw(w, it, reason);
+    w->counters[C_INVALID]++;
+    hookd_metrics_count(HOOKD_M_EVENTS_INVALID, 1);
+    hookd_log_limited(HOOKD_LOG_WARN, "envelope", "worker %d: envelope %.*s to the dead list: %s",
+                      w->index, (int)it->token_len, it->token, reason);
+}
+
+/* Why a cut item came cut, for its dead record (out: HOOKD_ERRLEN bytes). */
+static void cut_reason(const struct hookd_worker *w, const struct hookd_item *it, char *out)
+{
+    size_t cap = (size_t)w->cfg->max_envelope;
+    if (it->token[0] == 'e' && it->size > cap)
+        snprintf(out, HOOKD_ERRLEN, "envelope is %zu bytes, over --max-envelope (%zu)", it->size,
+                 cap);
+    else if (it->token[0] == 'e')
+        snprintf(out, HOOKD_ERRLEN, "envelope begins with a NUL byte");
+    else
+        snprintf(out, HOOKD_ERRLEN, "job is %zu bytes, over its cap (%zu)", it->size,
+                 hookd_job_max(cap));
+}
+
+/* Puts the delivery of env to the webhook with id webhook, never attempted,
+ * to the dead list with the reason; a replay sends it once the webhook can
+ * take it. */
+static void dead_unsent(struct hookd_worker *w, const struct hookd_envelope *env,
+                        const char *webhook, const char *reason)
+{
+    struct hookd_job j;
+    struct hookd_buf b;
+    char id[37], tok[40];
+    hookd_delivery_id(env->id, webhook, id);
+    j = (struct hookd_job){
+        (char *)webhook, id,  (char *)env->id, (char *)env->event, 0, redis_now(w), env->body,
+        env->body_len,   NULL};
+    hookd_buf_init(&b, SIZE_MAX / 2);
+    snprintf(tok, sizeof(tok), "d:%s", id);
+    if (hookd_dead_encode_delivery(&j, reason, redis_now(w), &b) == 0)
+        hookd_queue_dead(w->q, tok, b.data, b.len);
+    hookd_buf_free(&b);
+    w->counters[C_DEAD]++;
+    hookd_metrics_count(HOOKD_M_DEAD, 1);
+    warn_dead(w, webhook, id, reason);
+}
+
+/* Why webhook wh (NULL: missing), named by id, cannot take a delivery now,
+ * into why; 0 when it can. */
+static int unfit(const struct hookd_webhook *wh, const char *id, char *why, size_t len)
+{
+    if (!wh)
+        snprintf(why, len, "webhook %s does not exist", id);
+    else if (!wh->enabled)
+        snprintf(why, len, "webhook %s is disabled", id);
+    else if (wh->invalid)
+        snprintf(why, len, "webhook %s is invalid: %s", id, wh->invalid);
+    else
+        return 0;
+    return 1;
 }
 
 static void take_event(struct hookd_worker *w, const struct hookd_item *it)
 {
     struct hookd_envelope env;
-    char err[HOOKD_ERRLEN];
+    char err[HOOKD_ERRLEN], why[2 * HOOKD_ERRLEN];
     w->counters[C_EVENTS]++;
+    if (it->cut) {
+        cut_reason(w, it, err);
+        refuse_envelope(w, it, err);
+        return;
+    }
     if (hookd_envelope_parse(it->payload, it->payload_len, (size_t)w->cfg->max_envelope,
                              redis_now(w), &env, err) != 0) {
-        dead_raw(w, it, err);
-        w->counters[C_INVALID]++;
-        hookd_metrics_count(HOOKD_M_EVENTS_INVALID, 1);
-        hookd_warn("worker %d: envelope %.*s to the dead list: %s", w->index, (int)it->token_len,
-                   it->token, err);
+        refuse_envelope(w, it, err);
         return;
     }
     const struct hookd_webhook *stack[FANOUT_STACK], **targets = stack;
-    size_t max = hookd_registry_count(w->reg);
+    size_t max = hookd_registry_count(w->reg), n = 0, live = 0;
+    /* An envelope that names a webhook that cannot take it is no event for
+     * nobody: its delivery goes to the dead list, replayable. */
+    if (env.webhook[0] &&
+        unfit(hookd_registry_find(w->reg, env.webhook), env.webhook, why, sizeof(why))) {
+        dead_unsent(w, &env, env.webhook, why);
+        hookd_queue_ack(w->q, it->token, it->token_len);
+        goto out;
+    }
     if (max > FANOUT_STACK && !(targets = malloc(max * sizeof(*targets))))
         hookd_oom();
-    size_t n = hookd_fanout(w->reg, &env, targets, max);
+    n = hookd_fanout(w->reg, &env, targets, max);
     if (n == 0) {
         w->counters[C_UNROUTED]++;
         hookd_metrics_count(HOOKD_M_EVENTS_UNROUTED, 1);
@@ -405,16 +537,21 @@ static void take_event(struct hookd_worker *w, const struct hookd_item *it)
         goto out;
     }
     hookd_metrics_count(HOOKD_M_EVENTS_FANNED_OUT, 1);
-    struct body *b = malloc(sizeof(*b));
-    if (!b)
-        hookd_oom();
-    struct work *k = work_new(w, it->token, it->token_len, 1, (int)n + 1);
-    b->refs = 1;
-    b->data = env.body;
-    b->len = env.body_len;
+    for (size_t i = 0; i < n; i++) {
+        if (unfit(targets[i], targets[i]->id, why, sizeof(why)))
+            dead_unsent(w, &env, targets[i]->id, why);
+        else
+            targets[live++] = targets[i];
+    }
+    if (live == 0) {
+        hookd_queue_ack(w->q, it->token, it->token_len);
+        goto out;
+    }
+    struct work *k = work_new(w, it->token, it->token_len, 1, (int)live + 1);
+    struct body *b = body_new(w, env.body, env.body_len);
     env.body = NULL;
     int64_t now = redis_now(w);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < live; i++) {
         struct delivery *dl = delivery_new(w, k, targets[i], b);
         dl->attempt = 1;
         dl->first_ms = now;
@@ -434,40 +571,42 @@ out:
 static void take_job(struct hookd_worker *w, const struct hookd_item *it)
 {
     struct hookd_job job;
-    char err[HOOKD_ERRLEN];
-    if (hookd_job_decode(it->payload, it->payload_len, &job, err) != 0) {
+    char err[HOOKD_ERRLEN], why[2 * HOOKD_ERRLEN];
+    if (it->cut || hookd_job_decode(it->payload, it->payload_len, (size_t)w->cfg->max_envelope,
+                                    it->token, it->token_len, &job, err) != 0) {
+        if (it->cut)
+            cut_reason(w, it, err);
         dead_raw(w, it, err);
+        w->counters[C_DEAD]++;
+        hookd_metrics_count(HOOKD_M_DEAD, 1);
+        hookd_log_limited(HOOKD_LOG_WARN, "job", "worker %d: job %.*s to the dead list: %s",
+                          w->index, (int)it->token_len, it->token, err);
         return;
     }
     const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
-    if (!wh || !wh->enabled) {
+    if (unfit(wh, job.webhook, why, sizeof(why))) {
         /* No attempt is made; the record keeps everything for a replay. */
         struct hookd_buf rb;
         hookd_buf_init(&rb, SIZE_MAX / 2);
         job.attempt--; /* attempts made so far */
-        if (hookd_dead_encode_delivery(&job, wh ? "webhook disabled" : "webhook deleted",
-                                       redis_now(w), &rb) == 0)
+        if (hookd_dead_encode_delivery(&job, why, redis_now(w), &rb) == 0)
             hookd_queue_dead(w->q, it->token, rb.data, rb.len);
         hookd_buf_free(&rb);
         w->counters[C_DEAD]++;
         hookd_metrics_count(HOOKD_M_DEAD, 1);
+        warn_dead(w, job.webhook, job.delivery, why);
         hookd_job_free(&job);
         return;
     }
-    struct body *b = malloc(sizeof(*b));
-    if (!b)
-        hookd_oom();
-    b->refs = 1;
-    b->data = job.body;
-    b->len = job.body_len;
+    struct body *b = body_new(w, job.body, job.body_len);
     job.body = NULL;
     struct delivery *dl = delivery_new(w, work_new(w, it->token, it->token_len, 0, 1), wh, b);
     body_release(b);
     dl->attempt = job.attempt;
     dl->first_ms = job.first_ms;
-    snprintf(dl->id, sizeof(dl->id), "%s", job.delivery);
-    snprintf(dl->event_id, sizeof(dl->event_id), "%s", job.event_id);
-    snprintf(dl->event, sizeof(dl->event), "%s", job.event);
+    hookd_str_copy(dl->id, sizeof(dl->id), job.delivery);
+    hookd_str_copy(dl->event_id, sizeof(dl->event_id), job.event_id);
+    hookd_str_copy(dl->event, sizeof(dl->event), job.event);
     hookd_job_free(&job);
     submit(w, dl);
 }
@@ -545,27 +684,55 @@ static void maybe_take(struct hookd_worker *w)
     if (w->draining || w->drained || !w->reg || !hookd_queue_ready(w->q) ||
         hookd_queue_taking(w->q))
         return;
-    if (w->inflight >= w->cap)
+    if (w->inflight >= w->cap || (w->inflight && w->held_bytes >= w->bytes_cap))
         return;
     size_t room = w->cap - w->inflight;
     int n = room < (size_t)w->cfg->batch ? (int)room : w->cfg->batch;
+    size_t budget = w->held_bytes < w->bytes_cap ? w->bytes_cap - w->held_bytes : 0;
     uv_timer_stop(&w->take_timer);
-    if (hookd_queue_take(w->q, n) == 0)
+    if (hookd_queue_take(w->q, n, budget < TAKE_BYTES_MAX ? budget : TAKE_BYTES_MAX) == 0)
         w->asked = n;
+}
+
+/* Says what changed about invalid webhooks from old (NULL at the first load)
+ * to reg: each one that became invalid, or invalid for another reason, at
+ * WARN, and each one fixed, at INFO; so a reload that changes nothing says
+ * nothing. */
+static void tell_invalid(const struct hookd_registry *old, const struct hookd_registry *reg)
+{
+    for (size_t i = 0; i < hookd_registry_count(reg); i++) {
+        const struct hookd_webhook *wh = hookd_registry_at(reg, i);
+        const struct hookd_webhook *was = old ? hookd_registry_find(old, wh->id) : NULL;
+        if (wh->invalid && (!was || !was->invalid || strcmp(was->invalid, wh->invalid) != 0))
+            hookd_warn("webhook %s is invalid: %s; its deliveries go to the dead list until it "
+                       "is fixed (see `hookd webhook show %s`)",
+                       wh->id, wh->invalid, wh->id);
+        else if (!wh->invalid && was && was->invalid)
+            hookd_info("webhook %s is valid again", wh->id);
+    }
 }
 
 static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
 {
     struct hookd_worker *w = data;
     if (w->index == 0) {
-        int64_t en = 0, n = (int64_t)hookd_registry_count(reg);
-        for (size_t i = 0; i < (size_t)n; i++)
-            en += hookd_registry_at(reg, i)->enabled != 0;
-        hookd_metrics_set_webhooks(en, n - en);
+        int64_t en = 0, bad = (int64_t)hookd_registry_invalid(reg);
+        int64_t n = (int64_t)hookd_registry_count(reg);
+        for (size_t i = 0; i < (size_t)n; i++) {
+            const struct hookd_webhook *wh = hookd_registry_at(reg, i);
+            en += wh->enabled && !wh->invalid;
+        }
+        hookd_metrics_set_webhooks(en, n - en - bad, bad);
+        tell_invalid(w->reg, reg);
+        if (skipped != w->skipped)
+            hookd_warn("%zu members of {%s}:webhooks are not webhook ids (1..%d bytes of "
+                       "[A-Za-z0-9_.:-]) and are left out",
+                       skipped, w->cfg->prefix, HOOKD_ID_MAX);
+        w->skipped = skipped;
+        if (!w->reg)
+            hookd_info("loaded %zu webhooks, %lld of them invalid", hookd_registry_count(reg),
+                       (long long)bad);
     }
-    if (w->index == 0)
-        hookd_info("loaded %zu webhooks%s", hookd_registry_count(reg),
-                   skipped ? " (some skipped: invalid)" : "");
     if (w->reg)
         hookd_registry_release(w->reg);
     w->reg = reg;
@@ -691,6 +858,7 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
     w->cfg = cfg;
     w->index = index;
     w->cap = (size_t)((cfg->concurrency + cfg->threads - 1) / cfg->threads);
+    w->bytes_cap = HELD_BYTES_MAX / (size_t)cfg->threads;
     w->idle_ms = IDLE_MIN_MS;
     w->policy = (struct hookd_retry_policy){cfg->retry_base_ms, cfg->retry_factor,
                                             cfg->retry_max_delay_ms, cfg->max_attempts, 0.2};

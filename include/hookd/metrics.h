@@ -14,7 +14,7 @@
 
 enum hookd_counter {
     HOOKD_M_EVENTS_FANNED_OUT, /* hookd_events_total{result="fanned_out"} */
-    HOOKD_M_EVENTS_UNROUTED,   /* hookd_events_total{result="no_subscriber"} */
+    HOOKD_M_EVENTS_UNROUTED,   /* hookd_events_total{result="unrouted"}, as in {P}:stats */
     HOOKD_M_EVENTS_INVALID,    /* hookd_events_total{result="invalid"} */
     HOOKD_M_DELIVERED,         /* hookd_deliveries_total{outcome="delivered"} */
     HOOKD_M_RETRIED,           /* hookd_deliveries_total{outcome="retried"} */
@@ -51,8 +51,10 @@ void hookd_metrics_set_redis_up(int loop, int up);
 void hookd_metrics_set_loops(int n);
 /* Marks the process as draining (/readyz then answers 503). */
 void hookd_metrics_set_draining(void);
-/* Sets the number of enabled and disabled webhooks (from loop 0's registry). */
-void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled);
+/* Sets the number of webhooks (from loop 0's registry) that are enabled,
+ * disabled, and invalid (whose events go to the dead list); an invalid one
+ * counts in that state only. */
+void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t invalid);
 
 /* Writes the whole exposition (counters, histograms, gauges, depths as last
  * read) into out. */

@@ -33,12 +33,20 @@
 
 struct hookd_queue; /* opaque */
 
+/* Bytes of a payload kept when the take leaves the rest in Redis: of an
+ * event over the envelope cap, or a job over the job cap. */
+#define HOOKD_QUEUE_CUT_KEEP 1024
+
 /* One unit of work taken from Redis. Valid only during the take callback. */
 struct hookd_item {
     const char *token;   /* "e:<n>" or "d:<delivery id>" */
     size_t token_len;    /* bytes of token */
-    const char *payload; /* envelope bytes or delivery job JSON */
+    const char *payload; /* envelope bytes or delivery job; only a prefix when cut */
     size_t payload_len;  /* bytes of payload */
+    size_t size;         /* bytes the payload has in Redis */
+    int cut;             /* 1 when the payload was over its cap (size says by how
+                          * much) or began with a NUL byte, and only its first
+                          * HOOKD_QUEUE_CUT_KEEP bytes came */
 };
 
 /* Callbacks into the owner; all run on the queue's loop. */
@@ -46,7 +54,9 @@ struct hookd_queue_cbs {
     /* A take finished: n items (n may be 0), and Redis' clock (0 when the
      * take failed). */
     void (*on_take)(void *data, const struct hookd_item *items, size_t n, int64_t redis_now_ms);
-    /* A new webhook registry was loaded; the callee takes the reference. */
+    /* A new webhook registry was loaded; the callee takes the reference.
+     * skipped counts the members of {P}:webhooks that cannot be webhook
+     * ids, left out. */
     void (*on_registry)(void *data, struct hookd_registry *reg, size_t skipped);
     /* The connection came up (1) or went down (0). */
     void (*on_state)(void *data, int up);
@@ -70,9 +80,11 @@ int hookd_queue_ready(const struct hookd_queue *q);
 /* 1 while a take is in flight. */
 int hookd_queue_taking(const struct hookd_queue *q);
 
-/* Asks for up to n items; the answer comes through on_take. Returns
+/* Asks for up to n items of at most budget bytes in all (the first item
+ * comes whatever its size; an event over --max-envelope or a job over
+ * hookd_job_max() comes cut); the answer comes through on_take. Returns
  * HOOKD_EREDIS when not connected or a take is already in flight. */
-int hookd_queue_take(struct hookd_queue *q, int n);
+int hookd_queue_take(struct hookd_queue *q, int n, size_t budget);
 
 /* Redis' time (ms) at which the earliest retry is due, as the last take saw
  * it when it found nothing; -1 when there is none, or the take found work. */

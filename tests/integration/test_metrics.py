@@ -159,7 +159,7 @@ class Endpoints(MetricsCase):
         # an event nobody subscribed to, and one that is not JSON
         self.enqueue("company.created", {"id": "2"})
         self.push_raw(b"{not json")
-        self.wait_metric('hookd_events_total{result="no_subscriber"}', 1)
+        self.wait_metric('hookd_events_total{result="unrouted"}', 1)
         self.wait_metric('hookd_events_total{result="invalid"}', 1)
         self.assertEqual(wh["url"], self.url("ok", "count"))
 

@@ -198,7 +198,7 @@ static void test_fresh(void)
         CHECK(strstr(t, help) != NULL);
     }
     CHECK(has_line(t, "hookd_events_total{result=\"fanned_out\"} 0"));
-    CHECK(has_line(t, "hookd_events_total{result=\"no_subscriber\"} 0"));
+    CHECK(has_line(t, "hookd_events_total{result=\"unrouted\"} 0"));
     CHECK(has_line(t, "hookd_events_total{result=\"invalid\"} 0"));
     CHECK(has_line(t, "hookd_deliveries_total{outcome=\"given_back\"} 0"));
     CHECK(has_line(t, "hookd_http_responses_total{class=\"error\"} 0"));
@@ -334,13 +334,14 @@ static void test_gauges(void)
     CHECK(has_line(t, "hookd_redis_up 0"));
     free(t);
 
-    hookd_metrics_set_webhooks(3, 1);
+    hookd_metrics_set_webhooks(3, 1, 2);
     t = render();
     CHECK(exposition_ok(t));
     CHECK(has_line(t, "hookd_webhooks{state=\"enabled\"} 3"));
     CHECK(has_line(t, "hookd_webhooks{state=\"disabled\"} 1"));
+    CHECK(has_line(t, "hookd_webhooks{state=\"invalid\"} 2"));
     free(t);
-    hookd_metrics_set_webhooks(0, -5); /* unknown disabled count: no sample */
+    hookd_metrics_set_webhooks(0, -5, 0); /* unknown disabled count: no sample */
     t = render();
     CHECK(has_line(t, "hookd_webhooks{state=\"enabled\"} 0"));
     CHECK(strstr(t, "hookd_webhooks{state=\"disabled\"}") == NULL);
