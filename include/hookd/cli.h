@@ -60,6 +60,12 @@ const char *hookd_cli_redis_errstr(const struct redisContext *c);
  * failure, 0 on success. */
 int hookd_cli_count(const char *cmd, const char *s, long long max, long long *out);
 
+/* Reads a secret given as --secret value ("-": read standard input) or as
+ * --secret-file file (at most one of the two is not NULL) into out (cap
+ * bytes), dropping one line ending; cmd names the subcommand in errors,
+ * which never quote the secret. Returns 0, or 2 after printing the reason. */
+int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, char *out,
+                          size_t cap);
 /* Writes one line of JSON (compact, in insertion order) on standard output
  * and releases j. Returns 0, or 1 after printing the reason. */
 int hookd_cli_print_json(struct json_t *j);
