@@ -167,8 +167,11 @@ def openssl_sig(secret, ts, body):
 
 
 def standard_sig(secret, msg_id, ts, body):
-    """Standard Webhooks: "v1," base64(HMAC-SHA256(secret, id "." ts "." body))."""
-    mac = hmac.new(secret.encode(), msg_id.encode() + b"." + ts.encode() + b"." + body,
+    """Standard Webhooks: "v1," base64(HMAC-SHA256(key, id "." ts "." body)), the
+    key being the base64 after "whsec_" decoded, as the specification's
+    libraries take it (or the secret's bytes for any other secret)."""
+    key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
+    mac = hmac.new(key, msg_id.encode() + b"." + ts.encode() + b"." + body,
                    hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 

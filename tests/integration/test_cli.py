@@ -52,16 +52,18 @@ class WebhookCommands(HookdCase):
         self.assertNotEqual(wh2["secret"], wh["secret"])
 
     def test_add_options(self):
-        wh = self.h.add_webhook("https://example.com/hook", "--secret", "s3cr3t-value",
+        # a Standard secret is whsec_ and base64 (of 24 bytes, here a fixture)
+        secret = "whsec_" + "c2VjcmV0LWZpeHR1cmUtZm9yLXRlc3Rz"
+        wh = self.h.add_webhook("https://example.com/hook", "--secret", secret,
                                 "--events", "person.*,company.created", "--workspace", "ws_1",
                                 "--description", "crm sync", "--signing", "standard")
-        self.assertEqual(wh["secret"], "s3cr3t-value")
+        self.assertEqual(wh["secret"], secret)
         self.assertEqual(wh["events"], ["person.*", "company.created"])
         self.assertEqual(wh["workspace"], "ws_1")
         self.assertEqual(wh["description"], "crm sync")
         self.assertEqual(wh["signing"], "standard")
         h = self.r.hgetall(self.k("webhook:" + wh["id"]))
-        self.assertEqual(h[b"secret"], b"s3cr3t-value")
+        self.assertEqual(h[b"secret"], secret.encode())
         self.assertEqual(h[b"events"], b"person.*,company.created")
         self.assertEqual(h[b"workspace"], b"ws_1")
         self.assertEqual(h[b"signing"], b"standard")
@@ -214,6 +216,7 @@ class EnqueueCommands(HookdCase):
             self.assertIn(evs[0].get(k, ""), ("", None))
 
     def test_enqueue_options(self):
+        self.h.add_webhook("https://example.com/hook", "--id", "wh_0123456789abcdef")
         rc, out, err = self.h.cli("enqueue", "note.deleted", "--workspace", "ws_7",
                                   "--webhook", "wh_0123456789abcdef", "--id", "evt_42")
         self.assertEqual(rc, 0, err)

@@ -205,7 +205,9 @@ class Delivery(HookdCase):
         self.h.start_worker()
         self.enqueue("person.created", {"n": 1}, "--webhook", w1["id"])
         self.enqueue("person.created", {"n": 2}, "--webhook", w3["id"])  # filter still applies
-        self.enqueue("person.created", {"n": 3}, "--webhook", "wh_ffffffffffffffff")
+        # an envelope naming a webhook that does not exist goes to the dead list
+        self.push_raw(json.dumps({"event": "person.created", "data": {"n": 3},
+                                  "webhook": "wh_ffffffffffffffff"}))
         self.enqueue("person.created", {"n": 4})
         wait_for(lambda: self.recv.count(self.path("ok", "")) >= 3, 10)
         time.sleep(QUIET)

@@ -394,7 +394,7 @@ class Examples(HookdCase):
         return req
 
     def test_c_hookd_verify_and_openssl(self):
-        secret = "whsec_" + uid(24)
+        secret = "whsec_" + uid(32)  # hex is base64 too: 24 bytes
         req = self.capture(secret)
         ts = req.headers["x-twenty-webhook-timestamp"]
         sig = req.headers["x-twenty-webhook-signature"]

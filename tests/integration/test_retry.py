@@ -265,7 +265,7 @@ class Retry(HookdCase):
         self.assertEqual(rec["kind"], "delivery")
         self.assertEqual(self.recv.count(self.path("fail", "del")), 1,
                          "a deleted webhook was tried again")
-        self.assertRegex(rec["reason"].lower(), r"delet|disabl|not found|no such|unknown|gone")
+        self.assertRegex(rec["reason"].lower(), r"delet|disabl|not found|no such|unknown|gone|not exist")
         self.assertTrue(wait_for(self.queues_empty, 5))
 
     def test_dead_replay(self):
