@@ -141,6 +141,44 @@ int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char
     return 0;
 }
 
+int hookd_sign_verify_standard(const struct hookd_signer *s, const char *id, const char *ts,
+                               const void *body, size_t len, const char *sigs, int *ok)
+{
+    char want[HOOKD_SIG_B64_LEN + 4], got[HOOKD_SIG_B64_LEN + 4];
+    *ok = 0;
+    if (!sigs)
+        return HOOKD_EINVAL;
+    int rc = hookd_sign_standard(s, id, ts, body, len, want);
+    if (rc)
+        return rc;
+    for (const char *p = sigs; *p;) {
+        size_t n = strcspn(p, " ");
+        /* Longer than a v1 signature: cannot match, and is not copied. */
+        if (n > 3 && n < sizeof(got) && memcmp(p, "v1,", 3) == 0) {
+            memcpy(got, p, n);
+            got[n] = '\0';
+            if (hookd_timingsafe_eq(want, got))
+                *ok = 1;
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+    OPENSSL_cleanse(want, sizeof(want));
+    return 0;
+}
+
+int hookd_sign_decode_whsec(const char *secret, size_t len, unsigned char *key, size_t cap,
+                            size_t *keylen)
+{
+    *keylen = 0;
+    if (!secret || len <= 6 || memcmp(secret, "whsec_", 6) != 0)
+        return HOOKD_EINVAL;
+    int rc = hookd_base64_decode(secret + 6, len - 6, key, cap, keylen);
+    if (rc == 0 && *keylen == 0)
+        rc = HOOKD_EINVAL;
+    return rc;
+}
+
 /* Nonces are public (they travel in a header), so they are cut from a
  * per-thread pool of random bytes refilled 4 KiB at a time: one RAND_bytes
  * call costs as much as 250 nonces' worth of slicing. */
@@ -237,9 +275,28 @@ int hookd_timingsafe_eq(const char *a, const char *b)
     return 0;
 }
 
+/* 1 when s[0..n) is base64 in quanta of four characters with "=" only as
+ * the padding of the last one: EVP_DecodeBlock() alone also takes "====",
+ * "A===" and padding in the middle. */
+static int base64_well_formed(const char *s, size_t n)
+{
+    size_t pad = 0;
+    if (n == 0 || n % 4 != 0)
+        return 0;
+    while (pad < 2 && s[n - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < n - pad; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
+            return 0;
+    }
+    return 1;
+}
+
 int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen)
 {
-    if (len == 0 || len % 4 != 0 || len > INT_MAX)
+    if (len > INT_MAX || !base64_well_formed(in, len))
         return HOOKD_EINVAL;
     if (len / 4 * 3 > cap)
         return HOOKD_ETOOBIG;

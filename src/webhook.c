@@ -253,7 +253,7 @@ static int judge_secret(struct judge *j, struct hookd_webhook *w)
          * hookd, so that they verify its deliveries. */
         unsigned char key[HOOKD_WEBHOOK_SECRET_MAX];
         size_t klen = 0;
-        rc = hookd_base64_decode(s + 6, n - 6, key, sizeof(key), &klen);
+        rc = hookd_sign_decode_whsec(s, n, key, sizeof(key), &klen);
         if (rc || klen < STD_KEY_MIN || klen > STD_KEY_MAX) {
             OPENSSL_cleanse(key, sizeof(key));
             if (rc)

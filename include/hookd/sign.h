@@ -2,7 +2,9 @@
  *
  * Twenty:   X-Twenty-Webhook-Signature = hex(HMAC-SHA256(secret, ts_ms ":" body))
  * Standard: webhook-signature = "v1," base64(HMAC-SHA256(secret, id "." ts_s "." body))
- * The key is the secret's bytes as stored. A signer prepares the HMAC key once
+ * The key is the secret's bytes as stored; for Standard Webhooks with a
+ * "whsec_" secret, the bytes its base64 encodes, as the specification's
+ * libraries take it (hookd_sign_decode_whsec()). A signer prepares the HMAC key once
  * (EVP_MAC_CTX) and duplicates that state per signature. */
 #ifndef HOOKD_SIGN_H
 #define HOOKD_SIGN_H
@@ -33,15 +35,30 @@ int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *
 int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char *ts,
                         const void *body, size_t len, char out[HOOKD_SIG_B64_LEN + 4]);
 
+/* Checks a Standard Webhooks signature header: sigs holds space-separated
+ * "<version>,<base64>" signatures (several during a key rotation), and *ok
+ * becomes 1 when any "v1" one is hookd_sign_standard()'s signature of id "."
+ * ts "." body, compared in constant time; others are skipped. Returns 0, or
+ * a HOOKD_E* code when the signature cannot be computed. */
+int hookd_sign_verify_standard(const struct hookd_signer *s, const char *id, const char *ts,
+                               const void *body, size_t len, const char *sigs, int *ok);
+
+/* Decodes a Standard Webhooks secret, "whsec_" + base64 of the key, into
+ * key (cap bytes) and *keylen. HOOKD_EINVAL when secret[0..len) lacks the
+ * prefix or what follows is not base64 of at least one byte, ETOOBIG when
+ * key is too small. */
+int hookd_sign_decode_whsec(const char *secret, size_t len, unsigned char *key, size_t cap,
+                            size_t *keylen);
+
 /* 16 random bytes as lowercase hex (33 bytes with NUL). */
 int hookd_sign_nonce(char out[HOOKD_NONCE_HEX_LEN + 1]);
 
 /* n random bytes as lowercase hex into out (2n+1 bytes). */
 int hookd_random_hex(char *out, size_t n);
 
-/* Decodes standard base64 (with padding) into out (cap bytes); the decoded
- * length goes to *outlen. HOOKD_EINVAL for bad input, ETOOBIG when out is
- * too small. */
+/* Decodes standard base64 (padded, "=" only as the padding of the last
+ * quantum) into out (cap bytes); the decoded length goes to *outlen.
+ * HOOKD_EINVAL for bad input, ETOOBIG when out is too small. */
 int hookd_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen);
 
 /* Lowercase hex of p[0..n) into out (2n+1 bytes). */

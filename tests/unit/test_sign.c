@@ -98,6 +98,87 @@ static void test_standard(void)
     hookd_signer_free(s);
 }
 
+/* The Standard Webhooks reference vector again, through the secret in its
+ * whsec_ form and the header a receiver gets. */
+static void test_verify_standard(void)
+{
+    static const char secret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    static const char body[] = "{\"test\": 2432232314}";
+#define GOOD_SIG "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    static const char good[] = GOOD_SIG;
+    unsigned char key[64];
+    size_t klen = 99;
+    struct hookd_signer *s;
+    int ok = 7;
+
+    CHECK(hookd_sign_decode_whsec(secret, strlen(secret), key, sizeof(key), &klen) == 0);
+    CHECK(klen == 24 && key[0] == 0x31 && key[23] == 0xb0);
+    CHECK(hookd_signer_new(key, klen, &s) == 0);
+    CHECK(hookd_sign_verify_standard(s, id, "1614265330", body, strlen(body), good, &ok) == 0);
+    CHECK(ok == 1);
+
+    static const struct {
+        const char *sigs;
+        int want;
+    } cases[] = {
+        /* one match among several (a key rotation), anywhere, extra spaces
+         * around; other versions are skipped */
+        {"v1,bm90IGl0 " GOOD_SIG, 1},
+        {GOOD_SIG " v1,bm90IGl0", 1},
+        {"  v2,xyz   " GOOD_SIG "  ", 1},
+        /* nothing but exactly v1 and the signature passes */
+        {"", 0},
+        {" ", 0},
+        {"g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", 0},
+        {"v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", 0},
+        {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", 0},
+        {GOOD_SIG "=", 0},
+        {"v1,G0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", 0},
+        {GOOD_SIG "x", 0},
+        {"v1,", 0},
+        {"v1", 0},
+    };
+#undef GOOD_SIG
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ok = !cases[i].want;
+        CHECK(hookd_sign_verify_standard(s, id, "1614265330", body, strlen(body), cases[i].sigs,
+                                         &ok) == 0);
+        CHECK(ok == cases[i].want);
+    }
+    /* another id, time or body */
+    CHECK(hookd_sign_verify_standard(s, "msg_x", "1614265330", body, strlen(body), good, &ok) ==
+              0 &&
+          ok == 0);
+    CHECK(hookd_sign_verify_standard(s, id, "1614265331", body, strlen(body), good, &ok) == 0 &&
+          ok == 0);
+    CHECK(hookd_sign_verify_standard(s, id, "1614265330", body, strlen(body) - 1, good, &ok) == 0 &&
+          ok == 0);
+    CHECK(hookd_sign_verify_standard(s, id, "1614265330", body, 1, NULL, &ok) == HOOKD_EINVAL);
+    CHECK(hookd_sign_verify_standard(s, NULL, "1614265330", body, 1, good, &ok) == HOOKD_EINVAL);
+    hookd_signer_free(s);
+
+    /* secrets that are not whsec_<base64 of at least one byte> */
+    const char *not_whsec[] = {
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_",
+        "whsec_MfKQ9r8",
+        "whsec_MfKQ9r8GKYqr!wjU",
+        "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_====",
+        "whsec_A===",
+        "whsec_AA==AAAA",
+        "whsec_AAA=\n",
+        "whsec_AA AA",
+        "wh",
+    };
+    for (size_t i = 0; i < sizeof(not_whsec) / sizeof(not_whsec[0]); i++) {
+        CHECK(hookd_sign_decode_whsec(not_whsec[i], strlen(not_whsec[i]), key, sizeof(key),
+                                      &klen) == HOOKD_EINVAL);
+    }
+    CHECK(hookd_sign_decode_whsec(secret, strlen(secret), key, 8, &klen) == HOOKD_ETOOBIG);
+}
+
 static void test_base64_decode(void)
 {
     unsigned char out[32];
@@ -226,6 +307,7 @@ int main(void)
     test_signer_new();
     test_twenty();
     test_standard();
+    test_verify_standard();
     test_random();
     test_hex_sha();
     test_timingsafe();
