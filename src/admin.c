@@ -24,10 +24,11 @@
 #define PUSH_BATCH 1000        /* envelopes per LPUSH */
 #define PUSH_WINDOW 8          /* LPUSH commands in flight */
 #define DEAD_COUNT_MAX 1000000 /* --count of dead list / replay */
-#define DEAD_RECORD_MAX (64u << 20)
-#define REPLAY_BATCH 100           /* records read per LRANGE */
-#define JOB_PAYLOAD_MAX (2u << 20) /* what hookd_job_decode accepts */
+#define REPLAY_BATCH 100       /* records read per LRANGE */
 #define VERIFY_BODY_MAX (16u << 20)
+#define VERIFY_SECRET_MAX 1024 /* bytes of a secret, as webhooks store them */
+#define VERIFY_ID_MAX 256      /* bytes of --id, the webhook-id header */
+#define SECRET_FILE_MAX 4096   /* bytes of --secret-file */
 #define COUNTERS_MAX 256
 
 /* KEYS: dead, jobs, retry, events. ARGV: the record, "d" or "e", then for
@@ -43,6 +44,12 @@ static const char REPLAY_LUA[] =
     "  redis.call('LPUSH', KEYS[4], ARGV[3])\n"
     "end\n"
     "return 1\n";
+
+/* KEYS: events. ARGV: the envelope cap. The oldest event, or nil when there
+ * is none or it is over the cap. */
+static const char OLDEST_LUA[] = "local v = redis.call('LINDEX', KEYS[1], -1)\n"
+                                 "if v and #v > tonumber(ARGV[1]) then return false end\n"
+                                 "return v\n";
 
 /* KEYS: dead. Returns how many records it held. */
 static const char PURGE_LUA[] = "local n = redis.call('LLEN', KEYS[1])\n"
@@ -126,10 +133,40 @@ static int read_all(FILE *f, struct hookd_buf *b, const char *what)
     return 0;
 }
 
-/* Connects, LPUSHes the n envelopes and prints {"pushed":n} (and the event
- * id when there is just one). Returns the exit code. */
+/* Looks up the webhook that `enqueue --webhook ID` names before anything is
+ * pushed for it. Returns 0, after a warning on standard error when its event
+ * will go to the dead list (the webhook is disabled or invalid), or 1 after
+ * printing that there is no such webhook or that Redis failed. */
+static int webhook_check(redisContext *c, const struct hookd_config *cfg, const char *id)
+{
+    char why[HOOKD_ERRLEN];
+    switch (hookd_cli_webhook_state(c, cfg, id, why)) {
+    case HOOKD_CLI_WH_OK:
+        return 0;
+    case HOOKD_CLI_WH_MISSING:
+        return hookd_cli_err(1, "enqueue: no webhook '%s'", id);
+    case HOOKD_CLI_WH_DISABLED:
+        hookd_cli_err(0,
+                      "enqueue: warning: webhook '%s' is disabled: its event will go to the "
+                      "dead list, not to its URL",
+                      id);
+        return 0;
+    case HOOKD_CLI_WH_INVALID:
+        hookd_cli_err(0,
+                      "enqueue: warning: webhook '%s' is invalid (%s): its event will go to "
+                      "the dead list until it is fixed",
+                      id, why);
+        return 0;
+    default:
+        return hookd_cli_err(1, "enqueue: %s", why);
+    }
+}
+
+/* Connects, checks the webhook that the envelopes name (webhook, or NULL),
+ * LPUSHes the n envelopes and prints {"pushed":n} (and the event id when
+ * there is just one). Returns the exit code. */
 static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len, size_t n,
-                           const char *id)
+                           const char *id, const char *webhook)
 {
     char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
     size_t pushed = 0;
@@ -138,6 +175,10 @@ static int push_and_report(const struct hookd_config *cfg, char **p, const size_
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
+    if (webhook && (code = webhook_check(c, cfg, webhook)) != 0) {
+        redisFree(c);
+        return code;
+    }
     hookd_key(key, cfg->prefix, "events");
     code = push_all(c, key, p, len, n, &pushed);
     redisFree(c);
@@ -149,19 +190,33 @@ static int push_and_report(const struct hookd_config *cfg, char **p, const size_
     return hookd_cli_print_json(j);
 }
 
+/* One line of `enqueue -` as it will be pushed: the producer's bytes in the
+ * input (p), or, when they had no timestamp, the stamped copy at off in the
+ * buffer of stamped lines (p NULL). */
+struct in_line {
+    char *p;
+    size_t off;
+    size_t len;
+};
+
 /* enqueue -: checks every non-empty line of standard input as an envelope,
- * then pushes them all. */
+ * adds a timestamp to each line without one, then pushes them all. */
 static int enqueue_stdin(const struct hookd_config *cfg)
 {
-    struct hookd_buf in;
+    struct hookd_buf in, stamped;
     char err[HOOKD_ERRLEN];
-    char **lines = NULL;
+    struct in_line *lines = NULL;
+    char **ptrs = NULL;
     size_t *lens = NULL, n = 0, cap = 0, lineno = 0;
+    int64_t now;
     int code;
 
     hookd_buf_init(&in, STDIN_MAX);
+    /* Bounded by the input: each line grows by one timestamp member. */
+    hookd_buf_init(&stamped, SIZE_MAX / 2);
     if ((code = read_all(stdin, &in, "standard input")) != 0)
         goto out;
+    now = hookd_now_ms();
     for (size_t off = 0; off < in.len;) {
         char *s = in.data + off;
         char *nl = memchr(s, '\n', in.len - off);
@@ -176,31 +231,57 @@ static int enqueue_stdin(const struct hookd_config *cfg)
         if (blank == l)
             continue;
         struct hookd_envelope env;
-        if (hookd_envelope_parse(s, l, (size_t)cfg->max_envelope, hookd_now_ms(), &env, err)) {
+        if (hookd_envelope_parse(s, l, (size_t)cfg->max_envelope, now, &env, err)) {
             code = hookd_cli_err(2, "line %zu: %s", lineno, err);
             goto out;
         }
+        int has_ts = env.has_timestamp;
         hookd_envelope_free(&env);
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 1024;
-            char **nlines = realloc(lines, ncap * sizeof(*lines));
-            if (nlines)
-                lines = nlines;
-            size_t *nlens = nlines ? realloc(lens, ncap * sizeof(*lens)) : NULL;
-            if (!nlens) {
+            struct in_line *nlines = realloc(lines, ncap * sizeof(*lines));
+            if (!nlines) {
                 code = hookd_cli_err(1, "out of memory");
                 goto out;
             }
-            lens = nlens;
+            lines = nlines;
             cap = ncap;
         }
-        lines[n] = s;
-        lens[n++] = l;
+        struct in_line *li = &lines[n++];
+        *li = (struct in_line){.p = s, .len = l};
+        if (has_ts)
+            continue;
+        *li = (struct in_line){.p = NULL, .off = stamped.len};
+        if (hookd_envelope_stamp(s, l, now, &stamped, err) != 0) {
+            code = hookd_cli_err(1, "line %zu: %s", lineno, err);
+            goto out;
+        }
+        li->len = stamped.len - li->off;
+        if (li->len > (size_t)cfg->max_envelope) {
+            code = hookd_cli_err(2,
+                                 "line %zu: envelope is %zu bytes with the timestamp added, over "
+                                 "the %lld-byte limit",
+                                 lineno, li->len, (long long)cfg->max_envelope);
+            goto out;
+        }
     }
-    code = push_and_report(cfg, lines, lens, n, NULL);
+    /* The stamped copies are all written: their addresses hold from here. */
+    ptrs = malloc((n ? n : 1) * sizeof(*ptrs));
+    lens = malloc((n ? n : 1) * sizeof(*lens));
+    if (!ptrs || !lens) {
+        code = hookd_cli_err(1, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = lines[i].p ? lines[i].p : stamped.data + lines[i].off;
+        lens[i] = lines[i].len;
+    }
+    code = push_and_report(cfg, ptrs, lens, n, NULL, NULL);
 out:
     free(lines);
+    free(ptrs);
     free(lens);
+    hookd_buf_free(&stamped);
     hookd_buf_free(&in);
     return code;
 }
@@ -230,8 +311,9 @@ int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
     if (o[2].value && !hookd_id_valid(o[2].value))
         return hookd_cli_err(2, "enqueue: --id must be 1..%d bytes of [A-Za-z0-9_.:-]",
                              HOOKD_ID_MAX);
-    hookd_buf_init(&b, (size_t)cfg->max_envelope + 2 * HOOKD_ID_MAX + 64);
-    if (hookd_envelope_build(pos[0], npos > 1 ? pos[1] : NULL, o[0].value, &b, err) != 0) {
+    hookd_buf_init(&b, (size_t)cfg->max_envelope + 2 * HOOKD_ID_MAX + 128);
+    if (hookd_envelope_build(pos[0], npos > 1 ? pos[1] : NULL, o[0].value, hookd_now_ms(), &b,
+                             err) != 0) {
         code = hookd_cli_err(2, "enqueue: %s", err);
         goto out;
     }
@@ -252,7 +334,7 @@ int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
         goto out;
     }
     char *one = b.data;
-    code = push_and_report(cfg, &one, &b.len, 1, env.id);
+    code = push_and_report(cfg, &one, &b.len, 1, env.id, o[1].value);
     hookd_envelope_free(&env);
 out:
     hookd_buf_free(&b);
@@ -323,7 +405,7 @@ static double envelope_age(const char *p, size_t len, int64_t now_ms)
 }
 
 /* Reads depths and counters with one pipeline. Counters that are not whole
- * numbers are left out. Returns 0, or -1 with the reason in errbuf. */
+ * numbers are left out. Returns 0, or HOOKD_EREDIS with the reason in errbuf. */
 static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
                        char *errbuf)
 {
@@ -339,21 +421,24 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
         hookd_key(key, cfg->prefix, cmds[i][1]);
         const char *argv[2] = {cmds[i][0], key};
         if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
-            return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+            return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
     }
-    /* The oldest waiting envelope: producers LPUSH, so it is the last. */
+    /* The oldest waiting envelope (producers LPUSH, so it is the last),
+     * unless it is over the cap, when it is not worth its bytes. */
+    char cap[HOOKD_I64_LEN];
     hookd_key(key, cfg->prefix, "events");
-    const char *oldest[3] = {"LINDEX", key, "-1"};
-    if (redisAppendCommandArgv(c, 3, oldest, NULL) != REDIS_OK)
-        return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+    hookd_i64_fmt(cap, cfg->max_envelope);
+    const char *oldest[5] = {"EVAL", OLDEST_LUA, "1", key, cap};
+    if (redisAppendCommandArgv(c, 5, oldest, NULL) != REDIS_OK)
+        return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
     s->at_ms = hookd_now_ms();
     for (int i = 0; i < 7; i++) {
         void *reply = NULL;
         if (redisGetReply(c, &reply) != REDIS_OK)
-            return hookd_fail(errbuf, -1, "redis: %s", hookd_cli_redis_errstr(c));
+            return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
         redisReply *r = reply;
         if (r->type == REDIS_REPLY_ERROR) {
-            rc = hookd_fail(errbuf, -1, "redis: %.200s", r->str);
+            rc = hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.200s", r->str);
         } else if (i < 5 && r->type == REDIS_REPLY_INTEGER) {
             s->depth[i] = r->integer;
         } else if (i == 6 && r->type == REDIS_REPLY_STRING) {
@@ -591,52 +676,26 @@ static int dead_list(const struct hookd_config *cfg, int argc, char **argv)
     return code;
 }
 
-/* Decodes standard base64 (with padding) into out (at least 3*len/4
- * bytes); returns the length or -1 when s is not base64. */
-static long b64_decode(const char *s, size_t len, unsigned char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint32_t acc = 0;
-    size_t n = 0, pad = 0, bits = 0;
-    if (len % 4 != 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        const char *p;
-        if (s[i] == '=' && i >= len - 2) {
-            pad++;
-            continue;
-        }
-        if (pad || s[i] == '\0' || !(p = strchr(tab, s[i])))
-            return -1;
-        acc = (acc << 6) | (uint32_t)(p - tab);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (long)n;
-}
-
 /* What replaying one dead record does, built from its JSON. */
 struct replay_item {
     int is_delivery;
     char token[HOOKD_ID_MAX + 3]; /* "d:<delivery id>" */
     struct hookd_buf payload;     /* the job, or the envelope's bytes */
+    size_t max_job;               /* hookd_job_max() of the envelope cap */
 };
 
-/* Turns a dead record into the work to put back. Returns 0, or -1 with
- * the reason in errbuf. */
+/* Turns a dead record into the work to put back. Returns 0, or
+ * HOOKD_EINVAL with the reason in errbuf. */
 static int replay_prepare(const char *rec, size_t len, struct replay_item *it, char *errbuf)
 {
     json_error_t jerr;
-    int rc = -1;
+    int rc = HOOKD_EINVAL;
 
     it->is_delivery = 0;
     hookd_buf_reset(&it->payload);
     json_t *o = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(o)) {
-        hookd_fail(errbuf, -1, "not a JSON object");
+        hookd_fail(errbuf, HOOKD_EINVAL, "not a JSON object");
         goto out;
     }
     const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -651,8 +710,8 @@ static int replay_prepare(const char *rec, size_t len, struct replay_item *it, c
         job.event = (char *)json_string_value(json_object_get(o, "event"));
         job.last_error = (char *)json_string_value(json_object_get(o, "reason"));
         if (!job.webhook || !job.delivery || !job.event_id || !job.event || !json_is_string(body) ||
-            !hookd_id_valid(job.delivery)) {
-            hookd_fail(errbuf, -1,
+            !hookd_delivery_id_valid(job.delivery)) {
+            hookd_fail(errbuf, HOOKD_EINVAL,
                        "delivery record without webhook, delivery, event_id, "
                        "event or body");
             goto out;
@@ -661,8 +720,8 @@ static int replay_prepare(const char *rec, size_t len, struct replay_item *it, c
         job.body_len = json_string_length(body);
         job.attempt = 1;
         job.first_ms = json_is_integer(first) ? json_integer_value(first) : hookd_now_ms();
-        if (hookd_job_encode(&job, &it->payload) != 0 || it->payload.len > JOB_PAYLOAD_MAX) {
-            hookd_fail(errbuf, -1, "delivery too large to put back");
+        if (hookd_job_encode(&job, &it->payload) != 0 || it->payload.len > it->max_job) {
+            hookd_fail(errbuf, HOOKD_EINVAL, "delivery too large to put back");
             goto out;
         }
         snprintf(it->token, sizeof(it->token), "d:%s", job.delivery);
@@ -674,16 +733,23 @@ static int replay_prepare(const char *rec, size_t len, struct replay_item *it, c
         if (json_is_string(env)) {
             rc = hookd_buf_add(&it->payload, json_string_value(env), json_string_length(env));
         } else if (json_is_string(b64)) {
-            size_t n = json_string_length(b64);
+            size_t n = json_string_length(b64), m = 0;
             unsigned char *raw = malloc(n / 4 * 3 + 3);
-            long m = raw ? b64_decode(json_string_value(b64), n, raw) : -1;
-            rc = m < 0 ? -1 : hookd_buf_add(&it->payload, raw, (size_t)m);
+            rc = raw ? hookd_base64_decode(json_string_value(b64), n, raw, n / 4 * 3 + 3, &m)
+                     : HOOKD_ENOMEM;
+            if (rc == 0)
+                rc = hookd_buf_add(&it->payload, raw, m);
             free(raw);
         }
-        if (rc != 0)
-            hookd_fail(errbuf, -1, "envelope record without a usable envelope");
+        if (rc != 0 &&
+            (json_object_get(o, "envelope_prefix") || json_object_get(o, "envelope_prefix_base64")))
+            hookd_fail(errbuf, HOOKD_EINVAL,
+                       "only a prefix of this envelope was kept (it was over the cap): it cannot "
+                       "be put back");
+        else if (rc != 0)
+            hookd_fail(errbuf, HOOKD_EINVAL, "envelope record without a usable envelope");
     } else {
-        hookd_fail(errbuf, -1, "unknown kind");
+        hookd_fail(errbuf, HOOKD_EINVAL, "unknown kind");
     }
 out:
     json_decref(o);
@@ -755,7 +821,9 @@ static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
     hookd_key(keys[1], cfg->prefix, "jobs");
     hookd_key(keys[2], cfg->prefix, "retry");
     hookd_key(keys[3], cfg->prefix, "events");
-    hookd_buf_init(&it.payload, DEAD_RECORD_MAX);
+    size_t dead_max = hookd_dead_max((size_t)cfg->max_envelope);
+    hookd_buf_init(&it.payload, dead_max);
+    it.max_job = hookd_job_max((size_t)cfg->max_envelope);
     const char *llen[2] = {"LLEN", keys[0]};
     redisReply *r = hookd_cli_command(c, 2, llen, NULL, err);
     if (!r) {
@@ -784,7 +852,7 @@ static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
                 break;
             seen++;
             const redisReply *rec = r->element[i];
-            if (rec->type != REDIS_REPLY_STRING || rec->len > DEAD_RECORD_MAX) {
+            if (rec->type != REDIS_REPLY_STRING || rec->len > dead_max) {
                 skipped++;
                 continue;
             }
@@ -846,67 +914,170 @@ int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv)
 
 /* ---- verify ---- */
 
-int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv)
+/* Reads the body to verify from path ("-" or NULL: standard input) into
+ * body. Returns 0, or 1 after printing why it cannot be read (an over-long
+ * body is a failed verification, not bad usage). */
+static int verify_body_read(const char *path, struct hookd_buf *body)
 {
-    struct hookd_cli_opt o[] = {
-        {"--secret", 1, NULL}, {"--timestamp", 1, NULL}, {"--signature", 1, NULL}};
-    struct hookd_signer *signer = NULL;
-    struct hookd_buf body;
-    const char *pos[1];
-    char want[HOOKD_SIG_HEX_LEN + 1], got[HOOKD_SIG_HEX_LEN + 1];
-    int npos, code;
-
-    (void)cfg;
-    if ((code = hookd_cli_parse("verify", argc - 1, argv + 1, o, 3, pos, 1, &npos)) != 0)
-        return code;
-    for (int i = 0; i < 3; i++) {
-        if (!o[i].value)
-            return hookd_cli_err(2, "verify: %s is required", o[i].name);
-    }
-    size_t slen = strlen(o[0].value);
-    if (slen == 0 || slen > 1024)
-        return hookd_cli_err(2, "verify: --secret must be 1..1024 bytes");
-    size_t tlen = strlen(o[1].value);
-    if (tlen == 0 || tlen > 64)
-        return hookd_cli_err(2, "verify: --timestamp must be 1..64 bytes");
-    /* Hex digits compare case-insensitively; anything longer cannot match. */
-    size_t glen = strlen(o[2].value);
-    if (glen > HOOKD_SIG_HEX_LEN)
-        return hookd_cli_err(1, "signature does not match");
-    for (size_t i = 0; i <= glen; i++) {
-        char ch = o[2].value[i];
-        got[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
-    }
-
-    hookd_buf_init(&body, VERIFY_BODY_MAX);
     FILE *f = stdin;
-    if (npos == 1 && strcmp(pos[0], "-") != 0 && !(f = fopen(pos[0], "rb"))) {
+    if (path && strcmp(path, "-") != 0 && !(f = fopen(path, "rb"))) {
         char q[HOOKD_CLI_QUOTE_LEN];
-        code = hookd_cli_err(1, "verify: cannot open %s: %s", hookd_cli_quote(pos[0], q),
+        return hookd_cli_err(1, "verify: cannot open %s: %s", hookd_cli_quote(path, q),
                              strerror(errno));
-        goto out;
     }
-    code = read_all(f, &body, npos == 1 && f != stdin ? "the body file" : "standard input");
+    int code = read_all(f, body, f != stdin ? "the body file" : "standard input");
     if (f != stdin)
         fclose(f);
-    if (code == 2)
-        code = 1; /* an over-long body is a failed verification, not bad usage */
-    if (code != 0)
+    return code == 2 ? 1 : code;
+}
+
+/* Says whether the signature matched: "ok" on standard output and 0, or
+ * the mismatch on standard error and 1. */
+static int verify_verdict(int ok)
+{
+    if (!ok)
+        return hookd_cli_err(1, "signature does not match");
+    puts("ok");
+    return 0;
+}
+
+/* Twenty: sig is hex HMAC-SHA256 of ts ":" body under the secret's bytes,
+ * either case. Returns the exit code after printing. */
+static int verify_twenty(const char *secret, size_t slen, const char *ts, const char *sig,
+                         const char *path)
+{
+    struct hookd_signer *signer = NULL;
+    struct hookd_buf body;
+    char want[HOOKD_SIG_HEX_LEN + 1], got[HOOKD_SIG_HEX_LEN + 1];
+    int code;
+
+    /* Hex digits compare case-insensitively; anything longer cannot match. */
+    size_t glen = strlen(sig);
+    if (glen > HOOKD_SIG_HEX_LEN)
+        return verify_verdict(0);
+    for (size_t i = 0; i <= glen; i++) {
+        char ch = sig[i];
+        got[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    hookd_buf_init(&body, VERIFY_BODY_MAX);
+    if ((code = verify_body_read(path, &body)) != 0)
         goto out;
-    if (hookd_signer_new(o[0].value, slen, &signer) != 0 ||
-        hookd_sign_twenty(signer, o[1].value, body.data ? body.data : "", body.len, want) != 0) {
+    if (hookd_signer_new(secret, slen, &signer) != 0 ||
+        hookd_sign_twenty(signer, ts, body.data ? body.data : "", body.len, want) != 0) {
         code = hookd_cli_err(1, "verify: cannot compute the signature");
         goto out;
     }
-    if (hookd_timingsafe_eq(want, got)) {
-        puts("ok");
-        code = 0;
-    } else {
-        code = hookd_cli_err(1, "signature does not match");
-    }
+    code = verify_verdict(hookd_timingsafe_eq(want, got));
 out:
     hookd_signer_free(signer);
     hookd_buf_free(&body);
     explicit_bzero(want, sizeof(want));
+    return code;
+}
+
+/* Standard Webhooks: sigs holds space-separated "v1,<base64>" signatures
+ * of id "." ts "." body under the key that the whsec_ secret encodes; one
+ * match is enough. Returns the exit code after printing. */
+static int verify_standard(const char *secret, size_t slen, const char *id, const char *ts,
+                           const char *sigs, const char *path)
+{
+    struct hookd_signer *signer = NULL;
+    struct hookd_buf body;
+    unsigned char key[VERIFY_SECRET_MAX];
+    size_t klen;
+    int code, ok = 0;
+
+    if (hookd_sign_decode_whsec(secret, slen, key, sizeof(key), &klen) != 0)
+        return hookd_cli_err(2, "verify: --signing standard needs a secret of the form "
+                                "whsec_<base64 of the key>");
+    size_t tlen = strspn(ts, "0123456789");
+    if (tlen == 0 || tlen > 19 || ts[tlen] != '\0') {
+        code = hookd_cli_err(2, "verify: --timestamp must be 1..19 decimal digits (seconds) "
+                                "for --signing standard");
+        goto out;
+    }
+    size_t ilen = strlen(id);
+    if (ilen == 0 || ilen > VERIFY_ID_MAX) {
+        code = hookd_cli_err(2, "verify: --id must be 1..%d bytes", VERIFY_ID_MAX);
+        goto out;
+    }
+    hookd_buf_init(&body, VERIFY_BODY_MAX);
+    if ((code = verify_body_read(path, &body)) != 0)
+        goto out_body;
+    if (hookd_signer_new(key, klen, &signer) != 0 ||
+        hookd_sign_verify_standard(signer, id, ts, body.data ? body.data : "", body.len, sigs,
+                                   &ok) != 0) {
+        code = hookd_cli_err(1, "verify: cannot compute the signature");
+        goto out_body;
+    }
+    code = verify_verdict(ok);
+out_body:
+    hookd_signer_free(signer);
+    hookd_buf_free(&body);
+out:
+    explicit_bzero(key, sizeof(key));
+    return code;
+}
+
+int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv)
+{
+    enum { SECRET, TIMESTAMP, SIGNATURE, SIGNING, SECRET_FILE, ID, NOPTS };
+    struct hookd_cli_opt o[NOPTS] = {{"--secret", 1, NULL},      {"--timestamp", 1, NULL},
+                                     {"--signature", 1, NULL},   {"--signing", 1, NULL},
+                                     {"--secret-file", 1, NULL}, {"--id", 1, NULL}};
+    const char *pos[1];
+    char file_secret[SECRET_FILE_MAX + 1];
+    const char *secret;
+    size_t slen = 0;
+    int npos, code;
+
+    (void)cfg;
+    if ((code = hookd_cli_parse("verify", argc - 1, argv + 1, o, NOPTS, pos, 1, &npos)) != 0)
+        return code;
+    const char *signing = o[SIGNING].value ? o[SIGNING].value : "twenty";
+    int standard = strcmp(signing, "standard") == 0;
+    if (!standard && strcmp(signing, "twenty") != 0)
+        return hookd_cli_err(2, "verify: --signing must be twenty or standard");
+    if (o[SECRET].value && o[SECRET_FILE].value)
+        return hookd_cli_err(2, "verify: give --secret or --secret-file, not both");
+    if (!o[SECRET].value && !o[SECRET_FILE].value)
+        return hookd_cli_err(2, "verify: --secret (or --secret-file) is required");
+    for (int i = TIMESTAMP; i <= SIGNATURE; i++) {
+        if (!o[i].value)
+            return hookd_cli_err(2, "verify: %s is required", o[i].name);
+    }
+    if (standard && !o[ID].value)
+        return hookd_cli_err(2, "verify: --signing standard needs --id (the webhook-id header)");
+    if (!standard && o[ID].value)
+        return hookd_cli_err(2, "verify: --id is for --signing standard only");
+    if (o[SECRET].value) {
+        secret = o[SECRET].value;
+        slen = strlen(secret);
+    } else {
+        if ((code = hookd_cli_read_secret("verify", NULL, o[SECRET_FILE].value, file_secret,
+                                          sizeof(file_secret))) != 0)
+            goto out;
+        secret = file_secret;
+        slen = strlen(file_secret);
+    }
+    if (slen == 0 || slen > VERIFY_SECRET_MAX) {
+        code = hookd_cli_err(2, "verify: %s must be 1..%d bytes",
+                             o[SECRET].value ? "--secret" : "the secret in --secret-file",
+                             VERIFY_SECRET_MAX);
+        goto out;
+    }
+    size_t tlen = strlen(o[TIMESTAMP].value);
+    if (tlen == 0 || tlen > 64) {
+        code = hookd_cli_err(2, "verify: --timestamp must be 1..64 bytes");
+        goto out;
+    }
+    const char *path = npos == 1 ? pos[0] : NULL;
+    if (standard)
+        code = verify_standard(secret, slen, o[ID].value, o[TIMESTAMP].value, o[SIGNATURE].value,
+                               path);
+    else
+        code = verify_twenty(secret, slen, o[TIMESTAMP].value, o[SIGNATURE].value, path);
+out:
+    explicit_bzero(file_secret, sizeof(file_secret));
     return code;
 }

@@ -322,6 +322,45 @@ static void wh_key(char *key, const struct hookd_config *cfg, const char *id)
     hookd_key(key, cfg->prefix, suffix);
 }
 
+/* Reads webhook id as `webhook show` does: the reply of WH_SHOW_LUA (nil
+ * when there is no such webhook), or NULL with the reason in errbuf. */
+static redisReply *wh_read(redisContext *c, const struct hookd_config *cfg, const char *id,
+                           char *errbuf)
+{
+    char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX];
+    wh_key(key, cfg, id);
+    hookd_key(set, cfg->prefix, "webhooks");
+    hookd_key(rev, cfg->prefix, "webhooks:rev");
+    const char *cmd[9] = {"EVAL", WH_SHOW_LUA, "3", rev, set, key, cfg->prefix, "", id};
+    return hookd_cli_command(c, 9, cmd, NULL, errbuf);
+}
+
+int hookd_cli_webhook_state(struct redisContext *c, const struct hookd_config *cfg, const char *id,
+                            char *why)
+{
+    struct wh_record rec;
+    struct hookd_webhook w;
+    redisReply *r = wh_read(c, cfg, id, why);
+    int state = HOOKD_CLI_WH_OK;
+    if (!r)
+        return HOOKD_EREDIS;
+    wh_record_of(r, &rec);
+    if (r->type == REDIS_REPLY_NIL) {
+        state = HOOKD_CLI_WH_MISSING;
+    } else if (!rec.readable) {
+        hookd_str_copy(why, HOOKD_ERRLEN, rec.why);
+        state = HOOKD_CLI_WH_INVALID;
+    } else if (hookd_webhook_parse(&w, id, rec.kv, rec.lens, rec.n, why) != 0) {
+        state = HOOKD_CLI_WH_INVALID;
+    } else if (!w.enabled) {
+        state = HOOKD_CLI_WH_DISABLED;
+    }
+    if (rec.readable)
+        hookd_webhook_clear(&w);
+    freeReplyObject(r);
+    return state;
+}
+
 /* Current time as RFC 3339 UTC with seconds, "2025-02-10T15:30:50Z". */
 static void now_rfc3339(char out[32])
 {
@@ -418,6 +457,8 @@ int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, 
         len--;
     if (code == 0 && len == 0)
         code = hookd_cli_err(2, "%s: the secret is empty", cmd);
+    if (code == 0 && memchr(b.data, '\0', len))
+        code = hookd_cli_err(2, "%s: the secret holds a NUL byte", cmd);
     if (code == 0) {
         memcpy(out, b.data, len);
         out[len] = '\0';
@@ -862,7 +903,7 @@ static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *
 static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
-    char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
+    char err[HOOKD_ERRLEN];
     struct wh_record rec;
     const char *id;
     int code;
@@ -872,11 +913,7 @@ static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    wh_key(key, cfg, id);
-    hookd_key(set, cfg->prefix, "webhooks");
-    hookd_key(rev, cfg->prefix, "webhooks:rev");
-    const char *cmd[9] = {"EVAL", WH_SHOW_LUA, "3", rev, set, key, cfg->prefix, "", id};
-    redisReply *r = hookd_cli_command(c, 9, cmd, NULL, err);
+    redisReply *r = wh_read(c, cfg, id, err);
     if (!r) {
         code = hookd_cli_err(1, "%s", err);
     } else if (r->type == REDIS_REPLY_NIL) {

@@ -468,6 +468,7 @@ static int get_timestamp(json_t *root, struct hookd_envelope *env, char *errbuf)
     char q[ENV_QUOTE_MAX + 4];
     json_t *v = json_object_get(root, "timestamp");
     env->timestamp[0] = '\0';
+    env->has_timestamp = v != NULL;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
@@ -576,9 +577,9 @@ void hookd_envelope_free(struct hookd_envelope *env)
 }
 
 int hookd_envelope_build(const char *event, const char *data_json, const char *workspace,
-                         struct hookd_buf *out, char *errbuf)
+                         int64_t now_ms, struct hookd_buf *out, char *errbuf)
 {
-    char q[ENV_QUOTE_MAX + 4];
+    char q[ENV_QUOTE_MAX + 4], ts[65];
     struct env_span span;
     json_error_t jerr;
     size_t object_len, n, mark = out->len;
@@ -622,6 +623,9 @@ int hookd_envelope_build(const char *event, const char *data_json, const char *w
         (rc = hookd_buf_adds(out, ",\"data\":")) != 0 ||
         (rc = add_minified(out, data_json, n)) != 0)
         goto fail;
+    format_ms(now_ms, ts);
+    if ((rc = hookd_buf_adds(out, ",\"timestamp\":")) != 0 || (rc = add_json_string(out, ts)) != 0)
+        goto fail;
     if (workspace && workspace[0] &&
         ((rc = hookd_buf_adds(out, ",\"workspace\":")) != 0 ||
          (rc = add_json_string(out, workspace)) != 0))
@@ -635,4 +639,29 @@ fail:
     if (out->data)
         out->data[mark] = '\0';
     return hookd_fail(errbuf, rc, "cannot build the envelope: %s", hookd_strerror(rc));
+}
+
+int hookd_envelope_stamp(const char *bytes, size_t len, int64_t now_ms, struct hookd_buf *out,
+                         char *errbuf)
+{
+    char ts[65];
+    size_t end = len, mark = out->len;
+    int rc;
+
+    while (end > 0 && is_json_ws((unsigned char)bytes[end - 1]))
+        end--;
+    if (end == 0 || bytes[end - 1] != '}')
+        return hookd_fail(errbuf, HOOKD_EINVAL, "envelope does not end with '}'");
+    end--;
+    format_ms(now_ms, ts);
+    if ((rc = hookd_buf_add(out, bytes, end)) != 0 ||
+        (rc = hookd_buf_adds(out, ",\"timestamp\":")) != 0 ||
+        (rc = add_json_string(out, ts)) != 0 ||
+        (rc = hookd_buf_add(out, bytes + end, len - end)) != 0) {
+        out->len = mark;
+        if (out->data)
+            out->data[mark] = '\0';
+        return hookd_fail(errbuf, rc, "cannot add the timestamp: %s", hookd_strerror(rc));
+    }
+    return 0;
 }

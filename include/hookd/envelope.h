@@ -29,6 +29,8 @@ struct hookd_envelope {
     char workspace[HOOKD_ID_MAX + 1]; /* "" when absent */
     char webhook[HOOKD_ID_MAX + 1];   /* "" when absent */
     char timestamp[65];               /* given, or when first read, as RFC 3339 UTC */
+    int has_timestamp;                /* 1 when the bytes have a top-level "timestamp"
+                                       * member, a null one included */
     char *body;      /* {"event":..,"data":..,"timestamp":..}, compact, malloc'ed */
     size_t body_len; /* bytes of body */
 };
@@ -43,9 +45,18 @@ int hookd_envelope_parse(const char *bytes, size_t len, size_t max, int64_t now_
 void hookd_envelope_free(struct hookd_envelope *env);
 
 /* Builds an envelope from parts, for `hookd enqueue EVENT [DATA]`: checks
- * event and data as the parser would and writes the JSON envelope into out. */
+ * event and data as the parser would and appends the JSON envelope to out,
+ * its timestamp now_ms as RFC 3339 UTC with milliseconds. On failure out is
+ * left as it was. */
 int hookd_envelope_build(const char *event, const char *data_json, const char *workspace,
-                         struct hookd_buf *out, char *errbuf);
+                         int64_t now_ms, struct hookd_buf *out, char *errbuf);
+
+/* Appends bytes[0..len), an envelope that hookd_envelope_parse() accepted
+ * and that has no timestamp member, to out with ,"timestamp":"<now_ms as
+ * RFC 3339 UTC with milliseconds>" inserted before its closing brace; every
+ * other byte is copied as it is. On failure out is left as it was. */
+int hookd_envelope_stamp(const char *bytes, size_t len, int64_t now_ms, struct hookd_buf *out,
+                         char *errbuf);
 
 /* 1 when s is a valid id (id, workspace, webhook id): 1..128 bytes of
  * [A-Za-z0-9_.:-]. */

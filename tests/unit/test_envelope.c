@@ -446,43 +446,49 @@ static void test_depth(void)
     free(deep);
 }
 
+/* What build writes for event a.b with data {} at NOW_MS. */
+#define A_B_EMPTY "{\"event\":\"a.b\",\"data\":{},\"timestamp\":\"2025-02-10T15:30:50.123Z\"}"
+
 static void test_build(void)
 {
     struct hookd_buf b;
     hookd_buf_init(&b, MIB * 2);
     err[0] = 0;
-    CHECK(hookd_envelope_build("person.created", "{ \"id\" : \"1\", \"n\": 0.1 }", "ws_1", &b,
-                               err) == 0);
-    CHECK(b.data && strcmp(b.data, "{\"event\":\"person.created\",\"data\":{\"id\":\"1\","
-                                   "\"n\":0.1},\"workspace\":\"ws_1\"}") == 0);
-    /* what build writes, parse accepts */
+    CHECK(hookd_envelope_build("person.created", "{ \"id\" : \"1\", \"n\": 0.1 }", "ws_1", NOW_MS,
+                               &b, err) == 0);
+    CHECK_STR(b.data, "{\"event\":\"person.created\",\"data\":{\"id\":\"1\",\"n\":0.1},"
+                      "\"timestamp\":\"2025-02-10T15:30:50.123Z\",\"workspace\":\"ws_1\"}");
+    /* what build writes, parse accepts, with build's time, not the parser's */
     struct hookd_envelope env;
-    CHECK(parse_n(b.data, b.len, &env) == 0);
+    CHECK(hookd_envelope_parse(b.data, b.len, MIB, NOW_MS + 60000, &env, err) == 0);
     CHECK(strcmp(env.workspace, "ws_1") == 0 && strcmp(env.event, "person.created") == 0);
+    CHECK(env.has_timestamp == 1);
+    CHECK_STR(env.timestamp, "2025-02-10T15:30:50.123Z");
     hookd_envelope_free(&env);
 
     hookd_buf_reset(&b);
-    CHECK(hookd_envelope_build("a.b", NULL, NULL, &b, err) == 0);
-    CHECK(b.data && strcmp(b.data, "{\"event\":\"a.b\",\"data\":{}}") == 0);
+    CHECK(hookd_envelope_build("a.b", NULL, NULL, NOW_MS, &b, err) == 0);
+    CHECK_STR(b.data, A_B_EMPTY);
     hookd_buf_reset(&b);
-    CHECK(hookd_envelope_build("a.b", "{}", "", &b, err) == 0);
-    CHECK(b.data && strcmp(b.data, "{\"event\":\"a.b\",\"data\":{}}") == 0);
+    CHECK(hookd_envelope_build("a.b", "{}", "", NOW_MS, &b, err) == 0);
+    CHECK_STR(b.data, A_B_EMPTY);
 
     /* failures leave out as it was */
     size_t before = b.len;
-    CHECK(hookd_envelope_build("ab", "{}", NULL, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("ab", "{}", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "event must be <object>.<action>") != NULL);
-    CHECK(hookd_envelope_build(NULL, "{}", NULL, &b, err) == HOOKD_EINVAL);
-    CHECK(hookd_envelope_build("a.b", "[1]", NULL, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build(NULL, "{}", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "[1]", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "data must be a JSON object, got array") != NULL);
-    CHECK(hookd_envelope_build("a.b", "{\"x\":}", NULL, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "{\"x\":}", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "data: not JSON: ") != NULL);
-    CHECK(hookd_envelope_build("a.b", "{\"x\":1,\"x\":2}", NULL, &b, err) == HOOKD_EINVAL);
-    CHECK(hookd_envelope_build("a.b", "{\"x\":\"\xff\"}", NULL, &b, err) == HOOKD_EINVAL);
-    CHECK(hookd_envelope_build("a.b", "", NULL, &b, err) == HOOKD_EINVAL);
-    CHECK(hookd_envelope_build("a.b", "{}", "bad ws", &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "{\"x\":1,\"x\":2}", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "{\"x\":\"\xff\"}", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "", NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", "{}", "bad ws", NOW_MS, &b, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "workspace must be") != NULL);
-    CHECK(b.len == before && strcmp(b.data, "{\"event\":\"a.b\",\"data\":{}}") == 0);
+    CHECK(b.len == before);
+    CHECK_STR(b.data, A_B_EMPTY);
 
     /* data may nest 63 levels, so that the envelope stays within 64 */
     char *s = nested(64, 0);
@@ -492,12 +498,12 @@ static void test_build(void)
     memcpy(d63, data, dl);
     d63[dl] = 0;
     hookd_buf_reset(&b);
-    CHECK(hookd_envelope_build("a.b", d63, NULL, &b, err) == 0);
+    CHECK(hookd_envelope_build("a.b", d63, NULL, NOW_MS, &b, err) == 0);
     CHECK(parse_n(b.data, b.len, &env) == 0);
     hookd_envelope_free(&env);
     char *d64 = malloc(dl + 8);
     snprintf(d64, dl + 8, "{\"k\":%s}", d63);
-    CHECK(hookd_envelope_build("a.b", d64, NULL, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_build("a.b", d64, NULL, NOW_MS, &b, err) == HOOKD_EINVAL);
     CHECK(strstr(err, "nests deeper than 63") != NULL);
     free(s);
     free(d63);
@@ -509,12 +515,12 @@ static void test_build(void)
     big[0] = '{';
     big[MIB + 14] = '}';
     big[MIB + 15] = 0;
-    CHECK(hookd_envelope_build("a.b", big, NULL, &b, err) == HOOKD_ETOOBIG);
+    CHECK(hookd_envelope_build("a.b", big, NULL, NOW_MS, &b, err) == HOOKD_ETOOBIG);
     big[MIB - 1] = '}';
     big[MIB] = 0;
     hookd_buf_reset(&b);
-    CHECK(hookd_envelope_build("a.b", big, NULL, &b, err) == 0);
-    CHECK(b.data && strcmp(b.data, "{\"event\":\"a.b\",\"data\":{}}") == 0);
+    CHECK(hookd_envelope_build("a.b", big, NULL, NOW_MS, &b, err) == 0);
+    CHECK_STR(b.data, A_B_EMPTY);
     free(big);
     hookd_buf_free(&b);
 
@@ -522,8 +528,55 @@ static void test_build(void)
     struct hookd_buf small;
     hookd_buf_init(&small, 30);
     CHECK(hookd_buf_adds(&small, "x") == 0);
-    CHECK(hookd_envelope_build("a.b", "{\"long\":\"enough to overflow\"}", NULL, &small, err) ==
-          HOOKD_ETOOBIG);
+    CHECK(hookd_envelope_build("a.b", "{\"long\":\"enough to overflow\"}", NULL, NOW_MS, &small,
+                               err) == HOOKD_ETOOBIG);
+    CHECK(small.len == 1 && strcmp(small.data, "x") == 0);
+    hookd_buf_free(&small);
+}
+
+static void test_stamp(void)
+{
+    struct hookd_envelope env;
+    struct hookd_buf b;
+    hookd_buf_init(&b, MIB);
+
+    /* has_timestamp tells a member, null included, from none */
+    CHECK(parse("{\"event\":\"a.b\",\"data\":{}}", &env) == 0 && env.has_timestamp == 0);
+    hookd_envelope_free(&env);
+    CHECK(parse("{\"event\":\"a.b\",\"data\":{},\"timestamp\":null}", &env) == 0 &&
+          env.has_timestamp == 1);
+    CHECK_STR(env.timestamp, "2025-02-10T15:30:50.123Z");
+    hookd_envelope_free(&env);
+    CHECK(parse("{\"event\":\"a.b\",\"data\":{\"timestamp\":1}}", &env) == 0 &&
+          env.has_timestamp == 0);
+    hookd_envelope_free(&env);
+
+    /* the producer's bytes stay as they are, spaces and number forms
+     * included; the member goes before the last brace */
+    const char *line = "{ \"event\" : \"a.b\", \"data\": {\"n\": 1.50, \"s\": \"caf\\u00e9\"} }  ";
+    CHECK(hookd_buf_adds(&b, "x") == 0);
+    CHECK(hookd_envelope_stamp(line, strlen(line), NOW_MS, &b, err) == 0);
+    CHECK_STR(b.data, "x{ \"event\" : \"a.b\", \"data\": {\"n\": 1.50, \"s\": \"caf\\u00e9\"} "
+                      ",\"timestamp\":\"2025-02-10T15:30:50.123Z\"}  ");
+    CHECK(parse_n(b.data + 1, b.len - 1, &env) == 0);
+    CHECK(env.has_timestamp == 1);
+    CHECK_STR(env.timestamp, "2025-02-10T15:30:50.123Z");
+    CHECK(strstr(env.body, "\"data\":{\"n\":1.50,\"s\":\"caf\\u00e9\"}") != NULL);
+    hookd_envelope_free(&env);
+
+    /* not an object's end: refused, out untouched */
+    size_t before = b.len;
+    CHECK(hookd_envelope_stamp("[1]", 3, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_envelope_stamp("   ", 3, NOW_MS, &b, err) == HOOKD_EINVAL);
+    CHECK(b.len == before);
+    hookd_buf_free(&b);
+
+    /* a cap too small: ETOOBIG, out as it was */
+    struct hookd_buf small;
+    hookd_buf_init(&small, 40);
+    CHECK(hookd_buf_adds(&small, "x") == 0);
+    const char *e = "{\"event\":\"a.b\",\"data\":{}}";
+    CHECK(hookd_envelope_stamp(e, strlen(e), NOW_MS, &small, err) == HOOKD_ETOOBIG);
     CHECK(small.len == 1 && strcmp(small.data, "x") == 0);
     hookd_buf_free(&small);
 }
@@ -544,6 +597,7 @@ int main(void)
     test_size_and_nul();
     test_depth();
     test_build();
+    test_stamp();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
