@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/examples-deps.sh  # runtimes of examples/ (tests/integration/test_examples.py)
+bash scripts/npm-deps.sh       # the npm verifiers of tests/npm (tests/integration/test_verifiers.py)
 bash scripts/check-format.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
