@@ -397,5 +397,26 @@ class TestCli(IntegrityCase):
         self.assertIn("token=abc123", full["url"])
 
 
+class TestWebhookTimeout(IntegrityCase):
+
+    def test_timeout_flags_are_the_webhooks_own(self):
+        """`webhook add --timeout` used to set this command's global timeout
+        and leave the webhook's at 0; now it is the webhook's, within the
+        lease."""
+        wh = self.h.add_webhook(self.url("hang", "t"), "--timeout", "300ms",
+                                "--connect-timeout", "200ms")
+        self.assertEqual((wh["timeout_ms"], wh["connect_timeout_ms"]), (300, 200))
+        rc, _, err = self.h.cli("webhook", "add", "--url", self.url("ok"), "--timeout", "2m")
+        self.assertEqual(rc, 2)
+        self.assertIn("shorter than the lease", err)
+        self.start(HOOKD_TIMEOUT="4s", HOOKD_MAX_ATTEMPTS="1", HOOKD_LEASE="10s")
+        self.enqueue("person.created", {})
+        self.wait_dead(1, 10)
+        entries = self.log_entries(wh["id"])
+        self.assertEqual(len(entries), 1, entries)
+        self.assertIn("timed out", entries[0]["error"])
+        self.assertLess(int(entries[0]["ms"]), 2000, entries[0])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
