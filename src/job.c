@@ -57,20 +57,15 @@ int hookd_job_encode(const struct hookd_job *job, struct hookd_buf *out)
                           job->attempt, "first_ms", (json_int_t)job->first_ms);
     if (o && job->last_error)
         json_object_set_new(o, "last_error", json_string(job->last_error));
-    if (!o)
-        return HOOKD_ENOMEM;
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!s)
-        return HOOKD_EINVAL;
-    size_t n = strlen(s), at = out->len;
-    int rc =
-        n > HOOKD_JOB_HEADER_MAX ? HOOKD_ETOOBIG : hookd_buf_reserve(out, n + 1 + job->body_len);
-    if (!rc && !(rc = hookd_buf_add(out, s, n)) && !(rc = hookd_buf_add(out, "\n", 1)))
+    size_t at = out->len;
+    int rc = dump_into(o, out);
+    if (!rc && out->len - at > HOOKD_JOB_HEADER_MAX)
+        rc = HOOKD_ETOOBIG;
+    if (!rc && !(rc = hookd_buf_reserve(out, 1 + job->body_len)) &&
+        !(rc = hookd_buf_add(out, "\n", 1)))
         rc = hookd_buf_add(out, job->body, job->body_len);
     if (rc)
         hookd_buf_truncate(out, at);
-    free(s);
     return rc;
 }
 
