@@ -464,27 +464,34 @@ static void cut_reason(const struct hookd_worker *w, const struct hookd_item *it
                  hookd_job_max(cap));
 }
 
+/* Puts the delivery j (attempt: the attempts made) to the dead list under
+ * token with the reason, counts it and says so; nothing of j is freed. */
+static void dead_delivery(struct hookd_worker *w, const char *token, const struct hookd_job *j,
+                          const char *reason)
+{
+    struct hookd_buf b;
+    hookd_buf_init(&b, SIZE_MAX / 2);
+    if (hookd_dead_encode_delivery(j, reason, redis_now(w), &b) == 0)
+        hookd_queue_dead(w->q, token, b.data, b.len);
+    hookd_buf_free(&b);
+    w->counters[C_DEAD]++;
+    hookd_metrics_count(HOOKD_M_DEAD, 1);
+    warn_dead(w, j->webhook, j->delivery, reason);
+}
+
 /* Puts the delivery of env to the webhook with id webhook, never attempted,
  * to the dead list with the reason; a replay sends it once the webhook can
  * take it. */
 static void dead_unsent(struct hookd_worker *w, const struct hookd_envelope *env,
                         const char *webhook, const char *reason)
 {
-    struct hookd_job j;
-    struct hookd_buf b;
     char id[37], tok[40];
     hookd_delivery_id(env->id, webhook, id);
-    j = (struct hookd_job){
+    struct hookd_job j = {
         (char *)webhook, id,  (char *)env->id, (char *)env->event, 0, redis_now(w), env->body,
         env->body_len,   NULL};
-    hookd_buf_init(&b, SIZE_MAX / 2);
     snprintf(tok, sizeof(tok), "d:%s", id);
-    if (hookd_dead_encode_delivery(&j, reason, redis_now(w), &b) == 0)
-        hookd_queue_dead(w->q, tok, b.data, b.len);
-    hookd_buf_free(&b);
-    w->counters[C_DEAD]++;
-    hookd_metrics_count(HOOKD_M_DEAD, 1);
-    warn_dead(w, webhook, id, reason);
+    dead_delivery(w, tok, &j, reason);
 }
 
 /* Why webhook wh (NULL: missing), named by id, cannot take a delivery now,
@@ -586,15 +593,8 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
     const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
     if (unfit(wh, job.webhook, why, sizeof(why))) {
         /* No attempt is made; the record keeps everything for a replay. */
-        struct hookd_buf rb;
-        hookd_buf_init(&rb, SIZE_MAX / 2);
         job.attempt--; /* attempts made so far */
-        if (hookd_dead_encode_delivery(&job, why, redis_now(w), &rb) == 0)
-            hookd_queue_dead(w->q, it->token, rb.data, rb.len);
-        hookd_buf_free(&rb);
-        w->counters[C_DEAD]++;
-        hookd_metrics_count(HOOKD_M_DEAD, 1);
-        warn_dead(w, job.webhook, job.delivery, why);
+        dead_delivery(w, it->token, &job, why);
         hookd_job_free(&job);
         return;
     }
