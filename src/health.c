@@ -1,0 +1,142 @@
+/* health.c - the per-host limiter and the circuit record's format. */
+#include "hookd/health.h"
+
+#include <string.h>
+
+#define GROW_WHEN_USED 0.5 /* grow only while this share of the limit is in flight */
+#define LATENCY_WEIGHT 0.1 /* weight of one sample in the moving mean */
+#define LATENCY_RATIO 2.0  /* the mean above ratio x best + slack is a pace signal */
+#define LATENCY_SLACK_MS 20.0
+#define CUT_SLOW 0.9 /* on 429, 503 or latency: a pace signal, mild */
+#define CUT_FAIL 0.5 /* on a timeout or a connection error: a slot held for nothing */
+#define CUT_GAP_MIN_MS 10.0
+#define CUT_GAP_MAX_MS 1000.0
+
+void hookd_limit_init(struct hookd_limit *l, int max)
+{
+    memset(l, 0, sizeof(*l));
+    l->max = max < 1 ? 1 : max;
+    l->limit = HOOKD_LIMIT_INITIAL < l->max ? HOOKD_LIMIT_INITIAL : l->max;
+    l->slow_start = 1;
+    l->latency_ms = -1;
+}
+
+double hookd_limit_baseline(const struct hookd_limit *l)
+{
+    double a = l->best_ms, b = l->best_prev_ms;
+    if (a <= 0)
+        return b > 0 ? b : 0;
+    return b > 0 && b < a ? b : a;
+}
+
+int hookd_limit_get(const struct hookd_limit *l)
+{
+    int n = (int)l->limit;
+    return n < 1 ? 1 : n > l->max ? l->max : n;
+}
+
+/* Cuts the limit by factor, unless it was cut less than a round trip ago:
+ * the answers to attempts sent under the old limit say nothing new. */
+static void cut(struct hookd_limit *l, int64_t now_ms, double factor)
+{
+    double gap = l->latency_ms > 0 ? l->latency_ms : hookd_limit_baseline(l);
+    if (gap < CUT_GAP_MIN_MS)
+        gap = CUT_GAP_MIN_MS;
+    if (gap > CUT_GAP_MAX_MS)
+        gap = CUT_GAP_MAX_MS;
+    if (l->cuts && (double)(now_ms - l->cut_at) < gap)
+        return;
+    l->limit *= factor;
+    if (l->limit < 1)
+        l->limit = 1;
+    l->slow_start = 0;
+    l->cut_at = now_ms;
+    l->cuts++;
+}
+
+void hookd_limit_sample(struct hookd_limit *l, int64_t now_ms, enum hookd_signal s,
+                        int64_t latency_ms, int inflight)
+{
+    if (now_ms - l->window_at >= HOOKD_LIMIT_WINDOW_MS) {
+        l->best_prev_ms = l->best_ms;
+        l->best_ms = 0;
+        l->window_at = now_ms;
+    }
+    double lat = latency_ms < 0 ? 0 : (double)latency_ms;
+    switch (s) {
+    case HOOKD_SIGNAL_OK: {
+        if (l->best_ms <= 0 || lat < l->best_ms)
+            l->best_ms = lat > 0 ? lat : 0.001;
+        l->latency_ms =
+            l->latency_ms < 0 ? lat : l->latency_ms + LATENCY_WEIGHT * (lat - l->latency_ms);
+        if (l->latency_ms > LATENCY_RATIO * hookd_limit_baseline(l) + LATENCY_SLACK_MS) {
+            cut(l, now_ms, CUT_SLOW);
+            return;
+        }
+        if ((double)inflight < l->limit * GROW_WHEN_USED)
+            return;
+        l->limit += l->slow_start ? 1.0 : 1.0 / l->limit;
+        if (l->limit > l->max)
+            l->limit = l->max;
+        return;
+    }
+    case HOOKD_SIGNAL_SLOW:
+        cut(l, now_ms, CUT_SLOW);
+        return;
+    case HOOKD_SIGNAL_FAIL:
+        cut(l, now_ms, CUT_FAIL);
+        return;
+    case HOOKD_SIGNAL_OTHER:
+        return;
+    }
+}
+
+enum hookd_signal hookd_signal_of(long status, int timed_out)
+{
+    if (status >= 200 && status < 300)
+        return HOOKD_SIGNAL_OK;
+    if (status == 429 || status == 503)
+        return HOOKD_SIGNAL_SLOW;
+    if (status == 0 || timed_out)
+        return HOOKD_SIGNAL_FAIL;
+    return HOOKD_SIGNAL_OTHER;
+}
+
+int hookd_hostkey_valid(const char *s, size_t len)
+{
+    if (len == 0 || len >= HOOKD_HOSTKEY_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int hookd_circuit_parse(const char *s, size_t len, struct hookd_circuit *c, char *err)
+{
+    char buf[HOOKD_CIRCUIT_RECORD_MAX + 1];
+    int64_t v[3];
+    if (len > HOOKD_CIRCUIT_RECORD_MAX)
+        return hookd_fail(err, HOOKD_ETOOBIG, "circuit record is %zu bytes, over %d", len,
+                          HOOKD_CIRCUIT_RECORD_MAX);
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *p = buf;
+    for (int i = 0; i < 3; i++) {
+        char *end = i < 2 ? strchr(p, ' ') : p + strlen(p);
+        if (!end)
+            return hookd_fail(err, HOOKD_EINVAL,
+                              "circuit record holds %d numbers, not 3 separated by spaces", i + 1);
+        *end = '\0';
+        if (hookd_parse_i64(p, 0, INT64_MAX / 2, &v[i]) != 0) {
+            char q[HOOKD_QUOTE_LEN];
+            return hookd_fail(err, HOOKD_EINVAL, "circuit record: \"%s\" is no time in ms",
+                              hookd_quote(q, p, strlen(p)));
+        }
+        p = end + 1;
+    }
+    c->open_until = v[0];
+    c->interval = v[1];
+    c->opened_at = v[2];
+    return 0;
+}
