@@ -6,6 +6,8 @@
 #                             bench/results/latest.txt and the table in bench/README.md
 #   bench/run.sh --quick      hookd alone, 2,000 events, a few seconds; checks
 #                             only that every event arrived (ctest bench.quick)
+#   bench/run.sh --health ... the endpoint-health scenarios: runs
+#                             bench/scenarios.sh with the options that follow
 #
 # Options: --build-dir DIR (hookd and the bench tools; default build-bench,
 # configured and built Release when missing), --n N (events per drain,
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --repeats) REPEATS=$2; shift ;;
     --build-dir) BUILD=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --health) shift; exec bash "$HERE/scenarios.sh" "$@" ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift

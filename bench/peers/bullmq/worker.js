@@ -6,7 +6,9 @@
 // that BullMQ retries it (attempts and backoff are set by the producer).
 //
 // Tuned: concurrency 100 (--concurrency), http.Agent keepAlive with 64
-// sockets, parsed URLs cached, completed jobs removed (producer's options).
+// sockets (--max-sockets; 0: as many as --concurrency), parsed URLs cached,
+// completed jobs removed (producer's options). The endpoint-health scenarios
+// (bench/scenarios.sh) raise both together against a slow receiver.
 // It starts with autorun off, prints "ready" once connected, and starts
 // taking jobs on SIGUSR2, so that start-up is outside the measured interval.
 const http = require('node:http');
@@ -14,8 +16,10 @@ const crypto = require('node:crypto');
 const { Worker } = require('bullmq');
 const { parseArgs } = require('./common');
 
-const o = parseArgs(process.argv, { 'redis-port': 6379, queue: 'webhooks', concurrency: 100 });
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const o = parseArgs(process.argv, {
+  'redis-port': 6379, queue: 'webhooks', concurrency: 100, 'max-sockets': 64,
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: o['max-sockets'] || o.concurrency });
 const urls = new Map();
 
 function target(u) {
