@@ -18,6 +18,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 REPO=$(dirname "$HERE")
 QUICK=0
 PEERS=1
@@ -86,19 +88,6 @@ RUNS=$OUT/runs.jsonl
 : > "$RUNS"
 PIDS=()
 
-stop_pid() { # pid [seconds]: TERM, wait, then KILL; forgets the pid
-    local pid=$1 secs=${2:-30} i p keep=()
-    if kill -TERM "$pid" 2>/dev/null; then
-        for ((i = 0; i < secs * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
 cleanup() {
     local rc=$? p
     for p in "${PIDS[@]}"; do stop_pid "$p" 5; done
@@ -111,18 +100,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_until() { # seconds command...: polls the command every 50 ms
-    local secs=$1 i
-    shift
-    for ((i = 0; i < secs * 20; i++)); do
-        "$@" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 cpu_ticks() { # utime + stime of a process, in clock ticks
     local s
     s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }

@@ -23,6 +23,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 REPO=$(dirname "$HERE")
 QUICK=0
 PEERS=1
@@ -102,19 +104,6 @@ RUNS=$OUT/health.jsonl
 : > "$RUNS"
 PIDS=()
 
-stop_pid() { # pid [seconds]: TERM, wait, then KILL; forgets the pid
-    local pid=$1 secs=${2:-30} i p keep=()
-    if kill -TERM "$pid" 2>/dev/null; then
-        for ((i = 0; i < secs * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
 cleanup() {
     local rc=$? p
     for p in "${PIDS[@]}"; do stop_pid "$p" 5; done
@@ -127,18 +116,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_until() { # seconds command...: polls the command every 50 ms
-    local secs=$1 i
-    shift
-    for ((i = 0; i < secs * 20; i++)); do
-        "$@" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 now_ms() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000 + 10#${t#*.} / 1000 )); }
 sleep_until() { # wall ms

@@ -1,0 +1,28 @@
+# lib.sh - process and polling helpers the bench scripts share; sourced.
+# The sourcing script owns PIDS, the array of processes it started.
+
+stop_pid() { # pid [seconds]: TERM, wait, then KILL; forgets the pid
+    local pid=$1 secs=${2:-30} i p keep=()
+    if kill -TERM "$pid" 2>/dev/null; then
+        for ((i = 0; i < secs * 10; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_until() { # seconds command...: polls the command every 50 ms
+    local secs=$1 i
+    shift
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
