@@ -186,7 +186,7 @@ static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_deliveries_total", NULL, "outcome", "dead", HOOKD_M_DEAD},
     {"hookd_deliveries_total", NULL, "outcome", "gone", HOOKD_M_GONE},
     {"hookd_deliveries_total", NULL, "outcome", "given_back", HOOKD_M_GIVEN_BACK},
-    {"hookd_deliveries_total", NULL, "outcome", "deferred", HOOKD_M_DEFERRED},
+    {"hookd_deliveries_total", NULL, "outcome", "parked", HOOKD_M_PARKED},
     {"hookd_http_responses_total",
      "Delivery attempts by HTTP status class; error is no status at all.", "class", "1xx",
      HOOKD_M_HTTP_1XX},
@@ -197,6 +197,19 @@ static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_http_responses_total", NULL, "class", "error", HOOKD_M_HTTP_ERROR},
     {"hookd_redis_reconnects_total", "Times an event loop reconnected to Redis.", NULL, NULL,
      HOOKD_M_REDIS_RECONNECTS},
+    {"hookd_circuit_transitions_total",
+     "Receiver host circuits this process opened, re-opened after a failed probe, or closed.", "to",
+     "open", HOOKD_M_CIRCUIT_OPENED},
+    {"hookd_circuit_transitions_total", NULL, "to", "reopen", HOOKD_M_CIRCUIT_REOPENED},
+    {"hookd_circuit_transitions_total", NULL, "to", "closed", HOOKD_M_CIRCUIT_CLOSED},
+    {"hookd_webhooks_disabled_total",
+     "Webhooks this process saw disabled, by why: failing (every attempt failed for "
+     "--disable-after), gone (410) or other (by hand).",
+     "reason", "failing", HOOKD_M_DISABLED_FAILING},
+    {"hookd_webhooks_disabled_total", NULL, "reason", "gone", HOOKD_M_DISABLED_GONE},
+    {"hookd_webhooks_disabled_total", NULL, "reason", "other", HOOKD_M_DISABLED_OTHER},
+    {"hookd_unparked_total", "Parked deliveries this process's sweeps sent back to the retry set.",
+     NULL, NULL, HOOKD_M_UNPARKED},
 };
 
 static int render_counters(struct hookd_buf *out)

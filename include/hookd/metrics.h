@@ -21,7 +21,7 @@ enum hookd_counter {
     HOOKD_M_DEAD,              /* hookd_deliveries_total{outcome="dead"} */
     HOOKD_M_GONE,              /* hookd_deliveries_total{outcome="gone"} (410, webhook disabled) */
     HOOKD_M_GIVEN_BACK,        /* hookd_deliveries_total{outcome="given_back"} (drain) */
-    HOOKD_M_DEFERRED,          /* hookd_deliveries_total{outcome="deferred"} (host backed up) */
+    HOOKD_M_PARKED,            /* hookd_deliveries_total{outcome="parked"} (host cannot take it) */
     HOOKD_M_HTTP_1XX,          /* hookd_http_responses_total{class="1xx"} */
     HOOKD_M_HTTP_2XX,          /* ...{class="2xx"} */
     HOOKD_M_HTTP_3XX,          /* ...{class="3xx"} */
@@ -29,6 +29,13 @@ enum hookd_counter {
     HOOKD_M_HTTP_5XX,          /* ...{class="5xx"} */
     HOOKD_M_HTTP_ERROR,        /* ...{class="error"} (no status: timeout, refused, ...) */
     HOOKD_M_REDIS_RECONNECTS,  /* hookd_redis_reconnects_total */
+    HOOKD_M_CIRCUIT_OPENED,    /* hookd_circuit_transitions_total{to="open"} */
+    HOOKD_M_CIRCUIT_REOPENED,  /* ...{to="reopen"}: a probe failed */
+    HOOKD_M_CIRCUIT_CLOSED,    /* ...{to="closed"}: a probe succeeded */
+    HOOKD_M_DISABLED_FAILING,  /* hookd_webhooks_disabled_total{reason="failing"} */
+    HOOKD_M_DISABLED_GONE,     /* ...{reason="gone"} */
+    HOOKD_M_DISABLED_OTHER,    /* ...{reason="other"} */
+    HOOKD_M_UNPARKED,          /* hookd_unparked_total */
     HOOKD_M_COUNTER_COUNT
 };
 
