@@ -32,10 +32,11 @@ _Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZ
 #define MAX_HEADER_BYTES (64 * 1024)
 #define EASY_POOL_MAX 256
 #define TICK_MS 100
-#define STALL_MIN_MS 1000 /* a host that finished nothing this long hangs... */
-#define STALL_RATIO 4     /* ...or for this many times its best latency */
-#define STATS_SLOTS 5     /* one-minute slots over HOOKD_DELIVER_STATS_MS */
-#define BUFFER_SIZE 4096  /* curl's receive buffer per handle: answers are small */
+#define OPEN_QUIET_MS 2000 /* no success this long, besides the run of failures */
+#define STALL_MIN_MS 1000  /* a host that finished nothing this long hangs... */
+#define STALL_RATIO 4      /* ...or for this many times its best latency */
+#define STATS_SLOTS 5      /* one-minute slots over HOOKD_DELIVER_STATS_MS */
+#define BUFFER_SIZE 4096   /* curl's receive buffer per handle: answers are small */
 
 /* One socket curl uses; lives from the first socket callback until curl
  * closes the socket, and is freed in the poll handle's close callback. */
@@ -65,6 +66,7 @@ struct host {
     int stalled;                    /* 1 while counted in the deliverer's hanging */
     int64_t last_done_ms;           /* when an attempt last finished (or the host appeared) */
     int64_t paused_until;           /* Retry-After: nothing starts before, 0 when none */
+    int64_t last_ok_ms;             /* when an attempt last succeeded, 0 for never */
     struct hookd_limit lim;         /* the learned limit */
     struct slot slots[STATS_SLOTS]; /* outcomes per minute, a ring */
     struct hookd_attempt *head;     /* queued, oldest first */
@@ -629,10 +631,16 @@ static void learn(struct hookd_deliver *d, struct hookd_attempt *a)
         s->ok += sig == HOOKD_SIGNAL_OK;
         s->failed += sig != HOOKD_SIGNAL_OK;
         h->failures = 0;
+        if (sig == HOOKD_SIGNAL_OK)
+            h->last_ok_ms = now;
         return;
     }
     s->failed++;
-    if (!a->probe && ++h->failures >= d->opts.open_after && d->opts.open_after > 0) {
+    /* A run of failures opens only when the host answered no attempt well
+     * for a while: one path that fails among others that work is no dead
+     * host. */
+    if (!a->probe && ++h->failures >= d->opts.open_after && d->opts.open_after > 0 &&
+        now - h->last_ok_ms > OPEN_QUIET_MS) {
         a->opens = 1;
         h->failures = 0;
     }

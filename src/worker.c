@@ -454,22 +454,12 @@ static void warn_refused(const struct hookd_worker *w, const struct delivery *dl
 }
 
 /* Parks the delivery under its host, until until_ms unless the host's
- * circuit closes first; one that has waited longer than its whole retry
- * schedule goes to the dead list instead. The caller releases and frees it. */
+ * circuit closes first. Parking makes no attempt, so it spends none of the
+ * delivery's: its schedule goes on when it comes back. The caller releases
+ * and frees it. */
 static void park(struct hookd_worker *w, struct delivery *dl, int64_t until_ms)
 {
     int64_t now = redis_now(w);
-    if (now - dl->first_ms > w->span_ms) {
-        char reason[HOOKD_ERRLEN];
-        snprintf(reason, sizeof(reason),
-                 "out of time: parked while %.100s could not take it, past the retry schedule "
-                 "(%d attempts made)",
-                 dl->a.webhook->hostkey, dl->attempt - 1);
-        hookd_metrics_count(HOOKD_M_DEAD, 1);
-        settle_dead(w, dl, reason);
-        warn_dead(w, dl->a.webhook->id, dl->id, reason);
-        return;
-    }
     struct hookd_job j;
     struct hookd_buf b;
     char tok[40];
