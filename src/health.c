@@ -70,7 +70,9 @@ void hookd_limit_sample(struct hookd_limit *l, int64_t now_ms, enum hookd_signal
         l->latency_ms =
             l->latency_ms < 0 ? lat : l->latency_ms + LATENCY_WEIGHT * (lat - l->latency_ms);
         if (l->latency_ms > LATENCY_RATIO * hookd_limit_baseline(l) + LATENCY_SLACK_MS) {
-            cut(l, now_ms, CUT_SLOW);
+            /* In slow start the limit doubled past what the host takes
+             * within a round trip or two: come back as far. */
+            cut(l, now_ms, l->slow_start ? CUT_FAIL : CUT_SLOW);
             return;
         }
         if ((double)inflight < l->limit * GROW_WHEN_USED)
