@@ -16,6 +16,7 @@
 #include "hookd/deliver.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,8 @@ struct hookd_deliver {
 static void check_done(struct hookd_deliver *d);
 static void start_next(struct hookd_deliver *d, struct host *h);
 
-static void hand_back_queue(struct hookd_deliver *d, struct host *h, int parked, int64_t until,
-                            const char *reason);
+static void hand_back_queue(struct hookd_deliver *d, struct host *h, int keep, int parked,
+                            int64_t until, int64_t spread, const char *reason);
 
 static uint32_t hash_key(const char *s)
 {
@@ -693,25 +694,45 @@ static void check_done(struct hookd_deliver *d)
     }
 }
 
-/* Reports every queued attempt of h through the done callback, unstarted:
- * parked (not before until) or aborted, with the reason. */
-static void hand_back_queue(struct hookd_deliver *d, struct host *h, int parked, int64_t until,
-                            const char *reason)
+/* Reports the queued attempts of h after the first keep through the done
+ * callback, unstarted: parked or aborted, with the reason. Parked ones are
+ * not worth trying before until, plus spread for each further keep-sized
+ * batch (how long the host needs for the ones before it; 0 for none). */
+static void hand_back_queue(struct hookd_deliver *d, struct host *h, int keep, int parked,
+                            int64_t until, int64_t spread, const char *reason)
 {
-    struct hookd_attempt *a = h->head;
-    h->head = h->tail = NULL;
-    h->queued = 0;
-    while (a) {
+    struct hookd_attempt **pp = &h->head, *last = NULL;
+    for (int i = 0; i < keep && *pp; i++) {
+        last = *pp;
+        pp = &(*pp)->next;
+    }
+    struct hookd_attempt *a = *pp;
+    *pp = NULL;
+    h->tail = last;
+    for (int i = 0; a; i++) {
         struct hookd_attempt *an = a->next;
         a->next = NULL;
         a->aborted = !parked;
         a->parked = parked;
-        a->park_until = until;
+        a->park_until = until + (keep > 0 ? spread * (i / keep) : 0);
         snprintf(a->error, sizeof(a->error), "not started: %s", reason);
+        h->queued--;
         d->pending--;
         d->done(a);
         a = an;
     }
+}
+
+/* How many queued attempts h starts within HOOKD_DELIVER_BEHIND_MS at its
+ * pace (its limit per mean latency), and at least its limit. */
+static int queue_room(const struct host *h)
+{
+    int lim = hookd_limit_get(&h->lim);
+    double lat = h->lim.latency_ms > 0 ? h->lim.latency_ms : hookd_limit_baseline(&h->lim);
+    if (lat < 1)
+        return lim;
+    double room = lim * (double)HOOKD_DELIVER_BEHIND_MS / lat;
+    return room > INT_MAX / 2 ? INT_MAX / 2 : room < lim ? lim : (int)room;
 }
 
 static int64_t stall_ms(const struct host *h)
@@ -739,13 +760,24 @@ static void on_tick(uv_timer_t *t)
                 h->stalled = stalled;
             }
             char why[160];
+            int room;
             if (h->head && wait > 0 && h->paused_until > now + wait) {
                 snprintf(why, sizeof(why), "%.100s asked to wait (Retry-After)", h->key);
-                hand_back_queue(d, h, 1, h->paused_until, why);
-            } else if (h->head && wait > 0 && now - h->head->queued_ms > wait) {
-                snprintf(why, sizeof(why), "%.100s took none of its queue for %lld ms", h->key,
-                         (long long)(now - h->head->queued_ms));
-                hand_back_queue(d, h, 1, now + wait, why);
+                hand_back_queue(d, h, 0, 1, h->paused_until, 0, why);
+            } else if (h->head && wait > 0 && now - h->head->queued_ms > wait &&
+                       now - h->last_done_ms > wait) {
+                snprintf(why, sizeof(why), "%.100s finished nothing for %lld ms", h->key,
+                         (long long)(now - h->last_done_ms));
+                hand_back_queue(d, h, 0, 1, now + wait, 0, why);
+            } else if (h->head && wait > 0 && d->pending > d->opts.park_above &&
+                       now - h->head->queued_ms > wait && h->queued > (room = queue_room(h))) {
+                /* The host moves, but slower than its queue grew, and the
+                 * slots it holds are wanted: keep what it starts soon, and
+                 * park the rest spread over the time the host needs. */
+                snprintf(why, sizeof(why), "%.100s is behind: %d queued, room for %d", h->key,
+                         h->queued, room);
+                hand_back_queue(d, h, room, 1, now + HOOKD_DELIVER_BEHIND_MS,
+                                HOOKD_DELIVER_BEHIND_MS, why);
             } else if (h->paused_until && now >= h->paused_until) {
                 start_next(d, h);
             }
@@ -887,7 +919,7 @@ void hookd_deliver_abort_all(struct hookd_deliver *d)
 {
     for (int b = 0; b < HOST_BUCKETS; b++)
         for (struct host *h = d->hosts[b]; h; h = h->next)
-            hand_back_queue(d, h, 0, 0, "shutting down");
+            hand_back_queue(d, h, 0, 0, 0, 0, "shutting down");
     while (d->running) {
         struct hookd_attempt *a = d->running;
         unlink_running(d, a);

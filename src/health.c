@@ -7,8 +7,9 @@
 #define LATENCY_WEIGHT 0.1 /* weight of one sample in the moving mean */
 #define LATENCY_RATIO 2.0  /* the mean above ratio x best + slack is a pace signal */
 #define LATENCY_SLACK_MS 20.0
-#define CUT_SLOW 0.9 /* on 429, 503 or latency: a pace signal, mild */
-#define CUT_FAIL 0.5 /* on a timeout or a connection error: a slot held for nothing */
+#define LATENCY_SETTLED 20 /* samples before the moving mean counts towards the best */
+#define CUT_SLOW 0.9       /* on 429, 503 or latency: a pace signal, mild */
+#define CUT_FAIL 0.5       /* on a timeout or a connection error: a slot held for nothing */
 #define CUT_GAP_MIN_MS 10.0
 #define CUT_GAP_MAX_MS 1000.0
 
@@ -65,11 +66,17 @@ void hookd_limit_sample(struct hookd_limit *l, int64_t now_ms, enum hookd_signal
     double lat = latency_ms < 0 ? 0 : (double)latency_ms;
     switch (s) {
     case HOOKD_SIGNAL_OK: {
-        if (l->best_ms <= 0 || lat < l->best_ms)
-            l->best_ms = lat > 0 ? lat : 0.001;
         l->latency_ms =
             l->latency_ms < 0 ? lat : l->latency_ms + LATENCY_WEIGHT * (lat - l->latency_ms);
-        if (l->latency_ms > LATENCY_RATIO * hookd_limit_baseline(l) + LATENCY_SLACK_MS) {
+        /* The best is the least moving mean, not the least sample: a host
+         * whose answers are sometimes fast and mostly 40 ms late (delayed
+         * ACKs) is not one whose latency rose. */
+        if (l->samples < LATENCY_SETTLED)
+            l->samples++;
+        else if (l->best_ms <= 0 || l->latency_ms < l->best_ms)
+            l->best_ms = l->latency_ms > 0 ? l->latency_ms : 0.001;
+        double base = hookd_limit_baseline(l);
+        if (base > 0 && l->latency_ms > LATENCY_RATIO * base + LATENCY_SLACK_MS) {
             /* In slow start the limit doubled past what the host takes
              * within a round trip or two: come back as far. */
             cut(l, now_ms, l->slow_start ? CUT_FAIL : CUT_SLOW);

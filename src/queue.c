@@ -241,8 +241,9 @@ static const char SETTLE_LUA[] =
  * host's probe (SET NX, for a lease: the outcome ends the claim) and leases
  * the oldest parked delivery to the caller; a circuit with nothing parked is
  * closed (nothing is waiting for it). It then sweeps: the parked deliveries
- * of hosts whose circuit is closed, parked until now or earlier, go to the
- * retry set, due now. */
+ * of hosts whose circuit is closed, and of webhooks no longer disabled
+ * (HOOKD_PARK_WEBHOOK), parked until now or earlier, go to the retry set,
+ * due now. */
 static const char TEND_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local t = redis.call('TIME')\n"
@@ -279,7 +280,10 @@ static const char TEND_LUA[] =
     "end\n"
     "local moved = 0\n"
     "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[3], 100)) do\n"
-    "  if redis.call('HEXISTS', KEYS[1], h) == 0 then\n"
+    "  local wid, ready = string.match(h, '^" HOOKD_PARK_WEBHOOK "(.+)$')\n"
+    "  if wid then ready = redis.pcall('HGET', P .. 'webhook:' .. wid, 'enabled') ~= '0'\n"
+    "  else ready = redis.call('HEXISTS', KEYS[1], h) == 0 end\n"
+    "  if ready then\n"
     "    local pk = P .. 'parked:' .. h\n"
     "    local m = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))\n"
     "    if #m > 0 then\n"

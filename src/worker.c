@@ -806,6 +806,24 @@ static void probe_unused(struct hookd_worker *w, const char *host)
         hookd_queue_circuit_open(w->q, host, redis_now(w), PROBE_MIN_MS, w->cfg->probe_max_ms, 1);
 }
 
+/* Parks job, taken as it, under its disabled webhook (see
+ * HOOKD_PARK_WEBHOOK), as it was: its attempts and last error stay. */
+static void park_job(struct hookd_worker *w, const struct hookd_item *it, struct hookd_job *job)
+{
+    struct hookd_buf b;
+    char key[sizeof(HOOKD_PARK_WEBHOOK) + HOOKD_ID_MAX], tok[40];
+    snprintf(key, sizeof(key), HOOKD_PARK_WEBHOOK "%s", job->webhook);
+    snprintf(tok, sizeof(tok), "%.*s", (int)it->token_len, it->token);
+    hookd_buf_init(&b, (size_t)64 << 20);
+    if (hookd_job_encode(job, &b) == 0)
+        hookd_queue_park(w->q, tok, key, redis_now(w), b.data, b.len);
+    else
+        hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
+                    job->delivery);
+    hookd_buf_free(&b);
+    hookd_metrics_count(HOOKD_M_PARKED, 1);
+}
+
 /* Takes a delivery that failed before, or, when probe names a host, the
  * probe of that host's open circuit. */
 static void take_job(struct hookd_worker *w, const struct hookd_item *it, const char *probe)
@@ -825,6 +843,13 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it, const 
         return;
     }
     const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
+    if (wh && !wh->enabled) {
+        /* A disabled webhook's deliveries wait for `webhook enable`. */
+        park_job(w, it, &job);
+        hookd_job_free(&job);
+        probe_unused(w, probe);
+        return;
+    }
     if (unfit(wh, job.webhook, why, sizeof(why))) {
         /* No attempt is made; the record keeps everything for a replay. */
         job.attempt--; /* attempts made so far */
@@ -1185,6 +1210,7 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .queue_wait_ms = QUEUE_WAIT_MS,
         .open_after = OPEN_AFTER,
         .hang_budget = (int)(w->cap / 2 > 0 ? w->cap / 2 : 1),
+        .park_above = w->cap / 2,
     };
     w->span_ms = hookd_retry_span(&w->policy);
     char hostname[64] = "";

@@ -8,9 +8,11 @@
  * Each receiver host (scheme, host and port) gets a limiter (health.h) that
  * learns how many attempts it takes at once, up to host_concurrency; what
  * waits beyond it waits in the host's own queue, not inside curl. A host that
- * cannot take an attempt soon (its queue did not move for queue_wait_ms, a
+ * cannot take an attempt soon (it finished nothing for queue_wait_ms, a
  * Retry-After pauses it, or it hangs while hanging attempts fill their
- * budget) hands its queue back, unstarted, for the caller to park; and
+ * budget) hands its queue back, unstarted, for the caller to park; a host
+ * that moves but is behind, while the deliverer holds more than park_above,
+ * hands back what it would not start within HOOKD_DELIVER_BEHIND_MS; and
  * hookd_deliver_blocked() tells the caller so before it submits. Host records
  * outlive their attempts, so that what was learned stays, and go after
  * HOOKD_DELIVER_HOST_IDLE_MS without one. */
@@ -28,6 +30,7 @@
 struct hookd_deliver; /* opaque */
 
 #define HOOKD_DELIVER_HOST_IDLE_MS (10 * 60 * 1000)
+#define HOOKD_DELIVER_BEHIND_MS 5000 /* a host moving slower keeps this much of its queue */
 
 /* Settings fixed for the deliverer's life. */
 struct hookd_deliver_opts {
@@ -38,8 +41,9 @@ struct hookd_deliver_opts {
     const struct hookd_netlist
         *allow;            /* non-public ranges allowed; lives as long as the deliverer */
     size_t max_response;   /* response body bytes read at most */
-    int64_t queue_wait_ms; /* longest an attempt waits in its host's queue before the
-                            * queue is handed back (0: never) */
+    int64_t queue_wait_ms; /* a host that finished nothing this long, with its queue's
+                            * head waiting as long, hands it back (0: never) */
+    size_t park_above;     /* attempts held before a host that is behind hands back */
     int open_after;        /* failures in a row that set hookd_attempt.opens */
     int hang_budget;       /* attempts to hosts that finished nothing for a while, at most */
 };

@@ -43,8 +43,9 @@ struct hookd_limit {
     int max;             /* the cap, host-concurrency's share */
     int slow_start;      /* 1 until the first cut */
     double latency_ms;   /* moving mean of successful attempts' latency */
-    double best_ms;      /* least latency of the current window, 0 for none yet */
-    double best_prev_ms; /* least latency of the window before, 0 for none */
+    int samples;         /* successes seen, up to the count that settles the mean */
+    double best_ms;      /* least moving mean of the current window, 0 for none yet */
+    double best_prev_ms; /* least moving mean of the window before, 0 for none */
     int64_t window_at;   /* when the current window began */
     int64_t cut_at;      /* when the limit was last cut */
     int64_t cuts;        /* cuts so far */

@@ -950,9 +950,14 @@ class HookdCase(unittest.TestCase):
         """LPUSH raw bytes onto {P}:events as a producer would."""
         self.r.lpush(self.k("events"), raw)
 
+    def parked(self):
+        """Deliveries parked for their host ({P}:parked:<host>, indexed by {P}:parked)."""
+        return sum(self.r.zcard(self.k("parked:") + (h.decode() if isinstance(h, bytes) else h))
+                   for h in self.r.smembers(self.k("parked")))
+
     def queues_empty(self):
         return (self.r.llen(self.k("events")) == 0 and self.r.zcard(self.k("retry")) == 0
-                and self.r.zcard(self.k("leases")) == 0)
+                and self.r.zcard(self.k("leases")) == 0 and self.parked() == 0)
 
     def assertAddRefused(self, urls):
         """`webhook add --url` exits 2 with one line for each URL, and stores nothing."""

@@ -185,10 +185,11 @@ class Signals(HookdCase):
         self.assertEqual(rc, 0, "SIGINT: rc=%r after %.1f s\n%s" % (rc, secs, w.log()[-2000:]))
         self.assertLess(secs, 7.5, "drain timeout 5 s, exit took %.1f s" % secs)
         self.assertEqual(self.r.zcard(self.k("leases")), 0, "work still leased after SIGINT")
-        self.assertEqual(self.r.hlen(self.k("jobs")), self.r.zcard(self.k("retry")),
-                         "{P}:jobs holds jobs that are neither retries nor leased")
+        self.assertEqual(self.r.hlen(self.k("jobs")), self.r.zcard(self.k("retry")) + self.parked(),
+                         "{P}:jobs holds jobs that are neither retries, parked nor leased")
         first = self.recv.distinct_ids(prefix)
-        given_back = self.r.llen(self.k("events")) + self.r.zcard(self.k("retry"))
+        given_back = (self.r.llen(self.k("events")) + self.r.zcard(self.k("retry"))
+                      + self.parked())
         self.assertGreaterEqual(given_back, 1, "nothing was given back (all %d finished?)"
                                 % len(first))
         # the attempts in flight when SIGINT came (2 s each, the drain
