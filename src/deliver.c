@@ -65,6 +65,7 @@ struct host {
     int queued;                     /* attempts waiting */
     int failures;                   /* failed attempts in a row */
     int stalled;                    /* 1 while counted in the deliverer's hanging */
+    int opened;                     /* an attempt opened the circuit: the next tick parks */
     int64_t last_done_ms;           /* when an attempt last finished (or the host appeared) */
     int64_t paused_until;           /* Retry-After: nothing starts before, 0 when none */
     int64_t last_ok_ms;             /* when an attempt last succeeded, 0 for never */
@@ -581,14 +582,14 @@ static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
 }
 
 /* Starts queued attempts of h while it has room and no pause holds it; a
- * probe at the head starts whatever the limit. */
+ * probe at the head starts whatever the limit, but waits out a pause. */
 static void start_next(struct hookd_deliver *d, struct host *h)
 {
     int64_t now = h->paused_until ? hookd_now_ms() : 0;
     if (h->paused_until && now >= h->paused_until)
         h->paused_until = 0;
-    while (h->head &&
-           (h->head->probe || (!h->paused_until && h->active < hookd_limit_get(&h->lim)))) {
+    while (h->head && !h->paused_until &&
+           (h->head->probe || (!h->opened && h->active < hookd_limit_get(&h->lim)))) {
         struct hookd_attempt *a = h->head;
         h->head = a->next;
         if (!h->head)
@@ -627,8 +628,9 @@ static void learn(struct hookd_deliver *d, struct hookd_attempt *a)
         d->hanging -= h->active;
     }
     struct slot *s = slot_of(h, now);
-    /* A 4xx other than 429 is an answer from a host that works. */
-    if (sig == HOOKD_SIGNAL_OK || (a->status >= 400 && a->status < 500 && a->status != 429)) {
+    /* A 4xx is an answer from a host that works: a 429 asks for a slower
+     * pace, which the limiter and Retry-After give, not for a circuit. */
+    if (sig == HOOKD_SIGNAL_OK || (a->status >= 400 && a->status < 500)) {
         s->ok += sig == HOOKD_SIGNAL_OK;
         s->failed += sig != HOOKD_SIGNAL_OK;
         h->failures = 0;
@@ -643,6 +645,7 @@ static void learn(struct hookd_deliver *d, struct hookd_attempt *a)
     if (!a->probe && ++h->failures >= d->opts.open_after && d->opts.open_after > 0 &&
         now - h->last_ok_ms > OPEN_QUIET_MS) {
         a->opens = 1;
+        h->opened = 1;
         h->failures = 0;
     }
 }
@@ -761,7 +764,14 @@ static void on_tick(uv_timer_t *t)
             }
             char why[160];
             int room;
-            if (h->head && wait > 0 && h->paused_until > now + wait) {
+            if (h->opened) {
+                /* Its circuit opened: what waits is parked, for the probe. */
+                h->opened = 0;
+                if (h->head) {
+                    snprintf(why, sizeof(why), "%.100s: circuit open", h->key);
+                    hand_back_queue(d, h, 0, 1, now, 0, why);
+                }
+            } else if (h->head && wait > 0 && h->paused_until > now + wait) {
                 snprintf(why, sizeof(why), "%.100s asked to wait (Retry-After)", h->key);
                 hand_back_queue(d, h, 0, 1, h->paused_until, 0, why);
             } else if (h->head && wait > 0 && now - h->head->queued_ms > wait &&

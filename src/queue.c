@@ -140,12 +140,15 @@ static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
  * moves the rest). "f" notes a failed attempt for auto-disable: the first
  * sets failing_since, one WINDOW ms after it (WINDOW > 0) disables; "h" notes
  * a success. "H" and "D" write and remove a field of {P}:health. A webhook
- * key that is not a hash is left alone. Circuit records follow health.h. */
+ * key that is not a hash is left alone. Circuit records follow health.h.
+ * Returns {webhook, kind ("gone" or "failing"), reason, last_error, ...}
+ * for each webhook this batch disabled. */
 static const char SETTLE_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local dead_max = tonumber(ARGV[2])\n"
     "local function hash(k) return redis.call('TYPE', k).ok == 'hash' end\n"
-    "local function disable(id, reason, last_error, now)\n"
+    "local told = {}\n"
+    "local function disable(id, kind, reason, last_error, now)\n"
     "  local k = P .. 'webhook:' .. id\n"
     "  if not hash(k) or redis.call('HGET', k, 'enabled') == '0' then return end\n"
     "  redis.call('HSET', k, 'enabled', '0', 'disabled_reason', reason, 'disabled_at', now)\n"
@@ -154,6 +157,8 @@ static const char SETTLE_LUA[] =
     "  redis.call('XADD', P .. 'ops', 'MAXLEN', '~', '10000', '*', 'type', 'webhook.disabled',\n"
     "    'webhook', id, 'workspace', redis.call('HGET', k, 'workspace') or '', 'reason', reason,\n"
     "    'last_error', last_error, 'at', now)\n"
+    "  told[#told+1] = id; told[#told+1] = kind; told[#told+1] = reason\n"
+    "  told[#told+1] = last_error\n"
     "end\n"
     "local i, n = 3, #ARGV\n"
     "while i <= n do\n"
@@ -172,7 +177,7 @@ static const char SETTLE_LUA[] =
     "    redis.call('LPUSH', KEYS[4], ARGV[i+2]); redis.call('LTRIM', KEYS[4], 0, dead_max - 1)\n"
     "    i = i + 3\n"
     "  elseif op == 'g' then\n"
-    "    disable(ARGV[i+1], ARGV[i+2], ARGV[i+4], ARGV[i+3]); i = i + 5\n"
+    "    disable(ARGV[i+1], 'gone', ARGV[i+2], ARGV[i+4], ARGV[i+3]); i = i + 5\n"
     "  elseif op == 'p' then\n"
     "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+4])\n"
     "    redis.call('ZADD', P .. 'parked:' .. ARGV[i+2], ARGV[i+3], ARGV[i+1])\n"
@@ -212,7 +217,7 @@ static const char SETTLE_LUA[] =
     "      local since = tonumber(redis.call('HGET', k, 'failing_since') or '')\n"
     "      if not since then redis.call('HSET', k, 'failing_since', ARGV[i+2])\n"
     "      elseif tonumber(ARGV[i+3]) > 0 and now - since >= tonumber(ARGV[i+3]) then\n"
-    "        disable(ARGV[i+1], ARGV[i+4], ARGV[i+5], ARGV[i+2])\n"
+    "        disable(ARGV[i+1], 'failing', ARGV[i+4], ARGV[i+5], ARGV[i+2])\n"
     "      end\n"
     "    end\n"
     "    i = i + 6\n"
@@ -230,7 +235,7 @@ static const char SETTLE_LUA[] =
     "    return redis.error_reply('settle: unknown op ' .. tostring(op))\n"
     "  end\n"
     "end\n"
-    "return 0\n";
+    "return told\n";
 
 /* KEYS: circuit circuit:rev parked retry leases jobs. ARGV: prefix, the
  * circuit revision known, lease_ms, probes at most, parked deliveries one
@@ -1393,6 +1398,15 @@ static void on_settled(redisAsyncContext *ac, void *r, void *priv)
         emit_error(q, "redis: settle: %s", reply->str);
         q->settle_failed = 1;
         redisAsyncDisconnect(ac);
+    } else if (reply->type == REDIS_REPLY_ARRAY && q->cbs.on_disabled) {
+        for (size_t i = 0; i + 3 < reply->elements; i += 4) {
+            const char *f[4];
+            for (int j = 0; j < 4; j++)
+                f[j] = reply->element[i + j]->type == REDIS_REPLY_STRING
+                           ? reply->element[i + j]->str
+                           : "";
+            q->cbs.on_disabled(q->data, f[0], f[1], f[2], f[3]);
+        }
     }
     settle_reply(q);
 }

@@ -1049,6 +1049,23 @@ static void on_probe(void *data, const char *host, const struct hookd_item *it)
     settle_flush(w);
 }
 
+/* Told once per webhook the fleet disables (the settle script reports it to
+ * the loop whose batch did it). */
+static void on_disabled(void *data, const char *id, const char *kind, const char *reason,
+                        const char *last_error)
+{
+    (void)data;
+    int failing = strcmp(kind, "failing") == 0;
+    hookd_metrics_count(failing                     ? HOOKD_M_DISABLED_FAILING
+                        : strcmp(kind, "gone") == 0 ? HOOKD_M_DISABLED_GONE
+                                                    : HOOKD_M_DISABLED_OTHER,
+                        1);
+    if (failing)
+        hookd_warn("webhook %s disabled: %s (last error: %s); webhook.disabled is in {P}:ops, "
+                   "and `hookd webhook enable %s` sends its parked deliveries",
+                   id, reason, last_error, id);
+}
+
 static void on_unparked(void *data, int64_t n)
 {
     struct hookd_worker *w = data;
@@ -1228,6 +1245,7 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .on_circuits = on_circuits,
         .on_probe = on_probe,
         .on_unparked = on_unparked,
+        .on_disabled = on_disabled,
     };
     int rc = hookd_deliver_new(&w->loop, &dopts, on_attempt_done, &w->d);
     if (rc == 0)

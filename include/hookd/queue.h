@@ -86,6 +86,11 @@ struct hookd_queue_cbs {
     /* The sweep moved n parked deliveries back to the retry set. May be
      * NULL. */
     void (*on_unparked)(void *data, int64_t n);
+    /* A settle batch disabled webhook id: kind is "gone" (a 410) or
+     * "failing" (--disable-after); the strings live for the call. May be
+     * NULL. */
+    void (*on_disabled)(void *data, const char *id, const char *kind, const char *reason,
+                        const char *last_error);
 };
 
 int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
