@@ -22,6 +22,7 @@
 #include "hookd/envelope.h"
 #include "hookd/job.h"
 #include "hookd/net.h"
+#include "hookd/queue.h"
 #include "hookd/redis.h"
 #include "hookd/registry.h"
 #include "hookd/sign.h"
@@ -937,6 +938,36 @@ static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *
     return 0;
 }
 
+/* Adds to j what `webhook show` tells besides the record: "health", the
+ * fleet's view of its host (null when no loop reported it lately), and
+ * "parked", its deliveries waiting for it to be enabled. 0, or
+ * HOOKD_EREDIS with the reason in err. */
+static int wh_health(redisContext *c, const struct hookd_config *cfg, const char *id,
+                     const struct wh_record *rec, json_t *j, char *err)
+{
+    struct hookd_webhook w;
+    char why[HOOKD_ERRLEN], key[HOOKD_KEY_MAX], suffix[HOOKD_KEY_MAX];
+    json_t *hosts = NULL;
+    if (rec->readable && hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0) {
+        hosts = hookd_cli_hosts(c, cfg, w.hostkey, 1, err);
+        hookd_webhook_clear(&w);
+        if (!hosts)
+            return HOOKD_EREDIS;
+    }
+    json_t *one = json_array_get(hosts, 0);
+    json_object_set_new(j, "health", one ? json_incref(one) : json_null());
+    json_decref(hosts);
+    snprintf(suffix, sizeof(suffix), "parked:" HOOKD_PARK_WEBHOOK "%s", id);
+    hookd_key(key, cfg->prefix, suffix);
+    const char *zcard[2] = {"ZCARD", key};
+    redisReply *r = hookd_cli_command(c, 2, zcard, NULL, err);
+    if (!r)
+        return HOOKD_EREDIS;
+    json_object_set_new(j, "parked", json_integer(r->type == REDIS_REPLY_INTEGER ? r->integer : 0));
+    freeReplyObject(r);
+    return 0;
+}
+
 static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
@@ -957,7 +988,13 @@ static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
         code = hookd_cli_err(1, "no webhook '%s'", id);
     } else {
         wh_record_of(r, &rec);
-        code = hookd_cli_print_json(wh_json(id, &rec, o[0].value != NULL));
+        json_t *j = wh_json(id, &rec, o[0].value != NULL);
+        if (j && wh_health(c, cfg, id, &rec, j, err) != 0) {
+            json_decref(j);
+            code = hookd_cli_err(1, "%s", err);
+        } else {
+            code = hookd_cli_print_json(j);
+        }
     }
     freeReplyObject(r);
     redisFree(c);

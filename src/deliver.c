@@ -886,6 +886,13 @@ int hookd_deliver_blocked(struct hookd_deliver *d, const char *hostkey, int64_t 
     return 0;
 }
 
+void hookd_deliver_hold(struct hookd_deliver *d, const char *hostkey)
+{
+    struct host *h = host_find(d, hostkey);
+    if (h && h->head)
+        h->opened = 1;
+}
+
 void hookd_deliver_pause(struct hookd_deliver *d, const char *hostkey, int64_t until)
 {
     struct host *h = host_find(d, hostkey);

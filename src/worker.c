@@ -161,7 +161,7 @@ struct hookd_worker {
     size_t ncircuits;                        /* entries in circuits */
     struct wstate *wstates[TABLE_BUCKETS];   /* runs of failures, per webhook */
     int64_t span_ms;                         /* the retry schedule's whole length */
-    char instance[128];                      /* "<hostname>:<pid>/<index>", for {P}:health */
+    char instance[HOOKD_INSTANCE_MAX];       /* "<hostname>:<pid>/<index>", for {P}:health */
     int64_t counters[C_COUNT];               /* not yet added to {P}:stats */
     uint64_t rng;                            /* xorshift state for jitter */
     int draining;                            /* stop was asked */
@@ -1033,8 +1033,10 @@ static void on_circuits(void *data, const struct hookd_circuit_entry *e, size_t 
 {
     struct hookd_worker *w = data;
     circuits_clear(w);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         circuit_put(w, e[i].host, &e[i].c);
+        hookd_deliver_hold(w->d, e[i].host);
+    }
 }
 
 static void on_probe(void *data, const char *host, const struct hookd_item *it)
@@ -1077,19 +1079,25 @@ static void on_unparked(void *data, int64_t n)
 static void put_health(void *data, const struct hookd_host_stats *st)
 {
     struct hookd_worker *w = data;
-    char field[HOOKD_HOSTKEY_MAX + 160], value[1024];
+    struct hookd_host_health h;
+    char field[HOOKD_HOSTKEY_MAX + HOOKD_INSTANCE_MAX + 1], value[HOOKD_HEALTH_RECORD_MAX];
     int64_t now = redis_now(w);
+    memset(&h, 0, sizeof(h));
+    hookd_str_copy(h.host, sizeof(h.host), st->key);
+    hookd_str_copy(h.instance, sizeof(h.instance), w->instance);
+    hookd_str_copy(h.state, sizeof(h.state), circuit_state(w, st->key, now));
+    h.limit = st->limit;
+    h.max = st->max;
+    h.inflight = st->inflight;
+    h.queued = st->queued;
+    h.ok = st->ok;
+    h.failed = st->failed;
+    h.latency_ms = st->latency_ms;
+    h.baseline_ms = st->baseline_ms;
+    h.paused_until = st->paused_until ? st->paused_until + w->clock_offset : 0;
+    h.updated_at = now;
     snprintf(field, sizeof(field), "%s %s", w->instance, st->key);
-    int n = snprintf(
-        value, sizeof(value),
-        "{\"host\":\"%s\",\"instance\":\"%s\",\"state\":\"%s\",\"limit\":%d,"
-        "\"max\":%d,\"inflight\":%d,\"queued\":%d,\"ok\":%lld,\"failed\":%lld,"
-        "\"latency_ms\":%.1f,\"baseline_ms\":%.1f,\"paused_until\":%lld,"
-        "\"updated_at\":%lld}",
-        st->key, w->instance, circuit_state(w, st->key, now), st->limit, st->max, st->inflight,
-        st->queued, (long long)st->ok, (long long)st->failed, st->latency_ms, st->baseline_ms,
-        (long long)(st->paused_until ? st->paused_until + w->clock_offset : 0), (long long)now);
-    if (n > 0 && (size_t)n < sizeof(value))
+    if (hookd_health_encode(&h, value, sizeof(value)) > 0)
         hookd_queue_health(w->q, field, value);
 }
 

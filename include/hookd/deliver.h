@@ -108,6 +108,10 @@ size_t hookd_deliver_pending(const struct hookd_deliver *d);
 int hookd_deliver_blocked(struct hookd_deliver *d, const char *hostkey, int64_t now_ms,
                           int64_t *until);
 
+/* The circuit of hostkey is open (another loop opened it): its queue is
+ * parked on the next tick, and nothing but a probe starts until then. */
+void hookd_deliver_hold(struct hookd_deliver *d, const char *hostkey);
+
 /* Pauses the host of hostkey until the wall-clock time until: what waits for
  * it is handed back (parked) unless the pause ends within queue_wait_ms.
  * Unknown hosts are left alone. */

@@ -6,6 +6,7 @@ on {P}:ops, and `webhook enable` sends what it parked."""
 
 import json
 import os
+from re import escape as re_escape
 import signal
 import sys
 import time
@@ -86,7 +87,7 @@ class Health(HookdCase):
     def test_circuit_opens_parks_probes_closes_and_parked_survives_sigkill(self):
         n = 300
         route = self.path("switch", "down")
-        self.h.add_webhook(self.recv.url(route))
+        wh = self.h.add_webhook(self.recv.url(route))
         env = {"HOOKD_THREADS": "2", "HOOKD_PROBE_MAX": "2s", "HOOKD_RETRY_BASE": "500ms",
                "HOOKD_RETRY_MAX_DELAY": "1s", "HOOKD_MAX_ATTEMPTS": "100", "HOOKD_LEASE": "5s",
                "HOOKD_TIMEOUT": "1s", "HOOKD_CONNECT_TIMEOUT": "500ms"}
@@ -102,6 +103,23 @@ class Health(HookdCase):
               % (opened, during, self.parked()))
         self.assertLessEqual(during, 8, "an open circuit must cost about one probe per interval")
         self.assertLess(opened, n, "every delivery was attempted before the circuit opened")
+        # what operators see: stats and webhook show tell the open circuit
+        host = "http://127.0.0.1:%d" % self.recv.port
+
+        def stats_host():
+            st = self.h.cli_json("stats", "--json")
+            return st, [x for x in st["hosts"] if x["host"] == host]
+        self.assertTrue(wait_for(lambda: stats_host()[1] and stats_host()[1][0]["state"] == "open",
+                                 5), "stats: %r" % (stats_host(),))
+        st, (row,) = stats_host()
+        self.assertGreater(st["parked"], 0)
+        self.assertEqual(row["success_rate"], 0.0, row)
+        self.assertGreaterEqual(row["failed"], 5)
+        rc, out, err = self.h.cli("stats")
+        self.assertRegex(out, r"%s +open" % re_escape(host))
+        shown = self.h.cli_json("webhook", "show", wh["id"])
+        self.assertEqual(shown["health"]["state"], "open", shown)
+        self.assertEqual(shown["health"]["host"], host)
         # SIGKILL with the work parked; a new worker finds it all
         w.proc.send_signal(signal.SIGKILL)
         w.proc.wait(10)
@@ -118,6 +136,9 @@ class Health(HookdCase):
         self.assertTrue(wait_for(lambda: self.circuit() is None, 10), "the circuit stayed open")
         self.assertEqual(self.r.hlen(self.k("jobs")), 0)
         self.assertEqual(self.r.llen(self.k("dead")), 0)
+        self.assertTrue(wait_for(lambda: self.h.cli_json("webhook", "show", wh["id"])
+                                 ["health"]["state"] == "closed", 12),
+                        "the killed worker's record goes stale after 6 s")
         self.assertTrue(w2.alive())
 
     def test_auto_disable_after_the_window_and_enable_resumes(self):
@@ -148,6 +169,8 @@ class Health(HookdCase):
                         "parked %d of %d (retry %d, leases %d, dead %d)" % (
                             self.parked(), n, self.r.zcard(self.k("retry")),
                             self.r.zcard(self.k("leases")), self.r.llen(self.k("dead"))))
+        # parked under the webhook (the rest wait under the host's circuit)
+        self.assertGreaterEqual(show()["parked"], 1)
         before = self.recv.count(route)
         time.sleep(1.5)
         self.assertEqual(self.recv.count(route), before, "attempts to a disabled webhook")
