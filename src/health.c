@@ -156,6 +156,13 @@ int hookd_circuit_parse(const char *s, size_t len, struct hookd_circuit *c, char
 #define HEALTH_INTS(X)                                                                             \
     X(limit) X(max) X(inflight) X(queued) X(ok) X(failed) X(paused_until) X(updated_at)
 #define HEALTH_REALS(X) X(latency_ms) X(baseline_ms)
+#define HEALTH_MS_MAX 1e9 /* a latency past this (11 days) is no latency */
+
+/* A latency as records hold it: 0 to HEALTH_MS_MAX, else 0. */
+static double ms_of(double v)
+{
+    return v >= 0 && v <= HEALTH_MS_MAX ? v : 0;
+}
 
 int hookd_health_encode(const struct hookd_host_health *h, char *out, size_t cap)
 {
@@ -164,7 +171,7 @@ int hookd_health_encode(const struct hookd_host_health *h, char *out, size_t cap
     if (!o)
         return HOOKD_EINVAL;
 #define SET_INT(f) json_object_set_new(o, #f, json_integer((json_int_t)h->f));
-#define SET_REAL(f) json_object_set_new(o, #f, json_real((double)(int64_t)(h->f * 10) / 10));
+#define SET_REAL(f) json_object_set_new(o, #f, json_real((double)(int64_t)(ms_of(h->f) * 10) / 10));
     HEALTH_INTS(SET_INT)
     HEALTH_REALS(SET_REAL)
     size_t n = json_dumpb(o, out, cap, JSON_COMPACT);
@@ -214,7 +221,7 @@ int hookd_health_parse(const char *s, size_t len, struct hookd_host_health *h, c
         h->f = (int64_t)json_integer_value(json_object_get(o, #f));
 #define GET_REAL(f)                                                                                \
     if (json_is_number(json_object_get(o, #f)))                                                    \
-        h->f = json_number_value(json_object_get(o, #f));
+        h->f = ms_of(json_number_value(json_object_get(o, #f)));
         HEALTH_INTS(GET_INT)
         HEALTH_REALS(GET_REAL)
     }
