@@ -948,10 +948,12 @@ static int wh_health(redisContext *c, const struct hookd_config *cfg, const char
     struct hookd_webhook w;
     char why[HOOKD_ERRLEN], key[HOOKD_KEY_MAX], suffix[HOOKD_KEY_MAX];
     json_t *hosts = NULL;
-    if (rec->readable && hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0) {
-        hosts = hookd_cli_hosts(c, cfg, w.hostkey, 1, err);
+    if (rec->readable) {
+        int ok = hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0;
+        if (ok)
+            hosts = hookd_cli_hosts(c, cfg, w.hostkey, 1, err);
         hookd_webhook_clear(&w);
-        if (!hosts)
+        if (ok && !hosts)
             return HOOKD_EREDIS;
     }
     json_t *one = json_array_get(hosts, 0);
