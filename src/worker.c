@@ -160,8 +160,9 @@ struct hookd_worker {
     struct circuit *circuits[TABLE_BUCKETS]; /* open circuits, as last read */
     size_t ncircuits;                        /* entries in circuits */
     struct wstate *wstates[TABLE_BUCKETS];   /* runs of failures, per webhook */
-    int64_t span_ms;                         /* the retry schedule's whole length */
     char instance[HOOKD_INSTANCE_MAX];       /* "<hostname>:<pid>/<index>", for {P}:health */
+    struct hookd_host_health *hosts;         /* this round's host records, for /metrics */
+    size_t nhosts, caphosts;                 /* records in hosts, room for */
     int64_t counters[C_COUNT];               /* not yet added to {P}:stats */
     uint64_t rng;                            /* xorshift state for jitter */
     int draining;                            /* stop was asked */
@@ -1099,6 +1100,16 @@ static void put_health(void *data, const struct hookd_host_stats *st)
     snprintf(field, sizeof(field), "%s %s", w->instance, st->key);
     if (hookd_health_encode(&h, value, sizeof(value)) > 0)
         hookd_queue_health(w->q, field, value);
+    if (w->nhosts == w->caphosts && w->caphosts < HOOKD_METRICS_LOOP_HOSTS) {
+        size_t cap = w->caphosts ? 2 * w->caphosts : 16;
+        struct hookd_host_health *p = realloc(w->hosts, cap * sizeof(*p));
+        if (p) {
+            w->hosts = p;
+            w->caphosts = cap;
+        }
+    }
+    if (w->nhosts < w->caphosts)
+        w->hosts[w->nhosts++] = h;
 }
 
 static void on_health_timer(uv_timer_t *t)
@@ -1106,7 +1117,9 @@ static void on_health_timer(uv_timer_t *t)
     struct hookd_worker *w = t->data;
     if (!hookd_queue_ready(w->q))
         return;
+    w->nhosts = 0;
     hookd_deliver_hosts(w->d, hookd_now_ms(), put_health, w);
+    hookd_metrics_set_hosts(w->index, w->hosts, w->nhosts);
     settle_flush(w);
 }
 
@@ -1198,6 +1211,10 @@ static void run_thread(void *arg)
         free(k);
     }
     circuits_clear(w);
+    free(w->hosts);
+    w->hosts = NULL;
+    w->nhosts = w->caphosts = 0;
+    hookd_metrics_set_hosts(w->index, NULL, 0);
     for (int b = 0; b < TABLE_BUCKETS; b++) {
         while (w->wstates[b]) {
             struct wstate *s = w->wstates[b];
@@ -1237,7 +1254,6 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .hang_budget = (int)(w->cap / 2 > 0 ? w->cap / 2 : 1),
         .park_above = w->cap / 2,
     };
-    w->span_ms = hookd_retry_span(&w->policy);
     char hostname[64] = "";
     if (gethostname(hostname, sizeof(hostname) - 1) != 0)
         hookd_str_copy(hostname, sizeof(hostname), "unknown");

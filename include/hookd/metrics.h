@@ -11,6 +11,10 @@
 #include <stdint.h>
 
 #include "hookd/config.h"
+#include "hookd/health.h"
+
+#define HOOKD_METRICS_HOSTS 20        /* hosts /metrics names; the rest are host="other" */
+#define HOOKD_METRICS_LOOP_HOSTS 1000 /* hosts one loop reports, at most (the busiest) */
 
 enum hookd_counter {
     HOOKD_M_EVENTS_FANNED_OUT, /* hookd_events_total{result="fanned_out"} */
@@ -56,6 +60,10 @@ void hookd_metrics_observe(enum hookd_histogram h, double seconds);
 void hookd_metrics_set_redis_up(int loop, int up);
 /* Declares how many loops there are (before the first set_redis_up). */
 void hookd_metrics_set_loops(int n);
+/* Replaces loop's view of its receiver hosts with n records (copied; past
+ * HOOKD_METRICS_LOOP_HOSTS the rest are dropped), for the per-host gauges.
+ * Thread-safe (a mutex: it runs every few seconds, not per delivery). */
+void hookd_metrics_set_hosts(int loop, const struct hookd_host_health *h, size_t n);
 /* Marks the process as draining (/readyz then answers 503). */
 void hookd_metrics_set_draining(void);
 /* Sets the number of webhooks (from loop 0's registry) that are enabled,
