@@ -44,16 +44,6 @@ int64_t hookd_retry_delay(const struct hookd_retry_policy *p, int attempt, doubl
     return clamp_ms(d, 1, max);
 }
 
-int64_t hookd_retry_span(const struct hookd_retry_policy *p)
-{
-    struct hookd_retry_policy q = *p;
-    int64_t sum = 0;
-    q.jitter = 0;
-    for (int n = 1; n < p->max_attempts && sum < INT64_MAX / 4; n++)
-        sum += hookd_retry_delay(&q, n, 0.5);
-    return sum < INT64_MAX / 4 ? sum : INT64_MAX / 4;
-}
-
 /* Parses an HTTP-date in any of the three forms RFC 9110 makes recipients
  * accept, always in the C locale. Returns 0 and the time, or -1. */
 static int parse_http_date(const char *s, time_t *out)

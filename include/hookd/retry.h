@@ -17,10 +17,6 @@ struct hookd_retry_policy {
  * random number in [0, 1) supplied by the caller, so that tests are exact. */
 int64_t hookd_retry_delay(const struct hookd_retry_policy *p, int attempt, double r);
 
-/* The time the whole schedule takes: the sum of the delays between the
- * attempts, jitter left out, capped at INT64_MAX / 4. */
-int64_t hookd_retry_span(const struct hookd_retry_policy *p);
-
 /* Parses a Retry-After value: delta seconds ("120") or an HTTP-date
  * ("Wed, 21 Oct 2015 07:28:00 GMT"), relative to now_ms. Returns the delay in
  * ms clamped to [p->base_ms, p->max_ms], or -1 when the value is not valid.
