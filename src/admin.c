@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hookd/envelope.h"
+#include "hookd/health.h"
 #include "hookd/job.h"
 #include "hookd/sign.h"
 
@@ -30,6 +31,28 @@
 #define VERIFY_ID_MAX 256      /* bytes of --id, the webhook-id header */
 #define SECRET_FILE_MAX 4096   /* bytes of --secret-file */
 #define COUNTERS_MAX 256
+#define HOSTS_READ_MAX 10000 /* {P}:health fields and {P}:parked members read, at most */
+#define STATS_HOSTS 20       /* hosts `stats` shows, the busiest */
+
+/* KEYS: parked, health. ARGV: prefix, the most members and fields read, the
+ * record cap. Returns {deliveries parked (under the first members read),
+ * Redis' clock in ms, health values within the cap ...}; no values when the
+ * hash holds more fields than the most. */
+static const char HOSTS_LUA[] =
+    "local P = '{' .. ARGV[1] .. '}:'\n"
+    "local t = redis.call('TIME')\n"
+    "local out = {0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}\n"
+    "local most = tonumber(ARGV[2])\n"
+    "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[1], most)) do\n"
+    "  local n = redis.pcall('ZCARD', P .. 'parked:' .. h)\n"
+    "  if type(n) == 'number' then out[1] = out[1] + n end\n"
+    "end\n"
+    "if redis.call('HLEN', KEYS[2]) <= most then\n"
+    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do\n"
+    "    if #v <= tonumber(ARGV[3]) then out[#out+1] = v end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: dead, jobs, retry, events. ARGV: the record, "d" or "e", then for
  * "d" the token, payload and due time, for "e" the envelope. Takes the
@@ -341,6 +364,107 @@ out:
     return code;
 }
 
+/* ---- hosts ---- */
+
+static int cmp_host(const void *a, const void *b)
+{
+    return strcmp(((const struct hookd_host_health *)a)->host,
+                  ((const struct hookd_host_health *)b)->host);
+}
+
+static int cmp_busy(const void *a, const void *b)
+{
+    const struct hookd_host_health *x = a, *y = b;
+    int64_t bx = x->inflight + x->queued, by = y->inflight + y->queued;
+    return bx != by ? (bx < by ? 1 : -1) : strcmp(x->host, y->host);
+}
+
+/* Reads HOSTS_LUA: the deliveries parked into *parked, and the fresh
+ * records, merged per host, into *rows (malloc'ed, the caller frees), busiest
+ * first. Records that do not parse are skipped. 0, or HOOKD_EREDIS. */
+static int hosts_read(redisContext *c, const struct hookd_config *cfg, long long *parked,
+                      struct hookd_host_health **rows, size_t *nrows, char *err)
+{
+    char kp[HOOKD_KEY_MAX], kh[HOOKD_KEY_MAX], most[HOOKD_I64_LEN], cap[HOOKD_I64_LEN];
+    hookd_key(kp, cfg->prefix, "parked");
+    hookd_key(kh, cfg->prefix, "health");
+    hookd_i64_fmt(most, HOSTS_READ_MAX);
+    hookd_i64_fmt(cap, HOOKD_HEALTH_RECORD_MAX);
+    const char *argv[8] = {"EVAL", HOSTS_LUA, "2", kp, kh, cfg->prefix, most, cap};
+    redisReply *r = hookd_cli_command(c, 8, argv, NULL, err);
+    *rows = NULL;
+    *nrows = 0;
+    if (!r)
+        return HOOKD_EREDIS;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return hookd_fail(err, HOOKD_EREDIS, "redis: unexpected reply to the hosts script");
+    }
+    *parked = r->element[0]->integer;
+    int64_t now = r->element[1]->integer;
+    struct hookd_host_health *all = calloc(r->elements, sizeof(*all));
+    size_t n = 0;
+    for (size_t i = 2; all && i < r->elements; i++) {
+        char why[HOOKD_ERRLEN];
+        const redisReply *v = r->element[i];
+        if (v->type == REDIS_REPLY_STRING &&
+            hookd_health_parse(v->str, v->len, &all[n], why) == 0 &&
+            now - all[n].updated_at <= HOOKD_HEALTH_STALE_MS)
+            n++;
+    }
+    freeReplyObject(r);
+    if (!all)
+        return hookd_fail(err, HOOKD_ENOMEM, "out of memory");
+    qsort(all, n, sizeof(*all), cmp_host);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && strcmp(all[m - 1].host, all[i].host) == 0)
+            hookd_health_merge(&all[m - 1], &all[i]);
+        else
+            all[m++] = all[i];
+    }
+    qsort(all, m, sizeof(*all), cmp_busy);
+    *rows = all;
+    *nrows = m;
+    return 0;
+}
+
+static json_t *host_json(const struct hookd_host_health *h)
+{
+    int64_t tried = h->ok + h->failed;
+    json_t *o = json_pack("{ss ss sI sI sI sI sI sI}", "host", h->host, "state", h->state, "limit",
+                          (json_int_t)h->limit, "max", (json_int_t)h->max, "inflight",
+                          (json_int_t)h->inflight, "queued", (json_int_t)h->queued, "ok",
+                          (json_int_t)h->ok, "failed", (json_int_t)h->failed);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "success_rate",
+                        tried ? json_real((double)(h->ok * 1000 / tried) / 1000) : json_null());
+    json_object_set_new(o, "latency_ms", json_real((double)(int64_t)(h->latency_ms * 10) / 10));
+    json_object_set_new(o, "baseline_ms", json_real((double)(int64_t)(h->baseline_ms * 10) / 10));
+    json_object_set_new(o, "paused_until", json_integer((json_int_t)h->paused_until));
+    return o;
+}
+
+json_t *hookd_cli_hosts(redisContext *c, const struct hookd_config *cfg, const char *host,
+                        size_t max, char *err)
+{
+    struct hookd_host_health *rows;
+    size_t n;
+    long long parked;
+    if (hosts_read(c, cfg, &parked, &rows, &n, err) != 0)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n && json_array_size(a) < max; i++)
+        if (!host || strcmp(host, rows[i].host) == 0)
+            json_array_append_new(a, host_json(&rows[i]));
+    free(rows);
+    if (!a)
+        hookd_fail(err, HOOKD_ENOMEM, "out of memory");
+    return a;
+}
+
 /* ---- stats ---- */
 
 /* One reading of the queues and counters. */
@@ -349,9 +473,12 @@ struct stats_sample {
     char *names[COUNTERS_MAX];      /* counter names, sorted, malloc'ed */
     long long values[COUNTERS_MAX]; /* their values */
     int ncounters;
-    int64_t at_ms;     /* when it was read */
-    double oldest_age; /* seconds since the oldest waiting event's
-                        * timestamp; < 0 when unknown */
+    int64_t at_ms;                   /* when it was read */
+    double oldest_age;               /* seconds since the oldest waiting event's
+                                      * timestamp; < 0 when unknown */
+    long long parked;                /* deliveries parked for their host or webhook */
+    struct hookd_host_health *hosts; /* the fleet's view of each host, busiest first */
+    size_t nhosts;                   /* entries of hosts */
 };
 
 static const char *const DEPTH_NAMES[5] = {"events", "retry", "dead", "inflight", "webhooks"};
@@ -360,6 +487,7 @@ static void sample_free(struct stats_sample *s)
 {
     for (int i = 0; i < s->ncounters; i++)
         free(s->names[i]);
+    free(s->hosts);
     memset(s, 0, sizeof(*s));
 }
 
@@ -473,6 +601,8 @@ static int sample_read(redisContext *c, const struct hookd_config *cfg, struct s
         s->names[i] = tmp[i].name;
         s->values[i] = tmp[i].v;
     }
+    if (rc == 0)
+        rc = hosts_read(c, cfg, &s->parked, &s->hosts, &s->nhosts, errbuf);
     return rc;
 }
 
@@ -499,6 +629,11 @@ static int print_json_sample(const struct stats_sample *s, const struct stats_sa
     json_t *o = json_object(), *counters = json_object(), *rates = prev ? json_object() : NULL;
     for (int i = 0; i < 5; i++)
         json_object_set_new(o, DEPTH_NAMES[i], json_integer(s->depth[i]));
+    json_object_set_new(o, "parked", json_integer(s->parked));
+    json_t *hosts = json_array();
+    for (size_t i = 0; hosts && i < s->nhosts && i < STATS_HOSTS; i++)
+        json_array_append_new(hosts, host_json(&s->hosts[i]));
+    json_object_set_new(o, "hosts", hosts ? hosts : json_null());
     json_object_set_new(o, "oldest_event_age_seconds",
                         s->oldest_age >= 0
                             ? json_real((double)(int64_t)(s->oldest_age * 1000) / 1000)
@@ -534,6 +669,22 @@ static void print_text_sample(const struct stats_sample *s, const struct stats_s
         else
             printf("%-24s %lld\n", name, s->values[i]);
     }
+    printf("%-24s %lld\n", "parked", s->parked);
+    if (s->nhosts)
+        printf("\n%-40s %-9s %7s %8s %8s %7s %10s\n", "host", "state", "limit", "inflight",
+               "queued", "ok%", "latency");
+    for (size_t i = 0; i < s->nhosts && i < STATS_HOSTS; i++) {
+        const struct hookd_host_health *h = &s->hosts[i];
+        int64_t tried = h->ok + h->failed;
+        char rate[16];
+        if (tried)
+            snprintf(rate, sizeof(rate), "%.1f", 100.0 * (double)h->ok / (double)tried);
+        else
+            snprintf(rate, sizeof(rate), "-");
+        printf("%-40.40s %-9s %7lld %8lld %8lld %7s %8.1fms\n", h->host, h->state,
+               (long long)h->limit, (long long)h->inflight, (long long)h->queued, rate,
+               h->latency_ms);
+    }
 }
 
 /* Prints one sample on one line, for --watch into a pipe or file. */
@@ -547,6 +698,7 @@ static void print_line_sample(const struct stats_sample *s, const struct stats_s
     printf("%s", when);
     for (int i = 0; i < 5; i++)
         printf(" %s=%lld", DEPTH_NAMES[i], s->depth[i]);
+    printf(" parked=%lld", s->parked);
     if (s->oldest_age >= 0)
         printf(" oldest_event_age=%.1fs", s->oldest_age);
     for (int i = 0; i < s->ncounters; i++) {

@@ -22,6 +22,7 @@
 #include "hookd/envelope.h"
 #include "hookd/job.h"
 #include "hookd/net.h"
+#include "hookd/queue.h"
 #include "hookd/redis.h"
 #include "hookd/registry.h"
 #include "hookd/sign.h"
@@ -31,7 +32,8 @@
 #define WH_ARGV_MAX 40
 
 /* KEYS: webhook hash, id set, rev counter. ARGV: mode ("add" refuses an
- * existing hash, "update" a missing one), id, a field to delete or "",
+ * existing hash, "update" a missing one), id, fields to delete (separated
+ * by spaces, or ""),
  * then field/value pairs. Returns the hash's pairs after the change, or
  * false when the precondition failed. */
 static const char WH_PUT_LUA[] =
@@ -40,7 +42,7 @@ static const char WH_PUT_LUA[] =
     "  return false\n"
     "end\n"
     "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
-    "if ARGV[3] ~= '' then redis.call('HDEL', KEYS[1], ARGV[3]) end\n"
+    "for f in string.gmatch(ARGV[3], '%S+') do redis.call('HDEL', KEYS[1], f) end\n"
     "redis.call('SADD', KEYS[2], ARGV[2])\n"
     "redis.call('INCR', KEYS[3])\n"
     "return redis.call('HGETALL', KEYS[1])\n";
@@ -375,6 +377,8 @@ static void now_rfc3339(char out[32])
  * read from a file or drawn. */
 struct wh_change {
     const char *url, *secret, *workspace, *description, *signing, *enabled;
+    const char *disabled_reason;                   /* with enabled "0": why, for people */
+    char disabled_at[HOOKD_I64_LEN];               /* with a reason: ms since the epoch */
     char *events;                                  /* normalised, malloc'ed */
     char timeout[24], connect[24];                 /* decimal ms, or "" when not given */
     int draw_secret;                               /* draw a secret fit for the signing */
@@ -593,6 +597,8 @@ static size_t change_pairs(const struct wh_change *ch, const char *mode, const c
         {"workspace", ch->workspace},
         {"description", ch->description},
         {"enabled", ch->enabled},
+        {"disabled_reason", ch->disabled_reason},
+        {"disabled_at", ch->disabled_reason ? ch->disabled_at : NULL},
         {"signing", ch->signing},
         {"timeout_ms", ch->timeout[0] ? ch->timeout : NULL},
         {"connect_timeout_ms", ch->connect[0] ? ch->connect : NULL},
@@ -673,10 +679,12 @@ static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const ch
     size_t np = change_pairs(ch, mode, now, pairs);
     for (size_t i = 0; i < np; i++)
         rec_set(&rec, pairs[i][0], pairs[i][1]);
-    /* Re-enabling by hand forgets why a 410 disabled it. */
+    /* Re-enabling by hand forgets why and when it was disabled, and the
+     * failing window that may have done it. */
+    static const char *const forgotten[] = {"disabled_reason", "disabled_at", "failing_since"};
     int forget = ch->enabled && strcmp(ch->enabled, "1") == 0;
-    if (forget)
-        rec_set(&rec, "disabled_reason", NULL);
+    for (size_t i = 0; forget && i < sizeof(forgotten) / sizeof(forgotten[0]); i++)
+        rec_set(&rec, forgotten[i], NULL);
     rc = hookd_webhook_parse(&w, id, rec.kv, rec.lens, rec.n, err);
     hookd_webhook_clear(&w);
     if (rc == HOOKD_EINVAL) {
@@ -699,7 +707,8 @@ static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const ch
     argv[argc++] = rev;
     argv[argc++] = mode;
     argv[argc++] = id;
-    argv[argc++] = forget && strcmp(mode, "update") == 0 ? "disabled_reason" : "";
+    argv[argc++] =
+        forget && strcmp(mode, "update") == 0 ? "disabled_reason disabled_at failing_since" : "";
     for (size_t i = 0; i < np; i++) {
         argv[argc++] = pairs[i][0];
         argv[argc++] = pairs[i][1];
@@ -883,6 +892,35 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
     return code;
 }
 
+/* `webhook enable ID` and `webhook disable ID [--reason TEXT]`. Enabling
+ * forgets why it was disabled; the worker's tend sweep then sends the
+ * deliveries parked while it was (HOOKD_PARK_WEBHOOK). */
+static int wh_switch(const struct hookd_config *cfg, int argc, char **argv)
+{
+    int on = strcmp(argv[0], "enable") == 0;
+    struct hookd_cli_opt o[] = {{"--reason", 1, NULL}};
+    const char *pos[1];
+    char cmd[32];
+    int npos, code;
+    snprintf(cmd, sizeof(cmd), "webhook %s", argv[0]);
+    if (on)
+        o[0].name = NULL;
+    if ((code = hookd_cli_parse(cmd, argc - 1, argv + 1, o, 1, pos, 1, &npos)) != 0)
+        return code;
+    if (npos != 1)
+        return hookd_cli_err(2, "%s: expected ID", cmd);
+    if (!hookd_id_valid(pos[0]))
+        return hookd_cli_err(2, "%s: invalid webhook id", cmd);
+    struct wh_change ch;
+    memset(&ch, 0, sizeof(ch));
+    ch.enabled = on ? "1" : "0";
+    if (!on) {
+        ch.disabled_reason = o[0].value ? o[0].value : "disabled by hand";
+        hookd_i64_fmt(ch.disabled_at, hookd_now_ms());
+    }
+    return wh_put(cfg, cmd, "update", pos[0], &ch, 0);
+}
+
 /* Parses "ID [--show-secret]" style arguments: exactly one valid id. */
 static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *o, size_t n,
                   const char **id)
@@ -897,6 +935,38 @@ static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *
     if (!hookd_id_valid(pos[0]))
         return hookd_cli_err(2, "%s: invalid webhook id", cmd);
     *id = pos[0];
+    return 0;
+}
+
+/* Adds to j what `webhook show` tells besides the record: "health", the
+ * fleet's view of its host (null when no loop reported it lately), and
+ * "parked", its deliveries waiting for it to be enabled. 0, or
+ * HOOKD_EREDIS with the reason in err. */
+static int wh_health(redisContext *c, const struct hookd_config *cfg, const char *id,
+                     const struct wh_record *rec, json_t *j, char *err)
+{
+    struct hookd_webhook w;
+    char why[HOOKD_ERRLEN], key[HOOKD_KEY_MAX], suffix[HOOKD_KEY_MAX];
+    json_t *hosts = NULL;
+    if (rec->readable) {
+        int ok = hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0;
+        if (ok)
+            hosts = hookd_cli_hosts(c, cfg, w.hostkey, 1, err);
+        hookd_webhook_clear(&w);
+        if (ok && !hosts)
+            return HOOKD_EREDIS;
+    }
+    json_t *one = json_array_get(hosts, 0);
+    json_object_set_new(j, "health", one ? json_incref(one) : json_null());
+    json_decref(hosts);
+    snprintf(suffix, sizeof(suffix), "parked:" HOOKD_PARK_WEBHOOK "%s", id);
+    hookd_key(key, cfg->prefix, suffix);
+    const char *zcard[2] = {"ZCARD", key};
+    redisReply *r = hookd_cli_command(c, 2, zcard, NULL, err);
+    if (!r)
+        return HOOKD_EREDIS;
+    json_object_set_new(j, "parked", json_integer(r->type == REDIS_REPLY_INTEGER ? r->integer : 0));
+    freeReplyObject(r);
     return 0;
 }
 
@@ -920,7 +990,13 @@ static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
         code = hookd_cli_err(1, "no webhook '%s'", id);
     } else {
         wh_record_of(r, &rec);
-        code = hookd_cli_print_json(wh_json(id, &rec, o[0].value != NULL));
+        json_t *j = wh_json(id, &rec, o[0].value != NULL);
+        if (j && wh_health(c, cfg, id, &rec, j, err) != 0) {
+            json_decref(j);
+            code = hookd_cli_err(1, "%s", err);
+        } else {
+            code = hookd_cli_print_json(j);
+        }
     }
     freeReplyObject(r);
     redisFree(c);
@@ -1109,6 +1185,15 @@ static const struct cli_cmd WEBHOOK_CMDS[] = {
      "  --url URL              http or https receiver\n"
      "  --enabled true|false   false stops deliveries; true also forgets a 410's "
      "reason\n" WH_CHANGE_FLAGS "  --show-secret          show the secret in what is printed\n"},
+    {"enable", wh_switch,
+     "usage: hookd webhook enable ID\n"
+     "Enables a webhook and forgets why it was disabled; the deliveries parked while\n"
+     "it was are sent again within a second.\n"},
+    {"disable", wh_switch,
+     "usage: hookd webhook disable ID [--reason TEXT]\n"
+     "Disables a webhook: new events skip it, and its deliveries already queued are\n"
+     "parked until `hookd webhook enable ID`.\n"
+     "  --reason TEXT          why, kept as disabled_reason (default \"disabled by hand\")\n"},
     {"delete", wh_delete,
      "usage: hookd webhook delete ID\n"
      "Deletes a webhook (also a record that is not a hash).\n"},

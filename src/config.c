@@ -100,11 +100,21 @@ static const struct opt opts[] = {
      .def_fn = def_threads, .def_doc = "CPU count", .min = 1, .max = 256, .off = OFF(threads),
      .help = "Event loops (threads) in `hookd run`"},
     {.name = "concurrency", .env = "HOOKD_CONCURRENCY", .kind = OPT_INT, .arg = "N",
-     .def = "512", .min = 1, .max = 100000, .off = OFF(concurrency),
-     .help = "Deliveries in flight per process"},
+     .def = "8192", .min = 1, .max = 100000, .off = OFF(concurrency),
+     .help = "Deliveries held per process, running or waiting for their host "
+             "(docs/health.md: about 10 KiB each in flight)"},
     {.name = "host-concurrency", .env = "HOOKD_HOST_CONCURRENCY", .kind = OPT_INT, .arg = "N",
-     .def = "32", .min = 1, .max = 10000, .off = OFF(host_concurrency),
-     .help = "Deliveries in flight per receiver host; more wait in hookd, not in curl"},
+     .def = "4096", .min = 1, .max = 100000, .off = OFF(host_concurrency),
+     .help = "Most deliveries in flight per receiver host and process; within it hookd learns "
+             "each host's limit (docs/health.md)"},
+    {.name = "probe-max", .env = "HOOKD_PROBE_MAX", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "10s", .min = SEC_MS, .max = DAY_MS, .off = OFF(probe_max_ms),
+     .help = "Longest wait between probes of a receiver host whose circuit is open; "
+             "the first comes after 1s, doubling"},
+    {.name = "disable-after", .env = "HOOKD_DISABLE_AFTER", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "5d", .min = 0, .max = 30 * DAY_MS, .off = OFF(disable_after_ms),
+     .help = "Disable a webhook once every attempt to it failed for this long (0: never); "
+             "a 410 disables it at once"},
     {.name = "timeout", .env = "HOOKD_TIMEOUT", .kind = OPT_DURATION, .arg = "DUR",
      .def = "10s", .min = 100, .max = HOUR_MS, .off = OFF(timeout_ms),
      .help = "Whole HTTP attempt, connecting included; a webhook may override it"},

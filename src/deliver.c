@@ -8,18 +8,22 @@
  * of the throughput (see docs/design.md). The handle is closed when curl
  * closes the socket (CURLOPT_CLOSESOCKETFUNCTION), before the fd goes.
  *
- * Attempts wait in a FIFO per host key when their host already has
- * host_concurrency attempts running: queueing inside curl
- * (CURLMOPT_MAX_HOST_CONNECTIONS) is slower and hides the queue from us. */
+ * Attempts wait in a FIFO per host key when their host already runs as many
+ * attempts as its limiter allows: queueing inside curl
+ * (CURLMOPT_MAX_HOST_CONNECTIONS) is slower and hides the queue from us. A
+ * tick every TICK_MS hands back queues that stopped moving, counts the
+ * attempts that hang, and forgets hosts idle for long. */
 #include "hookd/deliver.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "hookd/health.h"
 #include "hookd/sign.h"
 
 _Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZE,
@@ -28,6 +32,12 @@ _Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZ
 #define HOST_BUCKETS 256
 #define MAX_HEADER_BYTES (64 * 1024)
 #define EASY_POOL_MAX 256
+#define TICK_MS 100
+#define OPEN_QUIET_MS 2000 /* no success this long, besides the run of failures */
+#define STALL_MIN_MS 1000  /* a host that finished nothing this long hangs... */
+#define STALL_RATIO 4      /* ...or for this many times its best latency */
+#define STATS_SLOTS 5      /* one-minute slots over HOOKD_DELIVER_STATS_MS */
+#define BUFFER_SIZE 4096   /* curl's receive buffer per handle: answers are small */
 
 /* One socket curl uses; lives from the first socket callback until curl
  * closes the socket, and is freed in the poll handle's close callback. */
@@ -40,21 +50,37 @@ struct sock {
     struct hookd_deliver *d; /* owner */
 };
 
-/* Attempts to one receiver host key. Freed when idle. */
+/* Attempts to one receiver host key in one minute, for stats. */
+struct slot {
+    int64_t minute; /* minutes since the epoch */
+    int64_t ok;     /* 2xx answers */
+    int64_t failed; /* other outcomes */
+};
+
+/* What is known of one receiver host key. Lives until it has been idle for
+ * HOOKD_DELIVER_HOST_IDLE_MS, or the deliverer closes. */
 struct host {
-    struct host *next;          /* bucket chain */
-    int active;                 /* attempts running */
-    int64_t last_done_ms;       /* when an attempt last finished (or the host appeared) */
-    struct hookd_attempt *head; /* queued, oldest first */
-    struct hookd_attempt *tail; /* queued, newest */
-    char key[];                 /* "scheme://host:port" */
+    struct host *next;              /* bucket chain */
+    int active;                     /* attempts running */
+    int queued;                     /* attempts waiting */
+    int failures;                   /* failed attempts in a row */
+    int stalled;                    /* 1 while counted in the deliverer's hanging */
+    int opened;                     /* an attempt opened the circuit: the next tick parks */
+    int64_t last_done_ms;           /* when an attempt last finished (or the host appeared) */
+    int64_t paused_until;           /* Retry-After: nothing starts before, 0 when none */
+    int64_t last_ok_ms;             /* when an attempt last succeeded, 0 for never */
+    struct hookd_limit lim;         /* the learned limit */
+    struct slot slots[STATS_SLOTS]; /* outcomes per minute, a ring */
+    struct hookd_attempt *head;     /* queued, oldest first */
+    struct hookd_attempt *tail;     /* queued, newest */
+    char key[];                     /* "scheme://host:port" */
 };
 
 struct hookd_deliver {
     uv_loop_t *loop;                  /* the loop everything runs on */
     CURLM *multi;                     /* the multi handle */
     uv_timer_t timer;                 /* curl's timeout */
-    uv_timer_t backlog_timer;         /* looks for backed-up hosts */
+    uv_timer_t tick;                  /* see TICK_MS */
     struct hookd_deliver_opts opts;   /* settings */
     hookd_deliver_cb done;            /* finished-attempt callback */
     struct host *hosts[HOST_BUCKETS]; /* host table */
@@ -63,6 +89,7 @@ struct hookd_deliver {
     CURL *pool[EASY_POOL_MAX];        /* idle easy handles, reused */
     int npool;                        /* idle handles in pool */
     size_t pending;                   /* attempts queued or running */
+    int hanging;                      /* attempts running to hosts that hang */
     struct hookd_attempt *running;    /* attempts handed to curl */
     int closing;                      /* hookd_deliver_close was called */
     int open_handles;                 /* uv handles not yet closed */
@@ -70,6 +97,9 @@ struct hookd_deliver {
 
 static void check_done(struct hookd_deliver *d);
 static void start_next(struct hookd_deliver *d, struct host *h);
+
+static void hand_back_queue(struct hookd_deliver *d, struct host *h, int keep, int parked,
+                            int64_t until, int64_t spread, const char *reason);
 
 static uint32_t hash_key(const char *s)
 {
@@ -79,28 +109,36 @@ static uint32_t hash_key(const char *s)
     return h;
 }
 
+static struct host *host_find(const struct hookd_deliver *d, const char *key)
+{
+    for (struct host *h = d->hosts[hash_key(key) % HOST_BUCKETS]; h; h = h->next)
+        if (strcmp(h->key, key) == 0)
+            return h;
+    return NULL;
+}
+
 /* Finds or creates the host record for key; NULL on ENOMEM. */
 static struct host *host_get(struct hookd_deliver *d, const char *key)
 {
+    struct host *h = host_find(d, key);
+    if (h)
+        return h;
     uint32_t b = hash_key(key) % HOST_BUCKETS;
-    for (struct host *h = d->hosts[b]; h; h = h->next)
-        if (strcmp(h->key, key) == 0)
-            return h;
     size_t n = strlen(key);
-    struct host *h = calloc(1, sizeof(*h) + n + 1);
+    h = calloc(1, sizeof(*h) + n + 1);
     if (!h)
         return NULL;
     memcpy(h->key, key, n + 1);
     h->last_done_ms = hookd_now_ms();
+    hookd_limit_init(&h->lim, d->opts.host_concurrency);
     h->next = d->hosts[b];
     d->hosts[b] = h;
     return h;
 }
 
-static void host_release_if_idle(struct hookd_deliver *d, struct host *h)
+/* Frees h, which runs and holds nothing. */
+static void host_free(struct hookd_deliver *d, struct host *h)
 {
-    if (h->active || h->head)
-        return;
     struct host **pp = &d->hosts[hash_key(h->key) % HOST_BUCKETS];
     while (*pp != h)
         pp = &(*pp)->next;
@@ -355,6 +393,9 @@ static CURL *easy_get(struct hookd_deliver *d)
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
+    /* 16 KiB by default, per handle: with thousands of attempts in flight
+     * to slow receivers that is most of the process' memory. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)BUFFER_SIZE);
     return e;
 }
 
@@ -449,17 +490,18 @@ static int build_headers(struct hookd_attempt *a)
     return 0;
 }
 
-/* Ends an attempt its host counted as active: reports it, lets the host's
- * queue move on when next is set, and frees the host record once idle. */
+/* Ends an attempt its host counted as active: reports it, and lets the
+ * host's queue move on when next is set. */
 static void report_active(struct hookd_deliver *d, struct hookd_attempt *a, int next)
 {
     struct host *h = a->host;
     h->active--;
+    if (h->stalled)
+        d->hanging--;
     d->pending--;
     d->done(a);
     if (next)
         start_next(d, h);
-    host_release_if_idle(d, h);
 }
 
 /* Reports an attempt that ends without reaching curl (no handle, no memory);
@@ -539,17 +581,72 @@ static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
     a->next = a->prev = NULL;
 }
 
-/* Starts queued attempts of h while it has room. */
+/* Starts queued attempts of h while it has room and no pause holds it; a
+ * probe at the head starts whatever the limit, but waits out a pause. */
 static void start_next(struct hookd_deliver *d, struct host *h)
 {
-    while (h->head && h->active < d->opts.host_concurrency) {
+    int64_t now = h->paused_until ? hookd_now_ms() : 0;
+    if (h->paused_until && now >= h->paused_until)
+        h->paused_until = 0;
+    while (h->head && !h->paused_until &&
+           (h->head->probe || (!h->opened && h->active < hookd_limit_get(&h->lim)))) {
         struct hookd_attempt *a = h->head;
         h->head = a->next;
         if (!h->head)
             h->tail = NULL;
         a->next = NULL;
+        h->queued--;
         h->active++;
+        if (h->stalled)
+            d->hanging++;
+        a->busy = h->active;
         start(d, a);
+    }
+}
+
+static struct slot *slot_of(struct host *h, int64_t now_ms)
+{
+    int64_t minute = now_ms / 60000;
+    struct slot *s = &h->slots[minute % STATS_SLOTS];
+    if (s->minute != minute)
+        *s = (struct slot){minute, 0, 0};
+    return s;
+}
+
+/* Feeds a finished attempt to its host's limiter, stats and run of
+ * failures. */
+static void learn(struct hookd_deliver *d, struct hookd_attempt *a)
+{
+    struct host *h = a->host;
+    int64_t now = hookd_now_ms();
+    enum hookd_signal sig =
+        a->refused ? HOOKD_SIGNAL_OTHER : hookd_signal_of(a->status, a->timed_out);
+    hookd_limit_sample(&h->lim, now, sig, a->elapsed_ms, a->busy);
+    h->last_done_ms = now;
+    if (h->stalled) {
+        h->stalled = 0;
+        d->hanging -= h->active;
+    }
+    struct slot *s = slot_of(h, now);
+    /* A 4xx is an answer from a host that works: a 429 asks for a slower
+     * pace, which the limiter and Retry-After give, not for a circuit. */
+    if (sig == HOOKD_SIGNAL_OK || (a->status >= 400 && a->status < 500)) {
+        s->ok += sig == HOOKD_SIGNAL_OK;
+        s->failed += sig != HOOKD_SIGNAL_OK;
+        h->failures = 0;
+        if (sig == HOOKD_SIGNAL_OK)
+            h->last_ok_ms = now;
+        return;
+    }
+    s->failed++;
+    /* A run of failures opens only when the host answered no attempt well
+     * for a while: one path that fails among others that work is no dead
+     * host. */
+    if (!a->probe && ++h->failures >= d->opts.open_after && d->opts.open_after > 0 &&
+        now - h->last_ok_ms > OPEN_QUIET_MS) {
+        a->opens = 1;
+        h->opened = 1;
+        h->failures = 0;
     }
 }
 
@@ -571,9 +668,10 @@ static void judge(struct hookd_attempt *a, CURLcode res)
     a->status = 0;
     if (a->refused)
         return; /* on_open_socket wrote the reason */
+    a->timed_out = res == CURLE_OPERATION_TIMEDOUT;
     if (a->overflow == 2)
         snprintf(a->error, sizeof(a->error), "response headers over %d bytes", MAX_HEADER_BYTES);
-    else if (res == CURLE_OPERATION_TIMEDOUT)
+    else if (a->timed_out)
         snprintf(a->error, sizeof(a->error), "timed out after %lld ms", (long long)a->elapsed_ms);
     else if (a->curl_error[0])
         snprintf(a->error, sizeof(a->error), "%s", a->curl_error);
@@ -594,54 +692,107 @@ static void check_done(struct hookd_deliver *d)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&a);
         judge(a, m->data.result);
         unlink_running(d, a);
-        ((struct host *)a->host)->last_done_ms = hookd_now_ms();
+        learn(d, a);
         report_active(d, a, 1);
     }
 }
 
-/* Reports every queued attempt of h through the done callback, unstarted,
- * with the flag and reason given. */
-static void hand_back_queue(struct hookd_deliver *d, struct host *h, int deferred,
-                            const char *reason)
+/* Reports the queued attempts of h after the first keep through the done
+ * callback, unstarted: parked or aborted, with the reason. Parked ones are
+ * not worth trying before until, plus spread for each further keep-sized
+ * batch (how long the host needs for the ones before it; 0 for none). */
+static void hand_back_queue(struct hookd_deliver *d, struct host *h, int keep, int parked,
+                            int64_t until, int64_t spread, const char *reason)
 {
-    struct hookd_attempt *a = h->head;
-    h->head = h->tail = NULL;
-    h->active++; /* holds h while its queue is reported */
-    while (a) {
+    struct hookd_attempt **pp = &h->head, *last = NULL;
+    for (int i = 0; i < keep && *pp; i++) {
+        last = *pp;
+        pp = &(*pp)->next;
+    }
+    struct hookd_attempt *a = *pp;
+    *pp = NULL;
+    h->tail = last;
+    for (int i = 0; a; i++) {
         struct hookd_attempt *an = a->next;
         a->next = NULL;
-        a->aborted = !deferred;
-        a->deferred = deferred;
+        a->aborted = !parked;
+        a->parked = parked;
+        a->park_until = until + (keep > 0 ? spread * (i / keep) : 0);
         snprintf(a->error, sizeof(a->error), "not started: %s", reason);
+        h->queued--;
         d->pending--;
         d->done(a);
         a = an;
     }
-    h->active--;
 }
 
-/* Hands back the queues of hosts that made no progress for backlog_ms: no
- * attempt finished and the oldest queued one waited that long. Such a host
- * (hanging, or timing out) would otherwise hold slots that other receivers
- * could use; a slow host that keeps finishing attempts keeps its queue. */
-static void on_backlog_timer(uv_timer_t *t)
+/* How many queued attempts h starts within HOOKD_DELIVER_BEHIND_MS at its
+ * pace (its limit per mean latency), and at least its limit. */
+static int queue_room(const struct host *h)
+{
+    int lim = hookd_limit_get(&h->lim);
+    double lat = h->lim.latency_ms > 0 ? h->lim.latency_ms : hookd_limit_baseline(&h->lim);
+    if (lat < 1)
+        return lim;
+    double room = lim * (double)HOOKD_DELIVER_BEHIND_MS / lat;
+    return room > INT_MAX / 2 ? INT_MAX / 2 : room < lim ? lim : (int)room;
+}
+
+static int64_t stall_ms(const struct host *h)
+{
+    double ms = STALL_RATIO * hookd_limit_baseline(&h->lim);
+    return ms > STALL_MIN_MS ? (int64_t)ms : STALL_MIN_MS;
+}
+
+/* Hands back the queues that stopped moving (the oldest waited
+ * queue_wait_ms, or a pause holds them longer than that), so that their
+ * deliveries wait in Redis, not in slots other receivers could use; counts
+ * the attempts of hosts that finished nothing for a while as hanging; and
+ * forgets hosts idle for HOOKD_DELIVER_HOST_IDLE_MS. */
+static void on_tick(uv_timer_t *t)
 {
     struct hookd_deliver *d = t->data;
-    int64_t now = hookd_now_ms();
+    int64_t now = hookd_now_ms(), wait = d->opts.queue_wait_ms;
     for (int b = 0; b < HOST_BUCKETS; b++) {
         struct host *h = d->hosts[b];
         while (h) {
             struct host *next = h->next;
-            int64_t since = h->head ? h->head->queued_ms : now;
-            if (h->last_done_ms > since)
-                since = h->last_done_ms;
-            if (h->head && now - since > d->opts.backlog_ms) {
-                char why[160];
-                snprintf(why, sizeof(why), "%.100s made no progress for %lld ms", h->key,
-                         (long long)(now - since));
-                hand_back_queue(d, h, 1, why);
-                host_release_if_idle(d, h);
+            int stalled = h->active && now - h->last_done_ms > stall_ms(h);
+            if (stalled != h->stalled) {
+                d->hanging += stalled ? h->active : -h->active;
+                h->stalled = stalled;
             }
+            char why[160];
+            int room;
+            if (h->opened) {
+                /* Its circuit opened: what waits is parked, for the probe. */
+                h->opened = 0;
+                if (h->head) {
+                    snprintf(why, sizeof(why), "%.100s: circuit open", h->key);
+                    hand_back_queue(d, h, 0, 1, now, 0, why);
+                }
+            } else if (h->head && wait > 0 && h->paused_until > now + wait) {
+                snprintf(why, sizeof(why), "%.100s asked to wait (Retry-After)", h->key);
+                hand_back_queue(d, h, 0, 1, h->paused_until, 0, why);
+            } else if (h->head && wait > 0 && now - h->head->queued_ms > wait &&
+                       now - h->last_done_ms > wait) {
+                snprintf(why, sizeof(why), "%.100s finished nothing for %lld ms", h->key,
+                         (long long)(now - h->last_done_ms));
+                hand_back_queue(d, h, 0, 1, now + wait, 0, why);
+            } else if (h->head && wait > 0 && d->pending > d->opts.park_above &&
+                       now - h->head->queued_ms > wait && h->queued > (room = queue_room(h))) {
+                /* The host moves, but slower than its queue grew, and the
+                 * slots it holds are wanted: keep what it starts soon, and
+                 * park the rest spread over the time the host needs. */
+                snprintf(why, sizeof(why), "%.100s is behind: %d queued, room for %d", h->key,
+                         h->queued, room);
+                hand_back_queue(d, h, room, 1, now + HOOKD_DELIVER_BEHIND_MS,
+                                HOOKD_DELIVER_BEHIND_MS, why);
+            } else if (h->paused_until && now >= h->paused_until) {
+                start_next(d, h);
+            }
+            if (!h->active && !h->head && now - h->last_done_ms > HOOKD_DELIVER_HOST_IDLE_MS)
+                host_free(d, h);
             h = next;
         }
     }
@@ -667,15 +818,13 @@ int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, ho
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    /* One connection per attempt in flight stays cached for the next. */
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)(opts->host_concurrency + 64));
     uv_timer_init(loop, &d->timer);
-    uv_timer_init(loop, &d->backlog_timer);
-    d->timer.data = d->backlog_timer.data = d;
+    uv_timer_init(loop, &d->tick);
+    d->timer.data = d->tick.data = d;
     d->open_handles = 2;
-    if (opts->backlog_ms > 0) {
-        uint64_t every = (uint64_t)(opts->backlog_ms / 4 > 100 ? opts->backlog_ms / 4 : 100);
-        uv_timer_start(&d->backlog_timer, on_backlog_timer, every, every);
-    }
+    uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
     *out = d;
     return 0;
 }
@@ -688,7 +837,8 @@ void hookd_deliver_submit(struct hookd_deliver *d, struct hookd_attempt *a)
     a->easy = a->headers = NULL;
     a->status = 0;
     a->elapsed_ms = 0;
-    a->aborted = a->deferred = a->refused = a->overflow = 0;
+    a->aborted = a->parked = a->refused = a->overflow = a->timed_out = a->opens = 0;
+    a->park_until = 0;
     a->resp_bytes = a->hdr_bytes = 0;
     a->retry_after[0] = a->error[0] = '\0';
     d->pending++;
@@ -703,12 +853,78 @@ void hookd_deliver_submit(struct hookd_deliver *d, struct hookd_attempt *a)
         return;
     }
     a->host = h;
-    if (h->tail)
-        h->tail->next = a;
-    else
+    h->queued++;
+    if (a->probe) {
+        a->next = h->head;
         h->head = a;
-    h->tail = a;
+        if (!h->tail)
+            h->tail = a;
+    } else {
+        if (h->tail)
+            h->tail->next = a;
+        else
+            h->head = a;
+        h->tail = a;
+    }
     start_next(d, h);
+}
+
+int hookd_deliver_blocked(struct hookd_deliver *d, const char *hostkey, int64_t now_ms,
+                          int64_t *until)
+{
+    struct host *h = host_find(d, hostkey);
+    if (!h)
+        return 0;
+    if (h->paused_until > now_ms + d->opts.queue_wait_ms) {
+        *until = h->paused_until;
+        return 1;
+    }
+    if (h->stalled && d->hanging >= d->opts.hang_budget) {
+        *until = now_ms + d->opts.queue_wait_ms;
+        return 1;
+    }
+    return 0;
+}
+
+void hookd_deliver_hold(struct hookd_deliver *d, const char *hostkey)
+{
+    struct host *h = host_find(d, hostkey);
+    if (h && h->head)
+        h->opened = 1;
+}
+
+void hookd_deliver_pause(struct hookd_deliver *d, const char *hostkey, int64_t until)
+{
+    struct host *h = host_find(d, hostkey);
+    if (h && until > h->paused_until)
+        h->paused_until = until;
+}
+
+void hookd_deliver_hosts(struct hookd_deliver *d, int64_t now_ms,
+                         void (*fn)(void *data, const struct hookd_host_stats *s), void *data)
+{
+    int64_t minute = now_ms / 60000;
+    for (int b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            struct hookd_host_stats st = {h->key,
+                                          hookd_limit_get(&h->lim),
+                                          h->lim.max,
+                                          h->active,
+                                          h->queued,
+                                          0,
+                                          0,
+                                          h->lim.latency_ms > 0 ? h->lim.latency_ms : 0,
+                                          hookd_limit_baseline(&h->lim),
+                                          h->paused_until > now_ms ? h->paused_until : 0};
+            for (int i = 0; i < STATS_SLOTS; i++) {
+                if (minute - h->slots[i].minute < STATS_SLOTS) {
+                    st.ok += h->slots[i].ok;
+                    st.failed += h->slots[i].failed;
+                }
+            }
+            fn(data, &st);
+        }
+    }
 }
 
 size_t hookd_deliver_pending(const struct hookd_deliver *d)
@@ -720,7 +936,7 @@ void hookd_deliver_abort_all(struct hookd_deliver *d)
 {
     for (int b = 0; b < HOST_BUCKETS; b++)
         for (struct host *h = d->hosts[b]; h; h = h->next)
-            hand_back_queue(d, h, 0, "shutting down");
+            hand_back_queue(d, h, 0, 0, 0, 0, "shutting down");
     while (d->running) {
         struct hookd_attempt *a = d->running;
         unlink_running(d, a);
@@ -731,19 +947,14 @@ void hookd_deliver_abort_all(struct hookd_deliver *d)
                  (long long)a->elapsed_ms);
         report_active(d, a, 0);
     }
-    for (int b = 0; b < HOST_BUCKETS; b++) {
-        struct host *h = d->hosts[b];
-        while (h) {
-            struct host *next = h->next;
-            host_release_if_idle(d, h);
-            h = next;
-        }
-    }
 }
 
 void hookd_deliver_close(struct hookd_deliver *d)
 {
     d->closing = 1;
+    for (int b = 0; b < HOST_BUCKETS; b++)
+        while (d->hosts[b])
+            host_free(d, d->hosts[b]);
     while (d->npool)
         curl_easy_cleanup(d->pool[--d->npool]);
     curl_multi_cleanup(d->multi); /* closes cached connections via on_close_socket */
@@ -752,5 +963,5 @@ void hookd_deliver_close(struct hookd_deliver *d)
     d->by_fd = NULL;
     d->nfd = 0;
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&d->backlog_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->tick, on_handle_closed);
 }

@@ -1,14 +1,17 @@
-/* health.c - the per-host limiter and the circuit record's format. */
+/* health.c - the per-host limiter, and the formats of the circuit and health
+ * records. */
 #include "hookd/health.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #define GROW_WHEN_USED 0.5 /* grow only while this share of the limit is in flight */
 #define LATENCY_WEIGHT 0.1 /* weight of one sample in the moving mean */
 #define LATENCY_RATIO 2.0  /* the mean above ratio x best + slack is a pace signal */
 #define LATENCY_SLACK_MS 20.0
-#define CUT_SLOW 0.9 /* on 429, 503 or latency: a pace signal, mild */
-#define CUT_FAIL 0.5 /* on a timeout or a connection error: a slot held for nothing */
+#define LATENCY_SETTLED 20 /* samples before the moving mean counts towards the best */
+#define CUT_SLOW 0.9       /* on 429, 503 or latency: a pace signal, mild */
+#define CUT_FAIL 0.5       /* on a timeout or a connection error: a slot held for nothing */
 #define CUT_GAP_MIN_MS 10.0
 #define CUT_GAP_MAX_MS 1000.0
 
@@ -65,11 +68,17 @@ void hookd_limit_sample(struct hookd_limit *l, int64_t now_ms, enum hookd_signal
     double lat = latency_ms < 0 ? 0 : (double)latency_ms;
     switch (s) {
     case HOOKD_SIGNAL_OK: {
-        if (l->best_ms <= 0 || lat < l->best_ms)
-            l->best_ms = lat > 0 ? lat : 0.001;
         l->latency_ms =
             l->latency_ms < 0 ? lat : l->latency_ms + LATENCY_WEIGHT * (lat - l->latency_ms);
-        if (l->latency_ms > LATENCY_RATIO * hookd_limit_baseline(l) + LATENCY_SLACK_MS) {
+        /* The best is the least moving mean, not the least sample: a host
+         * whose answers are sometimes fast and mostly 40 ms late (delayed
+         * ACKs) is not one whose latency rose. */
+        if (l->samples < LATENCY_SETTLED)
+            l->samples++;
+        else if (l->best_ms <= 0 || l->latency_ms < l->best_ms)
+            l->best_ms = l->latency_ms > 0 ? l->latency_ms : 0.001;
+        double base = hookd_limit_baseline(l);
+        if (base > 0 && l->latency_ms > LATENCY_RATIO * base + LATENCY_SLACK_MS) {
             /* In slow start the limit doubled past what the host takes
              * within a round trip or two: come back as far. */
             cut(l, now_ms, l->slow_start ? CUT_FAIL : CUT_SLOW);
@@ -141,4 +150,108 @@ int hookd_circuit_parse(const char *s, size_t len, struct hookd_circuit *c, char
     c->interval = v[1];
     c->opened_at = v[2];
     return 0;
+}
+
+/* The numbers of a health record, by name, with where they live. */
+#define HEALTH_INTS(X)                                                                             \
+    X(limit) X(max) X(inflight) X(queued) X(ok) X(failed) X(paused_until) X(updated_at)
+#define HEALTH_REALS(X) X(latency_ms) X(baseline_ms)
+#define HEALTH_MS_MAX 1e9 /* a latency past this (11 days) is no latency */
+
+/* A latency as records hold it: 0 to HEALTH_MS_MAX, else 0. */
+static double ms_of(double v)
+{
+    return v >= 0 && v <= HEALTH_MS_MAX ? v : 0;
+}
+
+int hookd_health_encode(const struct hookd_host_health *h, char *out, size_t cap)
+{
+    json_t *o =
+        json_pack("{ss ss ss}", "host", h->host, "instance", h->instance, "state", h->state);
+    if (!o)
+        return HOOKD_EINVAL;
+#define SET_INT(f) json_object_set_new(o, #f, json_integer((json_int_t)h->f));
+#define SET_REAL(f) json_object_set_new(o, #f, json_real((double)(int64_t)(ms_of(h->f) * 10) / 10));
+    HEALTH_INTS(SET_INT)
+    HEALTH_REALS(SET_REAL)
+    size_t n = json_dumpb(o, out, cap, JSON_COMPACT);
+    json_decref(o);
+    if (n == 0 || n >= cap)
+        return HOOKD_ETOOBIG;
+    out[n] = '\0';
+    return (int)n;
+}
+
+int hookd_health_parse(const char *s, size_t len, struct hookd_host_health *h, char *err)
+{
+    static const char *const states[] = {"closed", "open", "half-open"};
+    json_error_t je;
+    if (len > HOOKD_HEALTH_RECORD_MAX)
+        return hookd_fail(err, HOOKD_ETOOBIG, "health record is %zu bytes, over %d", len,
+                          HOOKD_HEALTH_RECORD_MAX);
+    memset(h, 0, sizeof(*h));
+    json_t *o = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return hookd_fail(err, HOOKD_EINVAL, "health record is no JSON object");
+    }
+    const char *host = json_string_value(json_object_get(o, "host"));
+    const char *inst = json_string_value(json_object_get(o, "instance"));
+    const char *state = json_string_value(json_object_get(o, "state"));
+    int known = 0;
+    for (size_t i = 0; state && i < sizeof(states) / sizeof(states[0]); i++)
+        known |= strcmp(state, states[i]) == 0;
+    int rc = 0;
+    if (!host || !hookd_hostkey_valid(host, strlen(host)))
+        rc = hookd_fail(err, HOOKD_EINVAL, "health record: no valid host");
+    else if (!known)
+        rc = hookd_fail(err, HOOKD_EINVAL,
+                        "health record: state is none of closed, open, "
+                        "half-open");
+    else if (inst && strlen(inst) >= sizeof(h->instance))
+        rc = hookd_fail(err, HOOKD_EINVAL, "health record: instance over %d bytes",
+                        HOOKD_INSTANCE_MAX - 1);
+    if (rc == 0) {
+        memcpy(h->host, host, strlen(host) + 1);
+        memcpy(h->state, state, strlen(state) + 1);
+        if (inst)
+            memcpy(h->instance, inst, strlen(inst) + 1);
+#define GET_INT(f)                                                                                 \
+    if (json_is_integer(json_object_get(o, #f)))                                                   \
+        h->f = (int64_t)json_integer_value(json_object_get(o, #f));
+#define GET_REAL(f)                                                                                \
+    if (json_is_number(json_object_get(o, #f)))                                                    \
+        h->f = ms_of(json_number_value(json_object_get(o, #f)));
+        HEALTH_INTS(GET_INT)
+        HEALTH_REALS(GET_REAL)
+    }
+    json_decref(o);
+    return rc;
+}
+
+static int state_rank(const char *s)
+{
+    return strcmp(s, "open") == 0 ? 2 : strcmp(s, "half-open") == 0 ? 1 : 0;
+}
+
+void hookd_health_merge(struct hookd_host_health *into, const struct hookd_host_health *one)
+{
+    int64_t ok = into->ok + one->ok;
+    if (ok > 0)
+        into->latency_ms =
+            (into->latency_ms * (double)into->ok + one->latency_ms * (double)one->ok) / (double)ok;
+    if (one->baseline_ms > 0 && (into->baseline_ms <= 0 || one->baseline_ms < into->baseline_ms))
+        into->baseline_ms = one->baseline_ms;
+    if (state_rank(one->state) > state_rank(into->state))
+        memcpy(into->state, one->state, sizeof(into->state));
+    into->limit += one->limit;
+    into->max += one->max;
+    into->inflight += one->inflight;
+    into->queued += one->queued;
+    into->ok = ok;
+    into->failed += one->failed;
+    if (one->paused_until > into->paused_until)
+        into->paused_until = one->paused_until;
+    if (one->updated_at > into->updated_at)
+        into->updated_at = one->updated_at;
 }

@@ -70,6 +70,11 @@ enum { W_ENABLED, W_DISABLED, W_INVALID, W_STATES };
 static const char *const webhook_states[W_STATES] = {"enabled", "disabled", "invalid"};
 static _Atomic int64_t webhooks[W_STATES] = {-1, -1, -1};
 static _Atomic int64_t depths[D_COUNT] = {-1, -1, -1, -1}; /* -1: unknown */
+/* Each loop's hosts, as hookd_metrics_set_hosts() last gave them. */
+static uv_mutex_t hosts_lock;
+static uv_once_t hosts_once = UV_ONCE_INIT;
+static struct hookd_host_health *loop_hosts[LOOPS_MAX]; /* malloc'ed, under hosts_lock */
+static size_t loop_nhosts[LOOPS_MAX];                   /* entries of loop_hosts[i] */
 
 _Static_assert(NELEM(ATTEMPT_BOUNDS) <= BUCKETS_MAX, "attempt buckets");
 _Static_assert(NELEM(DELIVERY_BOUNDS) <= BUCKETS_MAX, "delivery buckets");
@@ -145,6 +150,30 @@ void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t inval
         atomic_store_explicit(&webhooks[i], v[i] < 0 ? -1 : v[i], memory_order_relaxed);
 }
 
+static void hosts_init(void)
+{
+    uv_mutex_init(&hosts_lock);
+}
+
+void hookd_metrics_set_hosts(int loop, const struct hookd_host_health *h, size_t n)
+{
+    if (loop < 0 || loop >= LOOPS_MAX)
+        return;
+    if (n > HOOKD_METRICS_LOOP_HOSTS)
+        n = HOOKD_METRICS_LOOP_HOSTS;
+    struct hookd_host_health *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+    if (n && !copy)
+        return; /* the last view stays */
+    if (n)
+        memcpy(copy, h, n * sizeof(*copy));
+    uv_once(&hosts_once, hosts_init);
+    uv_mutex_lock(&hosts_lock);
+    free(loop_hosts[loop]);
+    loop_hosts[loop] = copy;
+    loop_nhosts[loop] = n;
+    uv_mutex_unlock(&hosts_lock);
+}
+
 /* 1 when loops were declared and every one reports Redis up. */
 static int redis_up(void)
 {
@@ -186,7 +215,7 @@ static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_deliveries_total", NULL, "outcome", "dead", HOOKD_M_DEAD},
     {"hookd_deliveries_total", NULL, "outcome", "gone", HOOKD_M_GONE},
     {"hookd_deliveries_total", NULL, "outcome", "given_back", HOOKD_M_GIVEN_BACK},
-    {"hookd_deliveries_total", NULL, "outcome", "deferred", HOOKD_M_DEFERRED},
+    {"hookd_deliveries_total", NULL, "outcome", "parked", HOOKD_M_PARKED},
     {"hookd_http_responses_total",
      "Delivery attempts by HTTP status class; error is no status at all.", "class", "1xx",
      HOOKD_M_HTTP_1XX},
@@ -197,6 +226,19 @@ static const struct counter_row COUNTER_ROWS[] = {
     {"hookd_http_responses_total", NULL, "class", "error", HOOKD_M_HTTP_ERROR},
     {"hookd_redis_reconnects_total", "Times an event loop reconnected to Redis.", NULL, NULL,
      HOOKD_M_REDIS_RECONNECTS},
+    {"hookd_circuit_transitions_total",
+     "Receiver host circuits this process opened, re-opened after a failed probe, or closed.", "to",
+     "open", HOOKD_M_CIRCUIT_OPENED},
+    {"hookd_circuit_transitions_total", NULL, "to", "reopen", HOOKD_M_CIRCUIT_REOPENED},
+    {"hookd_circuit_transitions_total", NULL, "to", "closed", HOOKD_M_CIRCUIT_CLOSED},
+    {"hookd_webhooks_disabled_total",
+     "Webhooks this process saw disabled, by why: failing (every attempt failed for "
+     "--disable-after), gone (410) or other (by hand).",
+     "reason", "failing", HOOKD_M_DISABLED_FAILING},
+    {"hookd_webhooks_disabled_total", NULL, "reason", "gone", HOOKD_M_DISABLED_GONE},
+    {"hookd_webhooks_disabled_total", NULL, "reason", "other", HOOKD_M_DISABLED_OTHER},
+    {"hookd_unparked_total", "Parked deliveries this process's sweeps sent back to the retry set.",
+     NULL, NULL, HOOKD_M_UNPARKED},
 };
 
 static int render_counters(struct hookd_buf *out)
@@ -277,6 +319,137 @@ static int render_gauges(struct hookd_buf *out)
     return rc;
 }
 
+static int cmp_host(const void *a, const void *b)
+{
+    return strcmp(((const struct hookd_host_health *)a)->host,
+                  ((const struct hookd_host_health *)b)->host);
+}
+
+static int cmp_busy(const void *a, const void *b)
+{
+    const struct hookd_host_health *x = a, *y = b;
+    int64_t bx = x->inflight + x->queued, by = y->inflight + y->queued;
+    return bx != by ? (bx < by ? 1 : -1) : strcmp(x->host, y->host);
+}
+
+/* The hosts of every loop merged per host, busiest first, into *out
+ * (malloc'ed, the caller frees); the count, or 0. */
+static size_t hosts_merged(struct hookd_host_health **out)
+{
+    size_t n = 0, m = 0;
+    *out = NULL;
+    uv_once(&hosts_once, hosts_init);
+    uv_mutex_lock(&hosts_lock);
+    for (int i = 0; i < LOOPS_MAX; i++)
+        n += loop_nhosts[i];
+    struct hookd_host_health *all = n ? malloc(n * sizeof(*all)) : NULL;
+    for (int i = 0; all && i < LOOPS_MAX; i++) {
+        if (loop_nhosts[i])
+            memcpy(all + m, loop_hosts[i], loop_nhosts[i] * sizeof(*all));
+        m += loop_nhosts[i];
+    }
+    uv_mutex_unlock(&hosts_lock);
+    if (!all)
+        return 0;
+    qsort(all, n, sizeof(*all), cmp_host);
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && strcmp(all[m - 1].host, all[i].host) == 0)
+            hookd_health_merge(&all[m - 1], &all[i]);
+        else
+            all[m++] = all[i];
+    }
+    qsort(all, m, sizeof(*all), cmp_busy);
+    *out = all;
+    return m;
+}
+
+/* Writes a host key as a label value: backslash and quote escaped. */
+static int label_value(struct hookd_buf *out, const char *s)
+{
+    int rc = 0;
+    for (; rc == 0 && *s; s++)
+        rc = *s == '\\' || *s == '"' ? hookd_buf_addf(out, "\\%c", *s) : hookd_buf_add(out, s, 1);
+    return rc;
+}
+
+/* One sample of a per-host gauge. */
+static int host_sample(struct hookd_buf *out, const char *family_name, const char *host,
+                       long long v)
+{
+    int rc = hookd_buf_addf(out, "%s{host=\"", family_name);
+    if (rc == 0)
+        rc = label_value(out, host);
+    if (rc == 0)
+        rc = hookd_buf_addf(out, "\"} %lld\n", v);
+    return rc;
+}
+
+/* What one per-host gauge shows of a host. */
+static long long host_limit(const struct hookd_host_health *h)
+{
+    return (long long)h->limit;
+}
+static long long host_inflight(const struct hookd_host_health *h)
+{
+    return (long long)h->inflight;
+}
+static long long host_queued(const struct hookd_host_health *h)
+{
+    return (long long)h->queued;
+}
+static long long host_open(const struct hookd_host_health *h)
+{
+    return strcmp(h->state, "closed") != 0;
+}
+
+/* The per-host gauges: a row per family. */
+static const struct {
+    const char *name, *help;
+    long long (*of)(const struct hookd_host_health *);
+    int other; /* 1: the hosts past the named are summed as host="other" */
+} HOST_GAUGES[] = {
+    {"hookd_host_limit",
+     "Attempts in flight a receiver host may have, as learned, per host (the busiest; the "
+     "rest summed as host=\"other\").",
+     host_limit, 1},
+    {"hookd_host_inflight", "Attempts running, per host.", host_inflight, 1},
+    {"hookd_host_queued", "Attempts waiting in hookd for their host, per host.", host_queued, 1},
+    {"hookd_host_circuit_open", "1 while the host's circuit is open or half-open, per named host.",
+     host_open, 0},
+};
+
+/* Per-host gauges for the HOOKD_METRICS_HOSTS busiest hosts of this
+ * process, the rest summed as host="other", and hosts by circuit state. */
+static int render_hosts(struct hookd_buf *out)
+{
+    static const char *const states[] = {"closed", "open", "half-open"};
+    struct hookd_host_health *all, other;
+    size_t n = hosts_merged(&all), named = n < HOOKD_METRICS_HOSTS ? n : HOOKD_METRICS_HOSTS;
+    memset(&other, 0, sizeof(other));
+    for (size_t i = named; i < n; i++)
+        hookd_health_merge(&other, &all[i]);
+    int rc = 0;
+    for (size_t g = 0; rc == 0 && g < NELEM(HOST_GAUGES); g++) {
+        rc = family(out, HOST_GAUGES[g].name, "gauge", HOST_GAUGES[g].help);
+        for (size_t i = 0; rc == 0 && i < named; i++)
+            rc = host_sample(out, HOST_GAUGES[g].name, all[i].host, HOST_GAUGES[g].of(&all[i]));
+        if (rc == 0 && n > named && HOST_GAUGES[g].other)
+            rc = host_sample(out, HOST_GAUGES[g].name, "other", HOST_GAUGES[g].of(&other));
+    }
+    if (rc == 0)
+        rc = family(out, "hookd_hosts", "gauge",
+                    "Receiver hosts this process knows, by circuit state.");
+    for (size_t s = 0; rc == 0 && s < NELEM(states); s++) {
+        long long k = 0;
+        for (size_t i = 0; i < n; i++)
+            k += strcmp(all[i].state, states[s]) == 0;
+        rc = hookd_buf_addf(out, "hookd_hosts{state=\"%s\"} %lld\n", states[s], k);
+    }
+    free(all);
+    return rc;
+}
+
 int hookd_metrics_render(struct hookd_buf *out)
 {
     int rc = render_counters(out);
@@ -284,6 +457,8 @@ int hookd_metrics_render(struct hookd_buf *out)
         rc = render_hist(out, &hists[h]);
     if (rc == 0)
         rc = render_gauges(out);
+    if (rc == 0)
+        rc = render_hosts(out);
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/health.h"
 #include "hookd/job.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
@@ -115,15 +116,50 @@ static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
           "end\n"
           "return out\n";
 
+/* Open circuits the tend script reads at most, and the rounds of 1,000 in
+ * which closing a circuit moves its parked deliveries. */
+#define CIRCUIT_MAX 10000
+#define CIRCUIT_MAX_S "10000"
+#define CLOSE_MOVE_ROUNDS "10"
+#define SWEEP_MAX 1000 /* parked deliveries one host's sweep moves */
+#define PROBES_MAX 16  /* probes one tend claims, at most (x3 reply elements) */
+
 /* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, then
  * operations:  a N TOKEN... | r TOKEN DUE JOB | x TOKEN RECORD
- *            | g WEBHOOK REASON | c COUNTER N
+ *            | g WEBHOOK REASON NOW LAST_ERROR | c COUNTER N
+ *            | p TOKEN HOST SCORE JOB | o HOST NOW MIN MAX REOPEN | k HOST NOW
+ *            | f WEBHOOK NOW WINDOW REASON LAST_ERROR | h WEBHOOK
+ *            | H FIELD VALUE | D FIELD
  * "a" acknowledges a run of N tokens (N written as four digits, so that the
  * client can count the run up in place) with one ZREM and one HDEL, in order
- * with the operations around it. */
+ * with the operations around it. "g" disables a webhook and appends
+ * webhook.disabled to {P}:ops. "p" parks a delivery under its host, "o" opens
+ * (or, REOPEN 1, re-opens after a failed probe with the interval doubled up
+ * to MAX) a host's circuit, "k" closes it and moves up to CLOSE_MOVE_MAX of
+ * its parked deliveries to the retry set, due now (the tend script's sweep
+ * moves the rest). "f" notes a failed attempt for auto-disable: the first
+ * sets failing_since, one WINDOW ms after it (WINDOW > 0) disables; "h" notes
+ * a success. "H" and "D" write and remove a field of {P}:health. A webhook
+ * key that is not a hash is left alone. Circuit records follow health.h.
+ * Returns {webhook, kind ("gone" or "failing"), reason, last_error, ...}
+ * for each webhook this batch disabled. */
 static const char SETTLE_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local dead_max = tonumber(ARGV[2])\n"
+    "local function hash(k) return redis.call('TYPE', k).ok == 'hash' end\n"
+    "local told = {}\n"
+    "local function disable(id, kind, reason, last_error, now)\n"
+    "  local k = P .. 'webhook:' .. id\n"
+    "  if not hash(k) or redis.call('HGET', k, 'enabled') == '0' then return end\n"
+    "  redis.call('HSET', k, 'enabled', '0', 'disabled_reason', reason, 'disabled_at', now)\n"
+    "  redis.call('HDEL', k, 'failing_since')\n"
+    "  redis.call('INCR', P .. 'webhooks:rev')\n"
+    "  redis.call('XADD', P .. 'ops', 'MAXLEN', '~', '10000', '*', 'type', 'webhook.disabled',\n"
+    "    'webhook', id, 'workspace', redis.call('HGET', k, 'workspace') or '', 'reason', reason,\n"
+    "    'last_error', last_error, 'at', now)\n"
+    "  told[#told+1] = id; told[#told+1] = kind; told[#told+1] = reason\n"
+    "  told[#told+1] = last_error\n"
+    "end\n"
     "local i, n = 3, #ARGV\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
@@ -141,19 +177,131 @@ static const char SETTLE_LUA[] =
     "    redis.call('LPUSH', KEYS[4], ARGV[i+2]); redis.call('LTRIM', KEYS[4], 0, dead_max - 1)\n"
     "    i = i + 3\n"
     "  elseif op == 'g' then\n"
-    "    local k = P .. 'webhook:' .. ARGV[i+1]\n"
-    "    if redis.call('HGET', k, 'enabled') ~= '0' and redis.call('EXISTS', k) == 1 then\n"
-    "      redis.call('HSET', k, 'enabled', '0', 'disabled_reason', ARGV[i+2])\n"
-    "      redis.call('INCR', P .. 'webhooks:rev')\n"
+    "    disable(ARGV[i+1], 'gone', ARGV[i+2], ARGV[i+4], ARGV[i+3]); i = i + 5\n"
+    "  elseif op == 'p' then\n"
+    "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+4])\n"
+    "    redis.call('ZADD', P .. 'parked:' .. ARGV[i+2], ARGV[i+3], ARGV[i+1])\n"
+    "    redis.call('SADD', P .. 'parked', ARGV[i+2])\n"
+    "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 5\n"
+    "  elseif op == 'o' then\n"
+    "    local h, now = ARGV[i+1], tonumber(ARGV[i+2])\n"
+    "    local v = redis.call('HGET', P .. 'circuit', h)\n"
+    "    if not v or ARGV[i+5] == '1' then\n"
+    "      local iv, at = tonumber(ARGV[i+3]), now\n"
+    "      local _, pi, oa = string.match(v or '', '^(%d+) (%d+) (%d+)$')\n"
+    "      if pi then iv = math.min(tonumber(ARGV[i+4]), math.max(iv, tonumber(pi) * 2));"
+    " at = tonumber(oa) end\n"
+    "      redis.call('HSET', P .. 'circuit', h, string.format('%d %d %d', now + iv, iv, at))\n"
+    "      redis.call('DEL', P .. 'probe:' .. h)\n"
+    "      redis.call('INCR', P .. 'circuit:rev')\n"
     "    end\n"
+    "    i = i + 6\n"
+    "  elseif op == 'k' then\n"
+    "    local h = ARGV[i+1]\n"
+    "    if redis.call('HDEL', P .. 'circuit', h) == 1 then redis.call('INCR', P .. 'circuit:rev') "
+    "end\n"
+    "    redis.call('DEL', P .. 'probe:' .. h)\n"
+    "    local pk = P .. 'parked:' .. h\n"
+    "    for _ = 1, " CLOSE_MOVE_ROUNDS " do\n"
+    "      local m = redis.call('ZPOPMIN', pk, 1000)\n"
+    "      if #m == 0 then break end\n"
+    "      local z = {}\n"
+    "      for j = 1, #m, 2 do z[#z+1] = ARGV[i+2]; z[#z+1] = m[j] end\n"
+    "      redis.call('ZADD', KEYS[3], unpack(z))\n"
+    "    end\n"
+    "    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', P .. 'parked', h) end\n"
     "    i = i + 3\n"
+    "  elseif op == 'f' then\n"
+    "    local k, now = P .. 'webhook:' .. ARGV[i+1], tonumber(ARGV[i+2])\n"
+    "    if hash(k) then\n"
+    "      local since = tonumber(redis.call('HGET', k, 'failing_since') or '')\n"
+    "      if not since then redis.call('HSET', k, 'failing_since', ARGV[i+2])\n"
+    "      elseif tonumber(ARGV[i+3]) > 0 and now - since >= tonumber(ARGV[i+3]) then\n"
+    "        disable(ARGV[i+1], 'failing', ARGV[i+4], ARGV[i+5], ARGV[i+2])\n"
+    "      end\n"
+    "    end\n"
+    "    i = i + 6\n"
+    "  elseif op == 'h' then\n"
+    "    local k = P .. 'webhook:' .. ARGV[i+1]\n"
+    "    if hash(k) then redis.call('HDEL', k, 'failing_since') end\n"
+    "    i = i + 2\n"
+    "  elseif op == 'H' then\n"
+    "    redis.call('HSET', P .. 'health', ARGV[i+1], ARGV[i+2]); i = i + 3\n"
+    "  elseif op == 'D' then\n"
+    "    redis.call('HDEL', P .. 'health', ARGV[i+1]); i = i + 2\n"
     "  elseif op == 'c' then\n"
     "    redis.call('HINCRBY', KEYS[5], ARGV[i+1], ARGV[i+2]); i = i + 3\n"
     "  else\n"
     "    return redis.error_reply('settle: unknown op ' .. tostring(op))\n"
     "  end\n"
     "end\n"
-    "return 0\n";
+    "return told\n";
+
+/* KEYS: circuit circuit:rev parked retry leases jobs. ARGV: prefix, the
+ * circuit revision known, lease_ms, probes at most, parked deliveries one
+ * host's sweep moves at most, the job cap. Runs twice a second per loop:
+ * returns {revision, the circuit table as field, value pairs (or false when
+ * the revision is known, or "too many" past CIRCUIT_MAX), {host, token,
+ * job, ...}, moved}. For each open circuit whose probe is due it claims the
+ * host's probe (SET NX, for a lease: the outcome ends the claim) and leases
+ * the oldest parked delivery to the caller; a circuit with nothing parked is
+ * closed (nothing is waiting for it). It then sweeps: the parked deliveries
+ * of hosts whose circuit is closed, and of webhooks no longer disabled
+ * (HOOKD_PARK_WEBHOOK), parked until now or earlier, go to the retry set,
+ * due now. */
+static const char TEND_LUA[] =
+    "local P = '{' .. ARGV[1] .. '}:'\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local lease = tonumber(ARGV[3])\n"
+    "local n = redis.call('HLEN', KEYS[1])\n"
+    "local all = {}\n"
+    "if n > 0 and n <= " CIRCUIT_MAX_S " then all = redis.call('HGETALL', KEYS[1]) end\n"
+    "local rev = redis.call('GET', KEYS[2]) or '0'\n"
+    "local out = {rev, false, {}, 0}\n"
+    "if rev ~= ARGV[2] then out[2] = n > " CIRCUIT_MAX_S " and 'too many' or all end\n"
+    "local probes = out[3]\n"
+    "for j = 1, #all, 2 do\n"
+    "  local h = all[j]\n"
+    "  local u = tonumber(string.match(all[j+1], '^(%d+) ') or '')\n"
+    "  if u and u <= now and #probes < 3 * tonumber(ARGV[4]) and\n"
+    "     redis.call('SET', P .. 'probe:' .. h, '1', 'NX', 'PX', lease) then\n"
+    "    local pk = P .. 'parked:' .. h\n"
+    "    local m = redis.call('ZPOPMIN', pk, 1)\n"
+    "    if #m == 0 then\n"
+    "      redis.call('HDEL', KEYS[1], h); redis.call('INCR', KEYS[2])\n"
+    "      redis.call('DEL', P .. 'probe:' .. h); redis.call('SREM', KEYS[3], h)\n"
+    "    else\n"
+    "      local job = redis.call('HGET', KEYS[6], m[1])\n"
+    "      if job and #job > tonumber(ARGV[6]) then\n"
+    "        redis.call('ZADD', KEYS[4], now, m[1]); redis.call('DEL', P .. 'probe:' .. h)\n"
+    "      else\n"
+    "        redis.call('ZADD', KEYS[5], now + lease, m[1])\n"
+    "        probes[#probes+1] = h; probes[#probes+1] = m[1]; probes[#probes+1] = job or ''\n"
+    "      end\n"
+    "      if redis.call('EXISTS', pk) == 0 then redis.call('SREM', KEYS[3], h) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local moved = 0\n"
+    "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[3], 100)) do\n"
+    "  local wid, ready = string.match(h, '^" HOOKD_PARK_WEBHOOK "(.+)$')\n"
+    "  if wid then ready = redis.pcall('HGET', P .. 'webhook:' .. wid, 'enabled') ~= '0'\n"
+    "  else ready = redis.call('HEXISTS', KEYS[1], h) == 0 end\n"
+    "  if ready then\n"
+    "    local pk = P .. 'parked:' .. h\n"
+    "    local m = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))\n"
+    "    if #m > 0 then\n"
+    "      local z = {}\n"
+    "      for j = 1, #m do z[2*j-1] = now; z[2*j] = m[j] end\n"
+    "      redis.call('ZADD', KEYS[4], unpack(z)); redis.call('ZREM', pk, unpack(m))\n"
+    "      moved = moved + #m\n"
+    "    end\n"
+    "    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', KEYS[3], h) end\n"
+    "  end\n"
+    "end\n"
+    "out[4] = moved\n"
+    "return out\n";
 
 /* KEYS: leases. ARGV: lease_ms, tokens... Extends the leases still held. */
 static const char RENEW_LUA[] =
@@ -166,8 +314,9 @@ static const char RENEW_LUA[] =
 /* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded. */
 static const char REGISTRY_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
 
-enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_COUNT };
-static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA};
+enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_TEND, S_COUNT };
+static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA,
+                                             TEND_LUA};
 
 enum qstate { Q_DOWN, Q_CONNECTING, Q_READY, Q_CLOSED };
 /* The wake connection: W_OFF for good once the server refused BLMOVE. */
@@ -209,55 +358,73 @@ struct unit {
     size_t nops;           /* operations in it */
 };
 
-struct hookd_queue {
-    uv_loop_t *loop;                /* the loop we belong to */
-    const struct hookd_config *cfg; /* lives longer than the queue */
-    struct hookd_queue_cbs cbs;     /* owner's callbacks */
-    void *data;                     /* owner's pointer for callbacks */
-    struct hookd_redis_addr addr;   /* where Redis is */
-    redisAsyncContext *ac;          /* the connection, NULL when down */
-    redisAsyncContext *wac;         /* the wake connection, NULL when down */
-    enum wstate wstate;             /* the wake connection's state */
-    int waiting;                    /* a BLMOVE is in flight on wac */
-    int64_t wait_since;             /* when it was sent, our clock, ms */
-    int wake_told;                  /* a failure was told since a wait last worked */
-    uv_timer_t wake_reconnect;      /* its backoff timer */
-    int64_t wake_backoff_ms;        /* its next reconnect delay */
-    struct hookd_buf wake_cmd;      /* the BLMOVE, in RESP */
-    int64_t next_due;               /* see hookd_queue_next_due() */
-    enum qstate state;              /* connection state */
-    int scripts_pending;            /* SCRIPT LOAD replies still to come */
-    int setup_failed;               /* AUTH, SELECT or a SCRIPT LOAD failed */
-    char sha[S_COUNT][41];          /* SHA1 of each script */
-    char key[9][HOOKD_KEY_MAX];     /* key names, see K_* */
-    char log_key[HOOKD_KEY_MAX];    /* "{prefix}:log:", the attempt logs' key before the id */
-    char lease[24];                 /* cfg->lease_ms in decimal */
-    uv_timer_t reconnect;           /* backoff timer */
-    int64_t backoff_ms;             /* next reconnect delay */
-    uv_timer_t tick;                /* webhook reload check, twice a second */
-    uv_timer_t close_timer;         /* bound on the wait in close */
-    int handles;                    /* uv handles not yet closed */
-    int taking;                     /* a take is in flight */
-    int loading;                    /* a registry load is in flight */
-    char rev[32];                   /* webhook revision loaded, "" for none */
-    struct hookd_buf cmd;           /* scratch for one command being written */
-    struct hookd_buf settle_head;   /* the settle EVALSHA's fixed arguments, in RESP */
-    struct hookd_buf xadd_mid;      /* "MAXLEN ~ log_max *" in RESP */
-    struct batch pending;           /* settle operations not yet sent */
-    struct unit unit;               /* the batch sent or to send again; empty when none */
-    size_t replies;                 /* replies of the unit still awaited */
-    size_t log_refused;             /* XADDs of the unit answered with an error */
-    int settling;                   /* the unit is sent and its replies awaited */
-    int settle_failed;              /* the unit's EVALSHA failed: keep it for a reconnect */
-    int closing;                    /* hookd_queue_close() was called */
-    int close_expired;              /* the close wait is over; drop what is unsent */
-    char errstr[HOOKD_ERRLEN];      /* last error, for the owner */
+enum {
+    K_EVENTS,
+    K_LEASES,
+    K_JOBS,
+    K_RETRY,
+    K_SEQ,
+    K_DEAD,
+    K_STATS,
+    K_REV,
+    K_WEBHOOKS,
+    K_CIRCUIT,
+    K_CIRCUIT_REV,
+    K_PARKED,
+    K_COUNT
 };
 
-enum { K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_DEAD, K_STATS, K_REV, K_WEBHOOKS };
+struct hookd_queue {
+    uv_loop_t *loop;                  /* the loop we belong to */
+    const struct hookd_config *cfg;   /* lives longer than the queue */
+    struct hookd_queue_cbs cbs;       /* owner's callbacks */
+    void *data;                       /* owner's pointer for callbacks */
+    struct hookd_redis_addr addr;     /* where Redis is */
+    redisAsyncContext *ac;            /* the connection, NULL when down */
+    redisAsyncContext *wac;           /* the wake connection, NULL when down */
+    enum wstate wstate;               /* the wake connection's state */
+    int waiting;                      /* a BLMOVE is in flight on wac */
+    int64_t wait_since;               /* when it was sent, our clock, ms */
+    int wake_told;                    /* a failure was told since a wait last worked */
+    uv_timer_t wake_reconnect;        /* its backoff timer */
+    int64_t wake_backoff_ms;          /* its next reconnect delay */
+    struct hookd_buf wake_cmd;        /* the BLMOVE, in RESP */
+    int64_t next_due;                 /* see hookd_queue_next_due() */
+    enum qstate state;                /* connection state */
+    int scripts_pending;              /* SCRIPT LOAD replies still to come */
+    int setup_failed;                 /* AUTH, SELECT or a SCRIPT LOAD failed */
+    char sha[S_COUNT][41];            /* SHA1 of each script */
+    char key[K_COUNT][HOOKD_KEY_MAX]; /* key names, see K_* */
+    char log_key[HOOKD_KEY_MAX];      /* "{prefix}:log:", the attempt logs' key before the id */
+    char lease[24];                   /* cfg->lease_ms in decimal */
+    uv_timer_t reconnect;             /* backoff timer */
+    int64_t backoff_ms;               /* next reconnect delay */
+    uv_timer_t tick;                  /* webhook reload check, twice a second */
+    uv_timer_t close_timer;           /* bound on the wait in close */
+    int handles;                      /* uv handles not yet closed */
+    int taking;                       /* a take is in flight */
+    int loading;                      /* a registry load is in flight */
+    int tending;                      /* a tend is in flight */
+    char circuit_rev[32];             /* circuit revision known, "" for none */
+    char rev[32];                     /* webhook revision loaded, "" for none */
+    struct hookd_buf cmd;             /* scratch for one command being written */
+    struct hookd_buf settle_head;     /* the settle EVALSHA's fixed arguments, in RESP */
+    struct hookd_buf xadd_mid;        /* "MAXLEN ~ log_max *" in RESP */
+    struct batch pending;             /* settle operations not yet sent */
+    struct unit unit;                 /* the batch sent or to send again; empty when none */
+    size_t replies;                   /* replies of the unit still awaited */
+    size_t log_refused;               /* XADDs of the unit answered with an error */
+    int settling;                     /* the unit is sent and its replies awaited */
+    int settle_failed;                /* the unit's EVALSHA failed: keep it for a reconnect */
+    int closing;                      /* hookd_queue_close() was called */
+    int close_expired;                /* the close wait is over; drop what is unsent */
+    char errstr[HOOKD_ERRLEN];        /* last error, for the owner */
+};
+
 static void start_connect(struct hookd_queue *q);
 static void start_wake(struct hookd_queue *q);
 static void load_registry(struct hookd_queue *q);
+static void item_of(struct hookd_item *it, const char *tok, size_t tok_len, const redisReply *p);
 static void send_settle(struct hookd_queue *q);
 static void maybe_finish_close(struct hookd_queue *q);
 static void emit_error(struct hookd_queue *q, const char *fmt, ...)
@@ -978,9 +1145,100 @@ static void load_registry(struct hookd_queue *q)
                       q->key[K_REV], q->key[K_WEBHOOKS], q->cfg->prefix, q->rev);
 }
 
+/* ---- circuits ---- */
+
+/* Hands the owner the circuit table of a tend reply, field/value pairs: each
+ * record checked, a bad one left out and said once per revision. */
+static void apply_circuits(struct hookd_queue *q, const redisReply *rev, const redisReply *tab)
+{
+    if (tab->type == REDIS_REPLY_NIL || (tab->type == REDIS_REPLY_INTEGER && !tab->integer))
+        return; /* the revision known */
+    if (tab->type != REDIS_REPLY_ARRAY) {
+        emit_error(q, "redis: {%s}:circuit holds over %d hosts; circuits are not read",
+                   q->cfg->prefix, CIRCUIT_MAX);
+        return;
+    }
+    size_t n = tab->elements / 2, k = 0, bad = 0;
+    struct hookd_circuit_entry *e = n ? calloc(n, sizeof(*e)) : NULL;
+    if (n && !e)
+        return; /* the next tend tries again */
+    char err[HOOKD_ERRLEN] = "";
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *h = tab->element[2 * i], *v = tab->element[2 * i + 1];
+        if (h->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            !hookd_hostkey_valid(h->str, h->len) ||
+            hookd_circuit_parse(v->str, v->len, &e[k].c, err) != 0) {
+            bad++;
+            continue;
+        }
+        e[k++].host = h->str;
+    }
+    if (bad)
+        emit_error(q, "redis: {%s}:circuit: %zu fields left out (%s)", q->cfg->prefix, bad,
+                   err[0] ? err : "not a host key");
+    if (rev->type == REDIS_REPLY_STRING && rev->len < sizeof(q->circuit_rev))
+        memcpy(q->circuit_rev, rev->str, rev->len + 1);
+    if (q->cbs.on_circuits)
+        q->cbs.on_circuits(q->data, e, k);
+    free(e);
+}
+
+/* Hands the owner each probe a tend claimed: host, token, job. */
+static void apply_probes(struct hookd_queue *q, const redisReply *p)
+{
+    for (size_t i = 0; i + 2 < p->elements && i < 3 * PROBES_MAX; i += 3) {
+        const redisReply *h = p->element[i], *t = p->element[i + 1], *j = p->element[i + 2];
+        if (h->type != REDIS_REPLY_STRING || t->type != REDIS_REPLY_STRING ||
+            j->type != REDIS_REPLY_STRING)
+            continue;
+        struct hookd_item it;
+        item_of(&it, t->str, t->len, j);
+        if (q->cbs.on_probe)
+            q->cbs.on_probe(q->data, h->str, &it);
+    }
+}
+
+static void on_tend(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    struct hookd_queue *q = ac->data;
+    redisReply *reply = r;
+    q->tending = 0;
+    if (!reply)
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+        reply->element[2]->type != REDIS_REPLY_ARRAY ||
+        reply->element[3]->type != REDIS_REPLY_INTEGER) {
+        emit_error(q, "redis: tend: %s",
+                   reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        return;
+    }
+    apply_circuits(q, reply->element[0], reply->element[1]);
+    apply_probes(q, reply->element[2]);
+    if (reply->element[3]->integer > 0 && q->cbs.on_unparked)
+        q->cbs.on_unparked(q->data, reply->element[3]->integer);
+}
+
+/* Reads the circuits when they changed, claims due probes and sweeps parked
+ * deliveries back (see TEND_LUA); one tend at a time. */
+static void tend(struct hookd_queue *q)
+{
+    if (q->state != Q_READY || q->tending || q->closing)
+        return;
+    char jobmax[HOOKD_I64_LEN];
+    hookd_i64_fmt(jobmax, (int64_t)hookd_job_max((size_t)q->cfg->max_envelope));
+    if (redisAsyncCommand(q->ac, on_tend, NULL, "EVALSHA %s 6 %s %s %s %s %s %s %s %s %s %d %d %s",
+                          q->sha[S_TEND], q->key[K_CIRCUIT], q->key[K_CIRCUIT_REV],
+                          q->key[K_PARKED], q->key[K_RETRY], q->key[K_LEASES], q->key[K_JOBS],
+                          q->cfg->prefix, q->circuit_rev[0] ? q->circuit_rev : "-", q->lease,
+                          PROBES_MAX, SWEEP_MAX, jobmax) == REDIS_OK)
+        q->tending = 1;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     load_registry(t->data);
+    tend(t->data);
     wake_watchdog(t->data);
 }
 
@@ -1140,6 +1398,15 @@ static void on_settled(redisAsyncContext *ac, void *r, void *priv)
         emit_error(q, "redis: settle: %s", reply->str);
         q->settle_failed = 1;
         redisAsyncDisconnect(ac);
+    } else if (reply->type == REDIS_REPLY_ARRAY && q->cbs.on_disabled) {
+        for (size_t i = 0; i + 3 < reply->elements; i += 4) {
+            const char *f[4];
+            for (int j = 0; j < 4; j++)
+                f[j] = reply->element[i + j]->type == REDIS_REPLY_STRING
+                           ? reply->element[i + j]->str
+                           : "";
+            q->cbs.on_disabled(q->data, f[0], f[1], f[2], f[3]);
+        }
     }
     settle_reply(q);
 }
@@ -1274,7 +1541,8 @@ int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *recor
     return op_done(q, &m, w_end(&w));
 }
 
-int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason)
+int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason,
+                        int64_t now_ms, const char *last_error)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
@@ -1283,6 +1551,91 @@ int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const cha
     op_arg(b, &w, "g", 1);
     op_str(b, &w, webhook_id);
     op_str(b, &w, reason);
+    op_i64(b, &w, now_ms);
+    op_str(b, &w, last_error);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host, int64_t until_ms,
+                     const char *job, size_t job_len)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "p", 1);
+    op_str(b, &w, token);
+    op_str(b, &w, host);
+    op_i64(b, &w, until_ms);
+    op_arg(b, &w, job, job_len);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_circuit_open(struct hookd_queue *q, const char *host, int64_t now_ms,
+                             int64_t min_ms, int64_t max_ms, int reopen)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "o", 1);
+    op_str(b, &w, host);
+    op_i64(b, &w, now_ms);
+    op_i64(b, &w, min_ms);
+    op_i64(b, &w, max_ms);
+    op_arg(b, &w, reopen ? "1" : "0", 1);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_circuit_close(struct hookd_queue *q, const char *host, int64_t now_ms)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "k", 1);
+    op_str(b, &w, host);
+    op_i64(b, &w, now_ms);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_failing(struct hookd_queue *q, const char *webhook_id, int64_t now_ms,
+                        int64_t window_ms, const char *reason, const char *last_error)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "f", 1);
+    op_str(b, &w, webhook_id);
+    op_i64(b, &w, now_ms);
+    op_i64(b, &w, window_ms);
+    op_str(b, &w, reason);
+    op_str(b, &w, last_error);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_healthy(struct hookd_queue *q, const char *webhook_id)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, "h", 1);
+    op_str(b, &w, webhook_id);
+    return op_done(q, &m, w_end(&w));
+}
+
+int hookd_queue_health(struct hookd_queue *q, const char *field, const char *value)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct resp_w w;
+    w_init(&w, &b->ops);
+    op_arg(b, &w, value ? "H" : "D", 1);
+    op_str(b, &w, field);
+    if (value)
+        op_str(b, &w, value);
     return op_done(q, &m, w_end(&w));
 }
 
@@ -1441,9 +1794,10 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     hookd_buf_init(&q->wake_cmd, SETTLE_MAX);
     snprintf(q->lease, sizeof(q->lease), "%lld", (long long)cfg->lease_ms);
     hookd_key(q->log_key, cfg->prefix, "log:");
-    static const char *const names[] = {"events", "leases", "jobs",         "retry",   "seq",
-                                        "dead",   "stats",  "webhooks:rev", "webhooks"};
-    for (int i = 0; i < 9; i++)
+    static const char *const names[K_COUNT] = {"events",   "leases",  "jobs",        "retry",
+                                               "seq",      "dead",    "stats",       "webhooks:rev",
+                                               "webhooks", "circuit", "circuit:rev", "parked"};
+    for (int i = 0; i < K_COUNT; i++)
         hookd_key(q->key[i], cfg->prefix, names[i]);
     for (int i = 0; i < S_COUNT; i++) {
         unsigned char md[SHA_DIGEST_LENGTH];

@@ -18,16 +18,28 @@
  * leases raise no such signal, so it still takes every IDLE_WAKE_MS while
  * waiting, or sooner when the take said a retry falls due before that.
  * Without the wake connection it polls on up to IDLE_MAX_MS, as it always
- * did. */
+ * did.
+ *
+ * Receiver health (docs/health.md). A delivery whose host cannot take it
+ * soon is parked in Redis under its host, not held: when the fleet's view of
+ * the host's circuit (read twice a second) says open, when the deliverer
+ * says the host is paused or hangs, or when the deliverer hands back a queue
+ * that stopped moving. A run of open_after failures opens the circuit; the
+ * queue's tend hands this loop the probe when one is due, and the probe's
+ * outcome closes the circuit (its parked deliveries come back) or opens it
+ * again for longer. Every failed attempt is noted against its webhook for
+ * auto-disable, and the first success after failures ends the run. */
 #include "hookd/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "hookd/deliver.h"
 #include "hookd/envelope.h"
+#include "hookd/health.h"
 #include "hookd/job.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
@@ -55,8 +67,12 @@
  * a quarter of a GiB. A take asks for at most TAKE_BYTES_MAX. */
 #define HELD_BYTES_MAX ((size_t)32 << 20)
 #define TAKE_BYTES_MAX ((size_t)8 << 20)
-#define BACKLOG_MS 2000       /* a host queue stuck this long is handed back */
-#define BACKLOG_RETRY_MS 2000 /* least wait before a handed-back delivery returns */
+#define QUEUE_WAIT_MS 1000     /* a host queue that did not move this long is parked */
+#define OPEN_AFTER 5           /* failures in a row to one host that open its circuit */
+#define PROBE_MIN_MS 1000      /* the first probe interval; it doubles to --probe-max */
+#define HEALTH_EVERY_MS 2000   /* this loop's hosts written to {P}:health */
+#define HEALTHY_EVERY_MS 60000 /* a webhook's run of failures is ended at least this often */
+#define TABLE_BUCKETS 256
 
 enum counter {
     C_EVENTS,
@@ -78,6 +94,21 @@ struct work {
     int remaining;            /* deliveries not yet settled */
     int is_event;             /* "e:" token: acknowledge when remaining hits 0 */
     char token[];             /* the token */
+};
+
+/* An open circuit, as this loop last read {P}:circuit. */
+struct circuit {
+    struct circuit *next;         /* bucket chain */
+    struct hookd_circuit c;       /* the record */
+    char host[HOOKD_HOSTKEY_MAX]; /* its host key */
+};
+
+/* What this loop knows of one webhook's run of failures. */
+struct wstate {
+    struct wstate *next; /* bucket chain */
+    int failing;         /* a failure was noted since the last success was */
+    int64_t healthy_at;  /* when a success was last noted */
+    char id[];           /* the webhook id */
 };
 
 /* A body shared by the deliveries of one event. */
@@ -111,6 +142,7 @@ struct hookd_worker {
     uv_timer_t take_timer;            /* next take after an empty one */
     uv_timer_t renew_timer;           /* lease renewal */
     uv_timer_t drain_timer;           /* drain deadline */
+    uv_timer_t health_timer;          /* writes this loop's hosts to {P}:health */
     struct hookd_queue *q;            /* Redis side */
     struct hookd_deliver *d;          /* HTTP side */
     struct hookd_registry *reg;       /* current webhooks, NULL until loaded */
@@ -125,12 +157,18 @@ struct hookd_worker {
     int drained;                      /* the last take emptied the queue */
     int64_t clock_offset;             /* Redis clock minus ours, ms */
     size_t skipped;                   /* members of {P}:webhooks that are no ids, last told */
-    int64_t counters[C_COUNT];        /* not yet added to {P}:stats */
-    uint64_t rng;                     /* xorshift state for jitter */
-    int draining;                     /* stop was asked */
-    int closing;                      /* handles are being closed */
-    int up;                           /* Redis connected */
-    int was_up;                       /* connected at least once */
+    struct circuit *circuits[TABLE_BUCKETS]; /* open circuits, as last read */
+    size_t ncircuits;                        /* entries in circuits */
+    struct wstate *wstates[TABLE_BUCKETS];   /* runs of failures, per webhook */
+    char instance[HOOKD_INSTANCE_MAX];       /* "<hostname>:<pid>/<index>", for {P}:health */
+    struct hookd_host_health *hosts;         /* this round's host records, for /metrics */
+    size_t nhosts, caphosts;                 /* records in hosts, room for */
+    int64_t counters[C_COUNT];               /* not yet added to {P}:stats */
+    uint64_t rng;                            /* xorshift state for jitter */
+    int draining;                            /* stop was asked */
+    int closing;                             /* handles are being closed */
+    int up;                                  /* Redis connected */
+    int was_up;                              /* connected at least once */
 };
 
 static void maybe_take(struct hookd_worker *w);
@@ -149,6 +187,104 @@ static double rand01(struct hookd_worker *w)
 static int64_t redis_now(const struct hookd_worker *w)
 {
     return hookd_now_ms() + w->clock_offset;
+}
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* ---- circuits ---- */
+
+static struct circuit *circuit_find(const struct hookd_worker *w, const char *host)
+{
+    if (!w->ncircuits)
+        return NULL;
+    for (struct circuit *c = w->circuits[hash_str(host) % TABLE_BUCKETS]; c; c = c->next)
+        if (strcmp(c->host, host) == 0)
+            return c;
+    return NULL;
+}
+
+static void circuits_clear(struct hookd_worker *w)
+{
+    for (int b = 0; b < TABLE_BUCKETS; b++) {
+        while (w->circuits[b]) {
+            struct circuit *c = w->circuits[b];
+            w->circuits[b] = c->next;
+            free(c);
+        }
+    }
+    w->ncircuits = 0;
+}
+
+/* Records host's circuit as open (until, interval), or updates it. */
+static void circuit_put(struct hookd_worker *w, const char *host, const struct hookd_circuit *rec)
+{
+    struct circuit *c = circuit_find(w, host);
+    if (!c) {
+        if (strlen(host) >= sizeof(c->host) || !(c = calloc(1, sizeof(*c))))
+            return;
+        hookd_str_copy(c->host, sizeof(c->host), host);
+        uint32_t b = hash_str(host) % TABLE_BUCKETS;
+        c->next = w->circuits[b];
+        w->circuits[b] = c;
+        w->ncircuits++;
+    }
+    c->c = *rec;
+}
+
+/* The state health reports for host: open, half-open (a probe is due or
+ * out) or closed. */
+static const char *circuit_state(const struct hookd_worker *w, const char *host, int64_t now)
+{
+    const struct circuit *c = circuit_find(w, host);
+    return !c ? "closed" : c->c.open_until > now ? "open" : "half-open";
+}
+
+/* ---- runs of failures, for auto-disable ---- */
+
+static struct wstate *wstate_get(struct hookd_worker *w, const char *id)
+{
+    uint32_t b = hash_str(id) % TABLE_BUCKETS;
+    for (struct wstate *s = w->wstates[b]; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    size_t n = strlen(id);
+    struct wstate *s = calloc(1, sizeof(*s) + n + 1);
+    if (!s)
+        hookd_oom();
+    memcpy(s->id, id, n + 1);
+    s->next = w->wstates[b];
+    w->wstates[b] = s;
+    return s;
+}
+
+/* Notes an attempt's outcome against its webhook: every failure, so that a
+ * run of them WINDOW long disables it; a success only when it ends a run
+ * this loop saw, or HEALTHY_EVERY_MS after the last (another process may
+ * have seen the failures), so that the happy path costs nothing. */
+static void note_outcome(struct hookd_worker *w, const struct hookd_webhook *wh, int ok,
+                         const char *error)
+{
+    if (w->cfg->disable_after_ms <= 0)
+        return;
+    struct wstate *s = wstate_get(w, wh->id);
+    int64_t now = redis_now(w);
+    if (!ok) {
+        char reason[96], dur[HOOKD_I64_LEN];
+        hookd_i64_fmt(dur, w->cfg->disable_after_ms / 1000);
+        snprintf(reason, sizeof(reason), "every attempt failed for %s s (--disable-after)", dur);
+        hookd_queue_failing(w->q, wh->id, now, w->cfg->disable_after_ms, reason, error);
+        s->failing = 1;
+    } else if (s->failing || now - s->healthy_at >= HEALTHY_EVERY_MS) {
+        hookd_queue_healthy(w->q, wh->id);
+        s->failing = 0;
+        s->healthy_at = now;
+    }
 }
 
 /* ---- held tokens ---- */
@@ -318,20 +454,95 @@ static void warn_refused(const struct hookd_worker *w, const struct delivery *dl
                       dl->a.error);
 }
 
+/* Parks the delivery under its host, until until_ms unless the host's
+ * circuit closes first. Parking makes no attempt, so it spends none of the
+ * delivery's: its schedule goes on when it comes back. The caller releases
+ * and frees it. */
+static void park(struct hookd_worker *w, struct delivery *dl, int64_t until_ms)
+{
+    int64_t now = redis_now(w);
+    struct hookd_job j;
+    struct hookd_buf b;
+    char tok[40];
+    hookd_buf_init(&b, (size_t)64 << 20);
+    job_of(dl, dl->attempt, dl->a.error, &j);
+    snprintf(tok, sizeof(tok), "d:%s", dl->id);
+    if (hookd_job_encode(&j, &b) == 0)
+        hookd_queue_park(w->q, tok, dl->a.webhook->hostkey, until_ms < now ? now : until_ms, b.data,
+                         b.len);
+    else
+        hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
+                    dl->id);
+    hookd_buf_free(&b);
+    hookd_metrics_count(HOOKD_M_PARKED, 1);
+}
+
+/* 1 when a failed attempt says its host is unwell (no answer, 429, 5xx),
+ * not only the request (another 4xx). */
+static int host_failed(const struct hookd_attempt *a)
+{
+    return !(a->status >= 200 && a->status < 300) &&
+           !(a->status >= 400 && a->status < 500 && a->status != 429) && !a->refused;
+}
+
+/* What an attempt says of its host's circuit: a probe closes it or opens it
+ * again for longer; a run of failures opens it. The loop's own view changes
+ * at once, the fleet's through Redis. */
+static void judge_circuit(struct hookd_worker *w, const struct hookd_attempt *a)
+{
+    const char *host = a->webhook->hostkey;
+    char key[HOOKD_LOG_LIMIT_KEY_MAX];
+    int64_t now = redis_now(w);
+    if (a->probe && !host_failed(a)) {
+        hookd_queue_circuit_close(w->q, host, now);
+        hookd_metrics_count(HOOKD_M_CIRCUIT_CLOSED, 1);
+        hookd_info("worker %d: %s answered its probe; circuit closed, its parked deliveries "
+                   "resume",
+                   w->index, host);
+        return;
+    }
+    if (!a->probe && !a->opens)
+        return;
+    struct hookd_circuit rec = {now + PROBE_MIN_MS, PROBE_MIN_MS, now};
+    struct circuit *c = circuit_find(w, host);
+    if (c && a->probe) {
+        rec = c->c;
+        rec.interval =
+            rec.interval * 2 < w->cfg->probe_max_ms ? rec.interval * 2 : w->cfg->probe_max_ms;
+        rec.open_until = now + rec.interval;
+    }
+    circuit_put(w, host, &rec);
+    hookd_queue_circuit_open(w->q, host, now, PROBE_MIN_MS, w->cfg->probe_max_ms, a->probe);
+    hookd_metrics_count(a->probe ? HOOKD_M_CIRCUIT_REOPENED : HOOKD_M_CIRCUIT_OPENED, 1);
+    snprintf(key, sizeof(key), "circuit %.100s", host);
+    hookd_log_limited(HOOKD_LOG_WARN, key,
+                      "worker %d: %s: %s; circuit open, its deliveries are parked and one "
+                      "probe goes out every %lld ms at most",
+                      w->index, host, a->error, (long long)rec.interval);
+}
+
+/* A Retry-After on a 429 or 503 pauses the whole host, as long as it asks
+ * (up to --retry-max-delay); returns the delay, or -1 when there is none. */
+static int64_t pause_host(struct hookd_worker *w, const struct hookd_attempt *a)
+{
+    if ((a->status != 429 && a->status != 503) || !a->retry_after[0])
+        return -1;
+    struct hookd_retry_policy p = w->policy;
+    p.base_ms = 0;
+    int64_t delay = hookd_retry_after_parse(&p, a->retry_after, redis_now(w));
+    if (delay > 0)
+        hookd_deliver_pause(w->d, a->webhook->hostkey, hookd_now_ms() + delay);
+    return delay < 0 ? -1 : delay < w->policy.base_ms ? w->policy.base_ms : delay;
+}
+
 /* The deliverer's callback: judge the attempt, settle it, free it. */
 static void on_attempt_done(struct hookd_attempt *a)
 {
     struct delivery *dl = a->data;
     struct hookd_worker *w = dl->w;
     w->inflight--;
-    if (a->deferred) {
-        /* Its host is backed up: back to the retry set, same attempt, about a
-         * timeout later (the time the host needs to free a slot), so that
-         * meanwhile the slot serves other receivers. */
-        int64_t wait =
-            w->cfg->timeout_ms > BACKLOG_RETRY_MS ? w->cfg->timeout_ms : BACKLOG_RETRY_MS;
-        hookd_metrics_count(HOOKD_M_DEFERRED, 1);
-        settle_retry(w, dl, dl->attempt, redis_now(w) + wait + (int64_t)(rand01(w) * wait));
+    if (a->parked) {
+        park(w, dl, a->park_until + w->clock_offset);
     } else if (a->aborted) {
         hookd_metrics_count(HOOKD_M_GIVEN_BACK, 1);
         /* Shutting down: give it back as a retry due now, same attempt. */
@@ -340,7 +551,10 @@ static void on_attempt_done(struct hookd_attempt *a)
         log_attempt(w, dl);
         hookd_metrics_http_status(a->status);
         hookd_metrics_observe(HOOKD_H_ATTEMPT_SECONDS, (double)a->elapsed_ms / 1000.0);
-        switch (hookd_retry_classify(&w->policy, a->status, dl->attempt)) {
+        judge_circuit(w, a);
+        enum hookd_outcome outcome = hookd_retry_classify(&w->policy, a->status, dl->attempt);
+        note_outcome(w, a->webhook, outcome == HOOKD_OUTCOME_OK, a->error);
+        switch (outcome) {
         case HOOKD_OUTCOME_OK:
             w->counters[C_DELIVERED]++;
             hookd_metrics_count(HOOKD_M_DELIVERED, 1);
@@ -356,9 +570,7 @@ static void on_attempt_done(struct hookd_attempt *a)
             w->counters[C_FAILED]++;
             w->counters[C_RETRIED]++;
             hookd_metrics_count(HOOKD_M_RETRIED, 1);
-            int64_t delay = -1;
-            if ((a->status == 429 || a->status == 503) && a->retry_after[0])
-                delay = hookd_retry_after_parse(&w->policy, a->retry_after, redis_now(w));
+            int64_t delay = pause_host(w, a);
             if (delay < 0)
                 delay = hookd_retry_delay(&w->policy, dl->attempt, rand01(w));
             hookd_debug("worker %d: %s attempt %d failed (%s), retry in %lld ms", w->index, dl->id,
@@ -380,7 +592,8 @@ static void on_attempt_done(struct hookd_attempt *a)
             w->counters[C_FAILED]++;
             w->counters[C_GONE]++;
             hookd_metrics_count(HOOKD_M_GONE, 1);
-            hookd_queue_disable(w->q, a->webhook->id, "receiver answered 410 Gone");
+            hookd_queue_disable(w->q, a->webhook->id, "receiver answered 410 Gone", redis_now(w),
+                                a->error);
             settle_dead(w, dl, "410 Gone: webhook disabled");
             snprintf(key, sizeof(key), "gone %s", a->webhook->id);
             hookd_log_limited(HOOKD_LOG_WARN, key,
@@ -422,8 +635,19 @@ static struct delivery *delivery_new(struct hookd_worker *w, struct work *k,
     return dl;
 }
 
+/* Hands the delivery to the deliverer, or parks it (and frees it) when its
+ * host's circuit is open or the host cannot take it soon. A probe always
+ * goes. */
 static void submit(struct hookd_worker *w, struct delivery *dl)
 {
+    const char *host = dl->a.webhook->hostkey;
+    int64_t until = 0, now = hookd_now_ms();
+    if (!dl->a.probe && (circuit_find(w, host) || hookd_deliver_blocked(w->d, host, now, &until))) {
+        park(w, dl, until ? until + w->clock_offset : redis_now(w));
+        work_release(w, dl->work);
+        delivery_free(dl);
+        return;
+    }
     w->inflight++;
     hookd_deliver_submit(w->d, &dl->a);
 }
@@ -575,12 +799,41 @@ out:
     hookd_envelope_free(&env);
 }
 
-static void take_job(struct hookd_worker *w, const struct hookd_item *it)
+/* A probe claimed for host that makes no attempt ends its claim by opening
+ * the circuit again, for longer: the next one comes after that. */
+static void probe_unused(struct hookd_worker *w, const char *host)
+{
+    if (host)
+        hookd_queue_circuit_open(w->q, host, redis_now(w), PROBE_MIN_MS, w->cfg->probe_max_ms, 1);
+}
+
+/* Parks job, taken as it, under its disabled webhook (see
+ * HOOKD_PARK_WEBHOOK), as it was: its attempts and last error stay. */
+static void park_job(struct hookd_worker *w, const struct hookd_item *it, struct hookd_job *job)
+{
+    struct hookd_buf b;
+    char key[sizeof(HOOKD_PARK_WEBHOOK) + HOOKD_ID_MAX], tok[40];
+    snprintf(key, sizeof(key), HOOKD_PARK_WEBHOOK "%s", job->webhook);
+    snprintf(tok, sizeof(tok), "%.*s", (int)it->token_len, it->token);
+    hookd_buf_init(&b, (size_t)64 << 20);
+    if (hookd_job_encode(job, &b) == 0)
+        hookd_queue_park(w->q, tok, key, redis_now(w), b.data, b.len);
+    else
+        hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
+                    job->delivery);
+    hookd_buf_free(&b);
+    hookd_metrics_count(HOOKD_M_PARKED, 1);
+}
+
+/* Takes a delivery that failed before, or, when probe names a host, the
+ * probe of that host's open circuit. */
+static void take_job(struct hookd_worker *w, const struct hookd_item *it, const char *probe)
 {
     struct hookd_job job;
     char err[HOOKD_ERRLEN], why[2 * HOOKD_ERRLEN];
     if (it->cut || hookd_job_decode(it->payload, it->payload_len, (size_t)w->cfg->max_envelope,
                                     it->token, it->token_len, &job, err) != 0) {
+        probe_unused(w, probe);
         if (it->cut)
             cut_reason(w, it, err);
         dead_raw(w, it, err);
@@ -591,12 +844,24 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
         return;
     }
     const struct hookd_webhook *wh = hookd_registry_find(w->reg, job.webhook);
+    if (wh && !wh->enabled) {
+        /* A disabled webhook's deliveries wait for `webhook enable`. */
+        park_job(w, it, &job);
+        hookd_job_free(&job);
+        probe_unused(w, probe);
+        return;
+    }
     if (unfit(wh, job.webhook, why, sizeof(why))) {
         /* No attempt is made; the record keeps everything for a replay. */
         job.attempt--; /* attempts made so far */
         dead_delivery(w, it->token, &job, why);
         hookd_job_free(&job);
+        probe_unused(w, probe);
         return;
+    }
+    if (probe && strcmp(probe, wh->hostkey) != 0) {
+        probe_unused(w, probe); /* its webhook moved to another host */
+        probe = NULL;
     }
     struct body *b = body_new(w, job.body, job.body_len);
     job.body = NULL;
@@ -608,6 +873,7 @@ static void take_job(struct hookd_worker *w, const struct hookd_item *it)
     hookd_str_copy(dl->event_id, sizeof(dl->event_id), job.event_id);
     hookd_str_copy(dl->event, sizeof(dl->event), job.event);
     hookd_job_free(&job);
+    dl->a.probe = probe != NULL;
     submit(w, dl);
 }
 
@@ -649,7 +915,7 @@ static void on_take(void *data, const struct hookd_item *items, size_t n, int64_
         if (items[i].token_len > 2 && items[i].token[0] == 'e' && items[i].token[1] == ':')
             take_event(w, &items[i]);
         else
-            take_job(w, &items[i]);
+            take_job(w, &items[i], NULL);
     }
     settle_flush(w);
     if (n >= (size_t)w->asked) {
@@ -762,6 +1028,101 @@ static void on_queue_error(void *data, const char *msg)
     hookd_warn("worker %d: %s", w->index, msg);
 }
 
+/* ---- circuits and health ---- */
+
+static void on_circuits(void *data, const struct hookd_circuit_entry *e, size_t n)
+{
+    struct hookd_worker *w = data;
+    circuits_clear(w);
+    for (size_t i = 0; i < n; i++) {
+        circuit_put(w, e[i].host, &e[i].c);
+        hookd_deliver_hold(w->d, e[i].host);
+    }
+}
+
+static void on_probe(void *data, const char *host, const struct hookd_item *it)
+{
+    struct hookd_worker *w = data;
+    if (!w->reg || w->draining) {
+        /* Not ready for it: the lease brings it back; the claim ends then. */
+        return;
+    }
+    hookd_debug("worker %d: probing %s with %.*s", w->index, host, (int)it->token_len, it->token);
+    take_job(w, it, host);
+    settle_flush(w);
+}
+
+/* Told once per webhook the fleet disables (the settle script reports it to
+ * the loop whose batch did it). */
+static void on_disabled(void *data, const char *id, const char *kind, const char *reason,
+                        const char *last_error)
+{
+    (void)data;
+    int failing = strcmp(kind, "failing") == 0;
+    hookd_metrics_count(failing                     ? HOOKD_M_DISABLED_FAILING
+                        : strcmp(kind, "gone") == 0 ? HOOKD_M_DISABLED_GONE
+                                                    : HOOKD_M_DISABLED_OTHER,
+                        1);
+    if (failing)
+        hookd_warn("webhook %s disabled: %s (last error: %s); webhook.disabled is in {P}:ops, "
+                   "and `hookd webhook enable %s` sends its parked deliveries",
+                   id, reason, last_error, id);
+}
+
+static void on_unparked(void *data, int64_t n)
+{
+    struct hookd_worker *w = data;
+    hookd_metrics_count(HOOKD_M_UNPARKED, (uint64_t)n);
+    take_now(w);
+}
+
+/* Writes one host's health to {P}:health (see docs/health.md). */
+static void put_health(void *data, const struct hookd_host_stats *st)
+{
+    struct hookd_worker *w = data;
+    struct hookd_host_health h;
+    char field[HOOKD_HOSTKEY_MAX + HOOKD_INSTANCE_MAX + 1], value[HOOKD_HEALTH_RECORD_MAX];
+    int64_t now = redis_now(w);
+    memset(&h, 0, sizeof(h));
+    hookd_str_copy(h.host, sizeof(h.host), st->key);
+    hookd_str_copy(h.instance, sizeof(h.instance), w->instance);
+    hookd_str_copy(h.state, sizeof(h.state), circuit_state(w, st->key, now));
+    h.limit = st->limit;
+    h.max = st->max;
+    h.inflight = st->inflight;
+    h.queued = st->queued;
+    h.ok = st->ok;
+    h.failed = st->failed;
+    h.latency_ms = st->latency_ms;
+    h.baseline_ms = st->baseline_ms;
+    h.paused_until = st->paused_until ? st->paused_until + w->clock_offset : 0;
+    h.updated_at = now;
+    snprintf(field, sizeof(field), "%s %s", w->instance, st->key);
+    if (hookd_health_encode(&h, value, sizeof(value)) > 0)
+        hookd_queue_health(w->q, field, value);
+    if (w->nhosts == w->caphosts && w->caphosts < HOOKD_METRICS_LOOP_HOSTS) {
+        size_t cap = w->caphosts ? 2 * w->caphosts : 16;
+        struct hookd_host_health *p = realloc(w->hosts, cap * sizeof(*p));
+        if (p) {
+            w->hosts = p;
+            w->caphosts = cap;
+        }
+    }
+    if (w->nhosts < w->caphosts)
+        w->hosts[w->nhosts++] = h;
+}
+
+static void on_health_timer(uv_timer_t *t)
+{
+    struct hookd_worker *w = t->data;
+    if (!hookd_queue_ready(w->q))
+        return;
+    w->nhosts = 0;
+    hookd_deliver_hosts(w->d, hookd_now_ms(), put_health, w);
+    hookd_metrics_set_hosts(w->index, w->hosts, w->nhosts);
+    settle_flush(w);
+}
+
 /* ---- leases ---- */
 
 static void on_renew(uv_timer_t *t)
@@ -796,6 +1157,7 @@ static void on_queue_closed(void *data)
     uv_close((uv_handle_t *)&w->take_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->renew_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->health_timer, on_handle_closed);
     hookd_deliver_close(w->d);
 }
 
@@ -808,6 +1170,7 @@ static void maybe_finish(struct hookd_worker *w)
     uv_timer_stop(&w->drain_timer);
     uv_timer_stop(&w->renew_timer);
     uv_timer_stop(&w->take_timer);
+    uv_timer_stop(&w->health_timer);
     hookd_queue_close(w->q, 5000);
 }
 
@@ -847,6 +1210,18 @@ static void run_thread(void *arg)
         w->works = k->next;
         free(k);
     }
+    circuits_clear(w);
+    free(w->hosts);
+    w->hosts = NULL;
+    w->nhosts = w->caphosts = 0;
+    hookd_metrics_set_hosts(w->index, NULL, 0);
+    for (int b = 0; b < TABLE_BUCKETS; b++) {
+        while (w->wstates[b]) {
+            struct wstate *s = w->wstates[b];
+            w->wstates[b] = s->next;
+            free(s);
+        }
+    }
     uv_loop_close(&w->loop);
 }
 
@@ -874,8 +1249,15 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .max_timeout_ms = cfg->lease_ms * 9 / 10,
         .allow = &cfg->allow_net,
         .max_response = 64 * 1024,
-        .backlog_ms = BACKLOG_MS,
+        .queue_wait_ms = QUEUE_WAIT_MS,
+        .open_after = OPEN_AFTER,
+        .hang_budget = (int)(w->cap / 2 > 0 ? w->cap / 2 : 1),
+        .park_above = w->cap / 2,
     };
+    char hostname[64] = "";
+    if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+        hookd_str_copy(hostname, sizeof(hostname), "unknown");
+    snprintf(w->instance, sizeof(w->instance), "%s:%ld/%d", hostname, (long)getpid(), index);
     struct hookd_queue_cbs cbs = {
         .on_take = on_take,
         .on_registry = on_registry,
@@ -884,6 +1266,10 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
         .on_error = on_queue_error,
         .on_closed = on_queue_closed,
         .on_wake = on_wake,
+        .on_circuits = on_circuits,
+        .on_probe = on_probe,
+        .on_unparked = on_unparked,
+        .on_disabled = on_disabled,
     };
     int rc = hookd_deliver_new(&w->loop, &dopts, on_attempt_done, &w->d);
     if (rc == 0)
@@ -897,7 +1283,10 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
     uv_timer_init(&w->loop, &w->take_timer);
     uv_timer_init(&w->loop, &w->renew_timer);
     uv_timer_init(&w->loop, &w->drain_timer);
-    w->stop_async.data = w->take_timer.data = w->renew_timer.data = w->drain_timer.data = w;
+    uv_timer_init(&w->loop, &w->health_timer);
+    w->stop_async.data = w->take_timer.data = w->renew_timer.data = w->drain_timer.data =
+        w->health_timer.data = w;
+    uv_timer_start(&w->health_timer, on_health_timer, HEALTH_EVERY_MS, HEALTH_EVERY_MS);
     uint64_t every = (uint64_t)(cfg->lease_ms / 3 > 0 ? cfg->lease_ms / 3 : 1);
     uv_timer_start(&w->renew_timer, on_renew, every, every);
     if (uv_thread_create(&w->thread, run_thread, w) != 0)

@@ -42,6 +42,8 @@ struct hookd_config {
     int max_attempts;               /* attempts before the dead list */
     int64_t lease_ms;               /* how long taken work stays with a worker */
     int64_t drain_timeout_ms;       /* SIGTERM grace */
+    int64_t probe_max_ms;           /* longest interval between circuit probes */
+    int64_t disable_after_ms;       /* failing window before auto-disable, 0: off */
     struct hookd_netlist allow_net; /* non-public ranges that may be reached */
     char *allow_net_text;           /* allow_net as given, for display */
     char *metrics_addr;             /* host:port for /metrics, or NULL when off */

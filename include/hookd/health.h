@@ -43,8 +43,9 @@ struct hookd_limit {
     int max;             /* the cap, host-concurrency's share */
     int slow_start;      /* 1 until the first cut */
     double latency_ms;   /* moving mean of successful attempts' latency */
-    double best_ms;      /* least latency of the current window, 0 for none yet */
-    double best_prev_ms; /* least latency of the window before, 0 for none */
+    int samples;         /* successes seen, up to the count that settles the mean */
+    double best_ms;      /* least moving mean of the current window, 0 for none yet */
+    double best_prev_ms; /* least moving mean of the window before, 0 for none */
     int64_t window_at;   /* when the current window began */
     int64_t cut_at;      /* when the limit was last cut */
     int64_t cuts;        /* cuts so far */
@@ -80,6 +81,39 @@ struct hookd_circuit {
  * past HOOKD_CIRCUIT_RECORD_MAX, HOOKD_EINVAL with the reason in err
  * (HOOKD_ERRLEN bytes) for anything but three decimal integers >= 0. */
 int hookd_circuit_parse(const char *s, size_t len, struct hookd_circuit *c, char *err);
+
+#define HOOKD_HEALTH_RECORD_MAX 1024 /* bytes of a {P}:health value, at most */
+#define HOOKD_INSTANCE_MAX 128       /* "<hostname>:<pid>/<loop>", NUL included */
+#define HOOKD_HEALTH_STALE_MS 6000   /* a record not rewritten this long is a gone loop's */
+
+/* One worker loop's view of one receiver host: the value of one field of
+ * {P}:health ("<instance> <host key>"), a JSON object this module writes
+ * and reads. Times are Redis' clock in ms. */
+struct hookd_host_health {
+    char host[HOOKD_HOSTKEY_MAX];         /* the host key */
+    char instance[HOOKD_INSTANCE_MAX];    /* the loop that wrote it */
+    char state[12];                       /* "closed", "open" or "half-open" */
+    int64_t limit, max, inflight, queued; /* the learned limit, its cap, attempts now */
+    int64_t ok, failed;                   /* answers in the last minutes */
+    double latency_ms, baseline_ms;       /* moving mean, and the best recent one */
+    int64_t paused_until;                 /* a Retry-After pause ends, 0 for none */
+    int64_t updated_at;                   /* when it was written */
+};
+
+/* Writes h as a record into out (cap bytes, NUL included); returns its
+ * length, or HOOKD_ETOOBIG when it does not fit. */
+int hookd_health_encode(const struct hookd_host_health *h, char *out, size_t cap);
+
+/* Reads a record of len bytes; HOOKD_ETOOBIG past HOOKD_HEALTH_RECORD_MAX,
+ * HOOKD_EINVAL with the reason in err (HOOKD_ERRLEN bytes) for anything
+ * else than an object with a valid host key and a known state. Fields it
+ * does not know are ignored; missing numbers are 0. */
+int hookd_health_parse(const char *s, size_t len, struct hookd_host_health *h, char *err);
+
+/* Folds one loop's record of a host into the fleet's view of it, into:
+ * counts add up, latency is weighed by successes, the best latency is the
+ * least, the state is the worst (open, then half-open, then closed). */
+void hookd_health_merge(struct hookd_host_health *into, const struct hookd_host_health *one);
 
 /* The host key of a circuit field, checked: 1..HOOKD_HOSTKEY_MAX-1 bytes of
  * printable ASCII. 1 when valid. */

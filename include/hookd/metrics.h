@@ -11,6 +11,10 @@
 #include <stdint.h>
 
 #include "hookd/config.h"
+#include "hookd/health.h"
+
+#define HOOKD_METRICS_HOSTS 20        /* hosts /metrics names; the rest are host="other" */
+#define HOOKD_METRICS_LOOP_HOSTS 1000 /* hosts one loop reports, at most (the busiest) */
 
 enum hookd_counter {
     HOOKD_M_EVENTS_FANNED_OUT, /* hookd_events_total{result="fanned_out"} */
@@ -21,7 +25,7 @@ enum hookd_counter {
     HOOKD_M_DEAD,              /* hookd_deliveries_total{outcome="dead"} */
     HOOKD_M_GONE,              /* hookd_deliveries_total{outcome="gone"} (410, webhook disabled) */
     HOOKD_M_GIVEN_BACK,        /* hookd_deliveries_total{outcome="given_back"} (drain) */
-    HOOKD_M_DEFERRED,          /* hookd_deliveries_total{outcome="deferred"} (host backed up) */
+    HOOKD_M_PARKED,            /* hookd_deliveries_total{outcome="parked"} (host cannot take it) */
     HOOKD_M_HTTP_1XX,          /* hookd_http_responses_total{class="1xx"} */
     HOOKD_M_HTTP_2XX,          /* ...{class="2xx"} */
     HOOKD_M_HTTP_3XX,          /* ...{class="3xx"} */
@@ -29,6 +33,13 @@ enum hookd_counter {
     HOOKD_M_HTTP_5XX,          /* ...{class="5xx"} */
     HOOKD_M_HTTP_ERROR,        /* ...{class="error"} (no status: timeout, refused, ...) */
     HOOKD_M_REDIS_RECONNECTS,  /* hookd_redis_reconnects_total */
+    HOOKD_M_CIRCUIT_OPENED,    /* hookd_circuit_transitions_total{to="open"} */
+    HOOKD_M_CIRCUIT_REOPENED,  /* ...{to="reopen"}: a probe failed */
+    HOOKD_M_CIRCUIT_CLOSED,    /* ...{to="closed"}: a probe succeeded */
+    HOOKD_M_DISABLED_FAILING,  /* hookd_webhooks_disabled_total{reason="failing"} */
+    HOOKD_M_DISABLED_GONE,     /* ...{reason="gone"} */
+    HOOKD_M_DISABLED_OTHER,    /* ...{reason="other"} */
+    HOOKD_M_UNPARKED,          /* hookd_unparked_total */
     HOOKD_M_COUNTER_COUNT
 };
 
@@ -49,6 +60,10 @@ void hookd_metrics_observe(enum hookd_histogram h, double seconds);
 void hookd_metrics_set_redis_up(int loop, int up);
 /* Declares how many loops there are (before the first set_redis_up). */
 void hookd_metrics_set_loops(int n);
+/* Replaces loop's view of its receiver hosts with n records (copied; past
+ * HOOKD_METRICS_LOOP_HOSTS the rest are dropped), for the per-host gauges.
+ * Thread-safe (a mutex: it runs every few seconds, not per delivery). */
+void hookd_metrics_set_hosts(int loop, const struct hookd_host_health *h, size_t n);
 /* Marks the process as draining (/readyz then answers 503). */
 void hookd_metrics_set_draining(void);
 /* Sets the number of webhooks (from loop 0's registry) that are enabled,

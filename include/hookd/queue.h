@@ -29,6 +29,7 @@
 
 #include "hookd/common.h"
 #include "hookd/config.h"
+#include "hookd/health.h"
 #include "hookd/registry.h"
 
 struct hookd_queue; /* opaque */
@@ -47,6 +48,12 @@ struct hookd_item {
     int cut;             /* 1 when the payload was over its cap (size says by how
                           * much) or began with a NUL byte, and only its first
                           * HOOKD_QUEUE_CUT_KEEP bytes came */
+};
+
+/* One open circuit of {P}:circuit. Valid only during on_circuits. */
+struct hookd_circuit_entry {
+    const char *host;       /* the receiver's host key */
+    struct hookd_circuit c; /* its record */
 };
 
 /* Callbacks into the owner; all run on the queue's loop. */
@@ -70,6 +77,20 @@ struct hookd_queue_cbs {
     /* The wait of hookd_queue_wait() ended: an event arrived, the wait timed
      * out, or the wake connection failed. May be NULL. */
     void (*on_wake)(void *data);
+    /* The open circuits changed (read twice a second): the whole table, n
+     * entries. May be NULL. */
+    void (*on_circuits)(void *data, const struct hookd_circuit_entry *e, size_t n);
+    /* This loop holds the probe of host's open circuit: the delivery to try,
+     * leased to it as a taken "d:" item is. May be NULL. */
+    void (*on_probe)(void *data, const char *host, const struct hookd_item *it);
+    /* The sweep moved n parked deliveries back to the retry set. May be
+     * NULL. */
+    void (*on_unparked)(void *data, int64_t n);
+    /* A settle batch disabled webhook id: kind is "gone" (a 410) or
+     * "failing" (--disable-after); the strings live for the call. May be
+     * NULL. */
+    void (*on_disabled)(void *data, const char *id, const char *kind, const char *reason,
+                        const char *last_error);
 };
 
 int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
@@ -106,7 +127,32 @@ int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms, 
                       size_t job_len);
 int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
                      size_t record_len);
-int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason);
+/* Disables a webhook with the reason and the time, and appends
+ * webhook.disabled to {P}:ops, unless it is disabled already. */
+int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason,
+                        int64_t now_ms, const char *last_error);
+/* Parks a delivery (token and job as for a retry) under its receiver host,
+ * not to come back before until_ms unless the host's circuit closes; or,
+ * with host HOOKD_PARK_WEBHOOK followed by a webhook id, under a disabled
+ * webhook, until it is enabled again. */
+#define HOOKD_PARK_WEBHOOK "webhook:" /* no host key begins so ("scheme://...") */
+int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host, int64_t until_ms,
+                     const char *job, size_t job_len);
+/* Opens host's circuit for min_ms, unless it is open; reopen (after a failed
+ * probe) opens it again for twice the last interval, up to max_ms. */
+int hookd_queue_circuit_open(struct hookd_queue *q, const char *host, int64_t now_ms,
+                             int64_t min_ms, int64_t max_ms, int reopen);
+/* Closes host's circuit and sends its parked deliveries back, due now. */
+int hookd_queue_circuit_close(struct hookd_queue *q, const char *host, int64_t now_ms);
+/* Notes a failed attempt of a webhook: the first of a run sets its
+ * failing_since; a failure window_ms (> 0) after that disables it with the
+ * reason. */
+int hookd_queue_failing(struct hookd_queue *q, const char *webhook_id, int64_t now_ms,
+                        int64_t window_ms, const char *reason, const char *last_error);
+/* Notes a successful attempt: the webhook's run of failures is over. */
+int hookd_queue_healthy(struct hookd_queue *q, const char *webhook_id);
+/* Writes field of {P}:health, or removes it when value is NULL. */
+int hookd_queue_health(struct hookd_queue *q, const char *field, const char *value);
 /* Appends one entry to {P}:log:<webhook>: fields is a NULL-terminated list of
  * field, value strings. */
 int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *const *fields);

@@ -336,7 +336,7 @@ class RedisServer:
 class Request:
     """One request as the receiver saw it."""
 
-    __slots__ = ("method", "path", "route", "query", "headers", "body", "t", "peer")
+    __slots__ = ("method", "path", "route", "query", "headers", "body", "t", "peer", "status")
 
     def __init__(self, method, path, headers, body, t, peer=None):
         self.peer = peer  # (address, port) of the client's connection
@@ -451,6 +451,10 @@ class _Handler(BaseHTTPRequestHandler):
                     sent += len(block)
                     stream["sent"] = sent
                 stream["complete"] = True
+            elif route == "switch":
+                with srv.owner.lock:
+                    req.status = srv.owner.switches.get(req.route, 500)
+                self._reply(req.status, b"switched")
             elif route == "drip":
                 self._drip(req, int(q.get("ms", "100")))
             elif route == "bigheaders":
@@ -521,7 +525,8 @@ class Receiver:
     /redirect (302 to /ok/redirected/...), /flaky?n=K (500 for the first K
     requests of each webhook-id), /huge (200 with 50 MB), /drip?ms=N (the
     whole response, status line included, one byte every N ms),
-    /bigheaders?kb=N (a 200 with about N KiB of headers). What /huge, /drip
+    /bigheaders?kb=N (a 200 with about N KiB of headers), /switch (the
+    status set_switch() gave its route, 500 until then). What /huge, /drip
     and /bigheaders managed to send is in stream_results()."""
 
     def __init__(self, tls=False):
@@ -533,6 +538,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.requests = []
         self.flaky_counts = {}
+        self.switches = {}    # route -> status /switch answers
         self.active = {}      # route -> requests being answered now
         self.max_active = {}  # route -> the most at once
         self.stop_event = threading.Event()
@@ -599,6 +605,16 @@ class Receiver:
     def _leave(self, route):
         with self.lock:
             self.active[route] -= 1
+
+    def set_switch(self, route, status):
+        """Makes /switch answer status on route (a path without query)."""
+        with self.lock:
+            self.switches[route] = status
+
+    def ok_ids(self, prefix):
+        """The webhook-ids /switch answered 200 on prefix."""
+        return {r.headers.get("webhook-id") for r in self.deliveries(prefix)
+                if getattr(r, "status", None) == 200}
 
     def max_inflight(self, route_prefix):
         """The most requests answered at once on any one route starting with
@@ -950,9 +966,14 @@ class HookdCase(unittest.TestCase):
         """LPUSH raw bytes onto {P}:events as a producer would."""
         self.r.lpush(self.k("events"), raw)
 
+    def parked(self):
+        """Deliveries parked for their host ({P}:parked:<host>, indexed by {P}:parked)."""
+        return sum(self.r.zcard(self.k("parked:") + (h.decode() if isinstance(h, bytes) else h))
+                   for h in self.r.smembers(self.k("parked")))
+
     def queues_empty(self):
         return (self.r.llen(self.k("events")) == 0 and self.r.zcard(self.k("retry")) == 0
-                and self.r.zcard(self.k("leases")) == 0)
+                and self.r.zcard(self.k("leases")) == 0 and self.parked() == 0)
 
     def assertAddRefused(self, urls):
         """`webhook add --url` exits 2 with one line for each URL, and stores nothing."""

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Hookd, HookdCase, RedisServer, free_port, wait_for  # noqa: E402
+from harness import Hookd, HookdCase, Receiver, RedisServer, free_port, wait_for  # noqa: E402
 
 N = 10000
 
@@ -25,6 +25,11 @@ CHAOS = {
     # 16 attempts of 10 ms at a time per worker: the drain lasts well over
     # the 5 kills (7.5 s) even with a fast build, and work is always in flight
     "HOOKD_HOST_CONCURRENCY": "16",
+    # the down host's deliveries retry soon, and its probe comes every 2 s
+    "HOOKD_RETRY_BASE": "500ms",
+    "HOOKD_RETRY_MAX_DELAY": "2s",
+    "HOOKD_MAX_ATTEMPTS": "50",
+    "HOOKD_PROBE_MAX": "2s",
 }
 
 
@@ -40,9 +45,17 @@ class Chaos(HookdCase):
 
     def test_sigkill_chaos_10k(self):
         # two workers; one of them is killed with SIGKILL every ~1.5 s and
-        # replaced, while 10,000 events drain: every event arrives
+        # replaced, while 10,000 events drain: every event arrives. A second
+        # webhook on another host answers 500 throughout, so that its
+        # circuit is open and its deliveries parked while the kills go on;
+        # once it answers 200, every one of its deliveries arrives too.
         prefix = self.path("slow", "chaos")
         self.h.add_webhook(self.url("slow", "chaos", "ms=10"))
+        down = Receiver().start()
+        self.addCleanup(down.stop)
+        down_route = self.path("switch", "chaos")
+        self.h.add_webhook(down.url(down_route))
+        down_host = "http://127.0.0.1:%d" % down.port
         rc, out, err = self.h.cli("enqueue", "-", input=envelopes(N), timeout=60)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["pushed"], N)
@@ -73,6 +86,16 @@ class Chaos(HookdCase):
         seconds = time.monotonic() - t0
         got = seen()
         missing = set(range(N)) - got
+        was_open = self.r.hexists(self.k("circuit"), down_host)
+        parked_at_end = self.parked()
+        down_attempts = down.count(down_route)
+        down.set_switch(down_route, 200)
+        t1 = time.monotonic()
+        recovered = wait_for(lambda: len(down.ok_ids(down_route)) >= N, 60, interval=0.2)
+        print("\ndown host: circuit open %s, %d attempts while down, %d parked; "
+              "%d of %d delivered %.1f s after it came back"
+              % (was_open, down_attempts, parked_at_end, len(down.ok_ids(down_route)), N,
+                 time.monotonic() - t1))
         # leases of killed workers expire after 3 s and may be delivered again
         empty = wait_for(self.queues_empty, 15, interval=0.2)
         time.sleep(0.5)
@@ -88,9 +111,13 @@ class Chaos(HookdCase):
         self.assertEqual(missing, set(), "%d events lost after %d SIGKILLs, e.g. %r"
                          % (len(missing), kills, sorted(missing)[:10]))
         self.assertEqual(distinct, N, "distinct webhook-ids")
-        self.assertTrue(empty, "events=%d retry=%d leases=%d" % (
+        self.assertTrue(was_open, "the down host's circuit was not open during the kills")
+        self.assertGreater(parked_at_end, 0, "nothing parked for the down host")
+        self.assertTrue(recovered, "down host: %d of %d delivered after it came back"
+                        % (len(down.ok_ids(down_route)), N))
+        self.assertTrue(empty, "events=%d retry=%d leases=%d parked=%d" % (
             self.r.llen(self.k("events")), self.r.zcard(self.k("retry")),
-            self.r.zcard(self.k("leases"))))
+            self.r.zcard(self.k("leases")), self.parked()))
         self.assertEqual(self.r.llen(self.k("dead")), 0, self.dead()[:3])
         for w in workers:
             self.assertTrue(w.alive())
@@ -185,10 +212,11 @@ class Signals(HookdCase):
         self.assertEqual(rc, 0, "SIGINT: rc=%r after %.1f s\n%s" % (rc, secs, w.log()[-2000:]))
         self.assertLess(secs, 7.5, "drain timeout 5 s, exit took %.1f s" % secs)
         self.assertEqual(self.r.zcard(self.k("leases")), 0, "work still leased after SIGINT")
-        self.assertEqual(self.r.hlen(self.k("jobs")), self.r.zcard(self.k("retry")),
-                         "{P}:jobs holds jobs that are neither retries nor leased")
+        self.assertEqual(self.r.hlen(self.k("jobs")), self.r.zcard(self.k("retry")) + self.parked(),
+                         "{P}:jobs holds jobs that are neither retries, parked nor leased")
         first = self.recv.distinct_ids(prefix)
-        given_back = self.r.llen(self.k("events")) + self.r.zcard(self.k("retry"))
+        given_back = (self.r.llen(self.k("events")) + self.r.zcard(self.k("retry"))
+                      + self.parked())
         self.assertGreaterEqual(given_back, 1, "nothing was given back (all %d finished?)"
                                 % len(first))
         # the attempts in flight when SIGINT came (2 s each, the drain

@@ -124,6 +124,35 @@ class Endpoints(MetricsCase):
         finally:
             c.close()
 
+    def test_per_host_gauges_name_the_busiest_and_sum_the_rest(self):
+        # 22 hosts that refuse connections and one that works: /metrics names
+        # 20 hosts, sums the rest as host="other", counts hosts by circuit
+        # state, and promtool accepts it.
+        dead_ports = [free_port() for _ in range(22)]
+        for p in dead_ports:
+            self.h.add_webhook("http://127.0.0.1:%d/x" % p)
+        self.h.add_webhook(self.url("ok", "hosts"))
+        self.start_with_metrics(env={"HOOKD_RETRY_BASE": "200ms", "HOOKD_MAX_ATTEMPTS": "20"})
+        self.enqueue("person.created", {"id": "1"})
+        self.enqueue("person.created", {"id": "2"})
+
+        def hosts_total():
+            s = samples(self.scrape()[0])
+            return sum(v for k, v in s.items() if k.startswith("hookd_hosts{"))
+        self.assertTrue(wait_for(lambda: hosts_total() == 23, 15),
+                        "hookd_hosts sums to %r, want 23" % hosts_total())
+        self.assertTrue(wait_for(lambda: samples(self.scrape()[0]).get(
+            'hookd_hosts{state="open"}', 0) >= 1, 15), "no circuit opened")
+        text, _ = self.scrape()
+        self.promtool(text)
+        s = samples(text)
+        named = [k for k in s if k.startswith("hookd_host_limit{") and 'host="other"' not in k]
+        self.assertEqual(len(named), 20, named)
+        self.assertIn('hookd_host_limit{host="other"}', s)
+        self.assertNotIn('hookd_host_circuit_open{host="other"}', s)
+        opened = [k for k, v in s.items() if k.startswith("hookd_host_circuit_open{") and v == 1]
+        self.assertTrue(opened, "no named host shows its circuit open")
+
     def test_oversized_head_is_refused(self):
         self.start_with_metrics()
         s = socket.create_connection(("127.0.0.1", self.mport), timeout=5)

@@ -75,8 +75,8 @@ static void test_defaults(void)
     CHECK_STR(c.prefix, "hookd");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     CHECK(c.threads == (cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus));
-    CHECK(c.concurrency == 512);
-    CHECK(c.host_concurrency == 32);
+    CHECK(c.concurrency == 8192);
+    CHECK(c.host_concurrency == 4096);
     CHECK(c.timeout_ms == 10 * SEC);
     CHECK(c.connect_timeout_ms == 5 * SEC);
     CHECK(c.retry_base_ms == 10 * SEC);
@@ -135,7 +135,7 @@ static void test_set_bounds(void)
     CHECK(set1(&c, "dead-max", "10000001", err) != 0);
     CHECK(set1(&c, "concurrency", "100000", err) == 0 && c.concurrency == 100000);
     CHECK(set1(&c, "concurrency", "100001", err) != 0);
-    CHECK(set1(&c, "host-concurrency", "10001", err) != 0);
+    CHECK(set1(&c, "host-concurrency", "100001", err) != 0);
     CHECK(set1(&c, "batch", "1000", err) == 0 && c.batch == 1000);
     CHECK(set1(&c, "batch", "1001", err) != 0);
     CHECK(set1(&c, "max-attempts", "0", err) != 0);
@@ -889,7 +889,7 @@ static void test_docs(void)
         CHECK_STR(env, want);
         rows++;
     }
-    CHECK(rows == 22);
+    CHECK(rows == 24);
     CHECK(strstr(text, "| `--threads N` | `HOOKD_THREADS` | CPU count |"));
     CHECK(strstr(text, "| `--log-level LEVEL` | `HOOKD_LOG_LEVEL` | `info` |"));
 
