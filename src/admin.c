@@ -366,19 +366,6 @@ out:
 
 /* ---- hosts ---- */
 
-static int cmp_host(const void *a, const void *b)
-{
-    return strcmp(((const struct hookd_host_health *)a)->host,
-                  ((const struct hookd_host_health *)b)->host);
-}
-
-static int cmp_busy(const void *a, const void *b)
-{
-    const struct hookd_host_health *x = a, *y = b;
-    int64_t bx = x->inflight + x->queued, by = y->inflight + y->queued;
-    return bx != by ? (bx < by ? 1 : -1) : strcmp(x->host, y->host);
-}
-
 /* Reads HOSTS_LUA: the deliveries parked into *parked, and the fresh
  * records, merged per host, into *rows (malloc'ed, the caller frees), busiest
  * first. Records that do not parse are skipped. 0, or HOOKD_EREDIS. */
@@ -416,17 +403,8 @@ static int hosts_read(redisContext *c, const struct hookd_config *cfg, long long
     freeReplyObject(r);
     if (!all)
         return hookd_fail(err, HOOKD_ENOMEM, "out of memory");
-    qsort(all, n, sizeof(*all), cmp_host);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m > 0 && strcmp(all[m - 1].host, all[i].host) == 0)
-            hookd_health_merge(&all[m - 1], &all[i]);
-        else
-            all[m++] = all[i];
-    }
-    qsort(all, m, sizeof(*all), cmp_busy);
     *rows = all;
-    *nrows = m;
+    *nrows = hookd_health_fold(all, n);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "hookd/health.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GROW_WHEN_USED 0.5 /* grow only while this share of the limit is in flight */
@@ -254,4 +255,31 @@ void hookd_health_merge(struct hookd_host_health *into, const struct hookd_host_
         into->paused_until = one->paused_until;
     if (one->updated_at > into->updated_at)
         into->updated_at = one->updated_at;
+}
+
+static int cmp_host(const void *a, const void *b)
+{
+    return strcmp(((const struct hookd_host_health *)a)->host,
+                  ((const struct hookd_host_health *)b)->host);
+}
+
+static int cmp_busy(const void *a, const void *b)
+{
+    const struct hookd_host_health *x = a, *y = b;
+    int64_t bx = x->inflight + x->queued, by = y->inflight + y->queued;
+    return bx != by ? (bx < by ? 1 : -1) : strcmp(x->host, y->host);
+}
+
+size_t hookd_health_fold(struct hookd_host_health *rows, size_t n)
+{
+    size_t m = 0;
+    qsort(rows, n, sizeof(*rows), cmp_host);
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && strcmp(rows[m - 1].host, rows[i].host) == 0)
+            hookd_health_merge(&rows[m - 1], &rows[i]);
+        else
+            rows[m++] = rows[i];
+    }
+    qsort(rows, m, sizeof(*rows), cmp_busy);
+    return m;
 }

@@ -319,19 +319,6 @@ static int render_gauges(struct hookd_buf *out)
     return rc;
 }
 
-static int cmp_host(const void *a, const void *b)
-{
-    return strcmp(((const struct hookd_host_health *)a)->host,
-                  ((const struct hookd_host_health *)b)->host);
-}
-
-static int cmp_busy(const void *a, const void *b)
-{
-    const struct hookd_host_health *x = a, *y = b;
-    int64_t bx = x->inflight + x->queued, by = y->inflight + y->queued;
-    return bx != by ? (bx < by ? 1 : -1) : strcmp(x->host, y->host);
-}
-
 /* The hosts of every loop merged per host, busiest first, into *out
  * (malloc'ed, the caller frees); the count, or 0. */
 static size_t hosts_merged(struct hookd_host_health **out)
@@ -351,17 +338,8 @@ static size_t hosts_merged(struct hookd_host_health **out)
     uv_mutex_unlock(&hosts_lock);
     if (!all)
         return 0;
-    qsort(all, n, sizeof(*all), cmp_host);
-    m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m > 0 && strcmp(all[m - 1].host, all[i].host) == 0)
-            hookd_health_merge(&all[m - 1], &all[i]);
-        else
-            all[m++] = all[i];
-    }
-    qsort(all, m, sizeof(*all), cmp_busy);
     *out = all;
-    return m;
+    return hookd_health_fold(all, n);
 }
 
 /* Writes a host key as a label value: backslash and quote escaped. */

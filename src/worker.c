@@ -454,27 +454,33 @@ static void warn_refused(const struct hookd_worker *w, const struct delivery *dl
                       dl->a.error);
 }
 
-/* Parks the delivery under its host, until until_ms unless the host's
- * circuit closes first. Parking makes no attempt, so it spends none of the
- * delivery's: its schedule goes on when it comes back. The caller releases
- * and frees it. */
-static void park(struct hookd_worker *w, struct delivery *dl, int64_t until_ms)
+/* Parks job, leased as tok, under key (a host key, or HOOKD_PARK_WEBHOOK and
+ * a webhook id) until until_ms. Parking makes no attempt, so it spends none
+ * of the delivery's: its schedule goes on when it comes back. */
+static void park_as(struct hookd_worker *w, const char *tok, const char *key, int64_t until_ms,
+                    const struct hookd_job *j)
 {
-    int64_t now = redis_now(w);
-    struct hookd_job j;
     struct hookd_buf b;
-    char tok[40];
+    int64_t now = redis_now(w);
     hookd_buf_init(&b, (size_t)64 << 20);
-    job_of(dl, dl->attempt, dl->a.error, &j);
-    snprintf(tok, sizeof(tok), "d:%s", dl->id);
-    if (hookd_job_encode(&j, &b) == 0)
-        hookd_queue_park(w->q, tok, dl->a.webhook->hostkey, until_ms < now ? now : until_ms, b.data,
-                         b.len);
+    if (hookd_job_encode(j, &b) == 0)
+        hookd_queue_park(w->q, tok, key, until_ms < now ? now : until_ms, b.data, b.len);
     else
         hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
-                    dl->id);
+                    j->delivery);
     hookd_buf_free(&b);
     hookd_metrics_count(HOOKD_M_PARKED, 1);
+}
+
+/* Parks the delivery under its host, until until_ms unless the host's
+ * circuit closes first. The caller releases and frees it. */
+static void park(struct hookd_worker *w, struct delivery *dl, int64_t until_ms)
+{
+    struct hookd_job j;
+    char tok[40];
+    job_of(dl, dl->attempt, dl->a.error, &j);
+    snprintf(tok, sizeof(tok), "d:%s", dl->id);
+    park_as(w, tok, dl->a.webhook->hostkey, until_ms, &j);
 }
 
 /* 1 when a failed attempt says its host is unwell (no answer, 429, 5xx),
@@ -811,18 +817,10 @@ static void probe_unused(struct hookd_worker *w, const char *host)
  * HOOKD_PARK_WEBHOOK), as it was: its attempts and last error stay. */
 static void park_job(struct hookd_worker *w, const struct hookd_item *it, struct hookd_job *job)
 {
-    struct hookd_buf b;
     char key[sizeof(HOOKD_PARK_WEBHOOK) + HOOKD_ID_MAX], tok[40];
     snprintf(key, sizeof(key), HOOKD_PARK_WEBHOOK "%s", job->webhook);
     snprintf(tok, sizeof(tok), "%.*s", (int)it->token_len, it->token);
-    hookd_buf_init(&b, (size_t)64 << 20);
-    if (hookd_job_encode(job, &b) == 0)
-        hookd_queue_park(w->q, tok, key, redis_now(w), b.data, b.len);
-    else
-        hookd_error("worker %d: cannot encode delivery %s; its lease will expire", w->index,
-                    job->delivery);
-    hookd_buf_free(&b);
-    hookd_metrics_count(HOOKD_M_PARKED, 1);
+    park_as(w, tok, key, 0, job);
 }
 
 /* Takes a delivery that failed before, or, when probe names a host, the

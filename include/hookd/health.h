@@ -115,6 +115,10 @@ int hookd_health_parse(const char *s, size_t len, struct hookd_host_health *h, c
  * least, the state is the worst (open, then half-open, then closed). */
 void hookd_health_merge(struct hookd_host_health *into, const struct hookd_host_health *one);
 
+/* Merges the n records of rows per host, in place, and orders them busiest
+ * first (in flight plus queued, then by host); returns how many remain. */
+size_t hookd_health_fold(struct hookd_host_health *rows, size_t n);
+
 /* The host key of a circuit field, checked: 1..HOOKD_HOSTKEY_MAX-1 bytes of
  * printable ASCII. 1 when valid. */
 int hookd_hostkey_valid(const char *s, size_t len);

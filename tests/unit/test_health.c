@@ -113,6 +113,52 @@ static void test_latency(void)
     CHECK(hookd_limit_get(&l) == 4);
 }
 
+/* Delayed ACKs: a few answers in 1 ms, most 44 ms late, at any limit. The
+ * latency did not rise; the limit must still grow. */
+static void test_bimodal_latency_is_no_rise(void)
+{
+    struct hookd_limit l;
+    hookd_limit_init(&l, 1000);
+    for (int i = 0; i < 3000; i++)
+        hookd_limit_sample(&l, 1000 + i * 5, HOOKD_SIGNAL_OK, i % 10 == 0 ? 1 : 44,
+                           hookd_limit_get(&l));
+    CHECK(l.cuts == 0);
+    CHECK(hookd_limit_get(&l) > 100);
+}
+
+static void test_health_records(void)
+{
+    struct hookd_host_health a, b, rows[3];
+    char out[HOOKD_HEALTH_RECORD_MAX], err[HOOKD_ERRLEN];
+    memset(&a, 0, sizeof(a));
+    snprintf(a.host, sizeof(a.host), "https://a.example:443");
+    snprintf(a.instance, sizeof(a.instance), "h:1/0");
+    snprintf(a.state, sizeof(a.state), "closed");
+    a.limit = 10, a.inflight = 3, a.ok = 90, a.failed = 10, a.latency_ms = 20, a.baseline_ms = 15;
+    int n = hookd_health_encode(&a, out, sizeof(out));
+    CHECK(n > 0);
+    CHECK(hookd_health_parse(out, (size_t)n, &b, err) == 0);
+    CHECK(strcmp(b.host, a.host) == 0 && b.limit == 10 && b.ok == 90 && b.latency_ms == 20);
+    static const char *const bad[] = {"[]", "{\"host\":\"x y\",\"state\":\"closed\"}",
+                                      "{\"host\":\"http://h:1\",\"state\":\"shut\"}", "{"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(hookd_health_parse(bad[i], strlen(bad[i]), &b, err) == HOOKD_EINVAL);
+    CHECK(hookd_health_parse(out, HOOKD_HEALTH_RECORD_MAX + 1, &b, err) == HOOKD_ETOOBIG);
+    /* Two loops of a, one of another host: a merges, busiest first. */
+    rows[0] = a;
+    rows[1] = a;
+    rows[1].latency_ms = 40, rows[1].ok = 10;
+    snprintf(rows[1].state, sizeof(rows[1].state), "open");
+    rows[2] = a;
+    snprintf(rows[2].host, sizeof(rows[2].host), "http://b:80");
+    rows[2].inflight = 100;
+    CHECK(hookd_health_fold(rows, 3) == 2);
+    CHECK(strcmp(rows[0].host, "http://b:80") == 0);
+    CHECK(rows[1].limit == 20 && rows[1].inflight == 6 && rows[1].ok == 100);
+    CHECK(strcmp(rows[1].state, "open") == 0);
+    CHECK(rows[1].latency_ms == 22); /* weighed by successes: (90 x 20 + 10 x 40) / 100 */
+}
+
 static void test_signals(void)
 {
     CHECK(hookd_signal_of(200, 0) == HOOKD_SIGNAL_OK);
@@ -156,5 +202,7 @@ int main(void)
     test_latency();
     test_signals();
     test_circuit();
+    test_bimodal_latency_is_no_rise();
+    test_health_records();
     return CHECK_REPORT();
 }
