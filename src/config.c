@@ -102,7 +102,7 @@ static const struct opt opts[] = {
     {.name = "concurrency", .env = "HOOKD_CONCURRENCY", .kind = OPT_INT, .arg = "N",
      .def = "8192", .min = 1, .max = 100000, .off = OFF(concurrency),
      .help = "Deliveries held per process, running or waiting for their host "
-             "(docs/health.md: about 10 KiB each in flight)"},
+             "(docs/health.md: about 20 KB each in flight)"},
     {.name = "host-concurrency", .env = "HOOKD_HOST_CONCURRENCY", .kind = OPT_INT, .arg = "N",
      .def = "4096", .min = 1, .max = 100000, .off = OFF(host_concurrency),
      .help = "Most deliveries in flight per receiver host and process; within it hookd learns "
