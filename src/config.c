@@ -104,7 +104,7 @@ static const struct opt opts[] = {
      .help = "Deliveries held per process, running or waiting for their host "
              "(docs/health.md: about 20 KB each in flight)"},
     {.name = "host-concurrency", .env = "HOOKD_HOST_CONCURRENCY", .kind = OPT_INT, .arg = "N",
-     .def = "4096", .min = 1, .max = 100000, .off = OFF(host_concurrency),
+     .def = "2048", .min = 1, .max = 100000, .off = OFF(host_concurrency),
      .help = "Most deliveries in flight per receiver host and process; within it hookd learns "
              "each host's limit (docs/health.md)"},
     {.name = "probe-max", .env = "HOOKD_PROBE_MAX", .kind = OPT_DURATION, .arg = "DUR",
