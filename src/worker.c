@@ -548,6 +548,10 @@ static void on_attempt_done(struct hookd_attempt *a)
     struct hookd_worker *w = dl->w;
     w->inflight--;
     if (a->parked) {
+        char key[HOOKD_LOG_LIMIT_KEY_MAX];
+        snprintf(key, sizeof(key), "park %.150s", a->webhook->hostkey);
+        hookd_log_limited(HOOKD_LOG_INFO, key, "worker %d: deliveries parked in Redis: %s",
+                          w->index, a->error);
         park(w, dl, a->park_until + w->clock_offset);
     } else if (a->aborted) {
         hookd_metrics_count(HOOKD_M_GIVEN_BACK, 1);
