@@ -93,6 +93,10 @@ static const struct opt opts[] = {
      .help = "File holding the Redis address, read as --redis-url (at most 4KiB; one trailing "
              "newline is ignored), so that a password is not on the command line; "
              "use it instead of --redis-url"},
+    {.name = "redis-timeout", .env = "HOOKD_REDIS_TIMEOUT", .kind = OPT_DURATION, .arg = "DUR",
+     .def = "5s", .min = 500, .max = 10 * 60 * SEC_MS, .off = OFF(redis_timeout_ms),
+     .help = "Longest wait for a Redis reply; past it the connection is declared dead, closed "
+             "and opened again, and its unanswered settlements are sent again"},
     {.name = "prefix", .env = "HOOKD_PREFIX", .kind = OPT_STRING, .arg = "NAME", .def = "hookd",
      .off = OFF(prefix), .check = check_prefix,
      .help = "Key namespace: keys are {NAME}:...; 1 to 64 of A-Z a-z 0-9 _ . : -"},

@@ -22,6 +22,7 @@
 
 #include "hookd/health.h"
 #include "hookd/job.h"
+#include "hookd/metrics.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
 
@@ -384,6 +385,7 @@ struct hookd_queue {
     redisAsyncContext *wac;           /* the wake connection, NULL when down */
     enum wstate wstate;               /* the wake connection's state */
     int waiting;                      /* a BLMOVE is in flight on wac */
+    uint64_t quiet_ms;                /* when the main connection last waited for nothing */
     int64_t wait_since;               /* when it was sent, our clock, ms */
     int wake_told;                    /* a failure was told since a wait last worked */
     uv_timer_t wake_reconnect;        /* its backoff timer */
@@ -686,12 +688,15 @@ struct redis_uv {
     redisAsyncContext *ac; /* NULL once hiredis has cleaned up */
     uv_poll_t poll;        /* watches the connection's fd */
     int events;            /* UV_READABLE|UV_WRITABLE hiredis wants */
+    uint64_t heard_ms;     /* when the socket was last readable (uv_now), for the watchdog */
 };
 
 static void redis_uv_on_poll(uv_poll_t *handle, int status, int events)
 {
     struct redis_uv *p = handle->data;
     int ev = status ? p->events : events;
+    if (ev & UV_READABLE)
+        p->heard_ms = uv_now(handle->loop);
     if (p->ac && (ev & UV_READABLE))
         redisAsyncHandleRead(p->ac);
     if (p->ac && (ev & UV_WRITABLE))
@@ -758,6 +763,7 @@ static int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
     }
     p->ac = ac;
     p->poll.data = p;
+    p->heard_ms = uv_now(loop);
     ac->ev.addRead = redis_uv_add_read;
     ac->ev.delRead = redis_uv_del_read;
     ac->ev.addWrite = redis_uv_add_write;
@@ -1065,6 +1071,36 @@ int hookd_queue_wait(struct hookd_queue *q)
 
 /* Ends a wait that went unanswered far past its timeout: the connection is
  * half dead (a lost peer without a reset). Runs on the twice-a-second tick. */
+/* Declares the main connection dead when a reply is later than
+ * --redis-timeout: it waits for one, and has heard nothing since the later
+ * of its last read and the last tick it waited for nothing (so a command
+ * sent after a quiet spell gets the whole timeout). A Redis that is stopped
+ * or cut off by a silent network never closes the socket, and hiredis' async
+ * commands have no timeout of their own. Freeing the context calls the
+ * pending callbacks with no reply and on_disconnect, which keeps the
+ * unanswered settle unit and reconnects. */
+static void main_watchdog(struct hookd_queue *q)
+{
+    redisAsyncContext *ac = q->ac;
+    uint64_t now = uv_now(q->loop);
+    if (!ac || !ac->replies.head) {
+        q->quiet_ms = now;
+        return;
+    }
+    const struct redis_uv *p = ac->ev.data;
+    uint64_t since = p && p->heard_ms > q->quiet_ms ? p->heard_ms : q->quiet_ms;
+    if (now - since <= (uint64_t)q->cfg->redis_timeout_ms)
+        return;
+    hookd_metrics_count(HOOKD_M_REDIS_STALLS, 1);
+    emit_error(q,
+               "redis: %s:%d answered nothing for %llu ms (--redis-timeout %lld ms); closing "
+               "the connection and connecting again",
+               q->addr.path[0] ? q->addr.path : q->addr.host, q->addr.path[0] ? 0 : q->addr.port,
+               (unsigned long long)(now - since), (long long)q->cfg->redis_timeout_ms);
+    q->quiet_ms = now;
+    redisAsyncFree(ac);
+}
+
 static void wake_watchdog(struct hookd_queue *q)
 {
     if (q->waiting && (int64_t)uv_now(q->loop) - q->wait_since > HOOKD_QUEUE_WAIT_MS + 2000)
@@ -1239,6 +1275,7 @@ static void on_tick(uv_timer_t *t)
 {
     load_registry(t->data);
     tend(t->data);
+    main_watchdog(t->data);
     wake_watchdog(t->data);
 }
 

@@ -41,6 +41,7 @@ struct hookd_config {
     int64_t retry_max_delay_ms;     /* cap on one delay */
     int max_attempts;               /* attempts before the dead list */
     int64_t lease_ms;               /* how long taken work stays with a worker */
+    int64_t redis_timeout_ms;       /* a Redis reply this late ends the connection */
     int64_t drain_timeout_ms;       /* SIGTERM grace */
     int64_t probe_max_ms;           /* longest interval between circuit probes */
     int64_t disable_after_ms;       /* failing window before auto-disable, 0: off */

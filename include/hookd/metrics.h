@@ -33,6 +33,7 @@ enum hookd_counter {
     HOOKD_M_HTTP_5XX,          /* ...{class="5xx"} */
     HOOKD_M_HTTP_ERROR,        /* ...{class="error"} (no status: timeout, refused, ...) */
     HOOKD_M_REDIS_RECONNECTS,  /* hookd_redis_reconnects_total */
+    HOOKD_M_REDIS_STALLS,      /* hookd_redis_watchdog_trips_total */
     HOOKD_M_CIRCUIT_OPENED,    /* hookd_circuit_transitions_total{to="open"} */
     HOOKD_M_CIRCUIT_REOPENED,  /* ...{to="reopen"}: a probe failed */
     HOOKD_M_CIRCUIT_CLOSED,    /* ...{to="closed"}: a probe succeeded */
