@@ -3,19 +3,87 @@ the watchdog declares the connection dead after --redis-timeout, /readyz and
 hookd_redis_up say so, and deliveries resume once Redis answers again, with
 nothing lost."""
 
-import json
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HookdCase, free_port, wait_for  # noqa: E402
+from harness import Hookd, HookdCase, free_port, wait_for  # noqa: E402
 from test_crash import envelopes  # noqa: E402
 from test_metrics import fetch, samples  # noqa: E402
 
 N = 400
+
+
+class SilentProxy:
+    """A TCP proxy on a spare loopback port in front of a Redis. freeze()
+    makes every connection open at that moment go silent (kept open, nothing
+    forwarded either way, as a network that drops packets does); connections
+    made afterwards are forwarded as usual."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.conns = []   # [client, server, frozen] of each connection
+        self.accepted = 0
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            rec = [c, s, False]
+            with self.lock:
+                self.conns.append(rec)
+                self.accepted += 1
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self._pump, args=(rec, a, b), daemon=True).start()
+
+    def _pump(self, rec, src, dst):
+        while not self.stop.is_set():
+            if rec[2]:
+                time.sleep(0.05)  # silent: read nothing, send nothing
+                continue
+            try:
+                src.settimeout(0.05)
+                data = src.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data or rec[2]:
+                if not data:
+                    return
+                continue
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def freeze(self):
+        with self.lock:
+            for rec in self.conns:
+                rec[2] = True
+
+    def close(self):
+        self.stop.set()
+        self.lsock.close()
+        with self.lock:
+            for c, s, _ in self.conns:
+                c.close()
+                s.close()
 
 
 class Stall(HookdCase):
@@ -72,6 +140,35 @@ class Stall(HookdCase):
         self.assertRegex(w.log(), r"127\.0\.0\.1:%d answered nothing for \d+ ms"
                          % self.redis_server.port)
         self.assertTrue(w.alive())
+
+
+    def test_silent_network_reconnects_through_a_new_connection(self):
+        proxy = SilentProxy(self.redis_server.port)
+        self.addCleanup(proxy.close)
+        h = Hookd(proxy.port, prefix=self.h.prefix)
+        self.addCleanup(h.close)
+        prefix = self.path("ok", "silent")
+        self.h.add_webhook(self.url("ok", "silent"))
+        w = h.start_worker(env={"HOOKD_REDIS_TIMEOUT": "2s", "HOOKD_THREADS": "1"})
+        rc, out, err = self.h.cli("enqueue", "-", input=envelopes(50, tag="s1"), timeout=60)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(wait_for(lambda: len(self.recv.distinct_ids(prefix)) >= 50, 15))
+        before = proxy.accepted
+        proxy.freeze()
+        t0 = time.monotonic()
+        # pushed straight to Redis: only a worker that reconnected can take them
+        rc, out, err = self.h.cli("enqueue", "-", input=envelopes(50, tag="s2"), timeout=60)
+        self.assertEqual(rc, 0, err)
+        got = wait_for(lambda: len(self.recv.distinct_ids(prefix)) >= 100, 2 + 5 + 5)
+        took = time.monotonic() - t0
+        print("\nsilent network: %d new connections, all 50 new events delivered %.1f s after "
+              "the freeze" % (proxy.accepted - before, took))
+        self.assertTrue(got, "%d of 100 after %.1f s\n%s" % (
+            len(self.recv.distinct_ids(prefix)), took, w.log()[-2000:]))
+        self.assertGreater(proxy.accepted, before, "no new connection through the proxy")
+        self.assertTrue(wait_for(self.queues_empty, 15))
+        self.assertEqual(self.r.llen(self.k("dead")), 0)
+        self.assertIn("answered nothing for", w.log())
 
 
 if __name__ == "__main__":
