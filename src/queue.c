@@ -386,6 +386,9 @@ struct hookd_queue {
     enum wstate wstate;               /* the wake connection's state */
     int waiting;                      /* a BLMOVE is in flight on wac */
     uint64_t quiet_ms;                /* when the main connection last waited for nothing */
+    uv_getaddrinfo_t resolve;         /* resolving addr.host off the loop */
+    int resolving;                    /* resolve is in flight */
+    char ip[64];                      /* what addr.host last resolved to, "" before */
     int64_t wait_since;               /* when it was sent, our clock, ms */
     int wake_told;                    /* a failure was told since a wait last worked */
     uv_timer_t wake_reconnect;        /* its backoff timer */
@@ -802,8 +805,9 @@ static uint64_t backoff_next(int64_t *backoff_ms)
 static redisAsyncContext *conn_open(struct hookd_queue *q, redisConnectCallback *on_conn,
                                     redisDisconnectCallback *on_disc, char *why)
 {
+    const char *host = q->ip[0] ? q->ip : q->addr.host;
     redisAsyncContext *ac = q->addr.path[0] ? redisAsyncConnectUnix(q->addr.path)
-                                            : redisAsyncConnect(q->addr.host, q->addr.port);
+                                            : redisAsyncConnect(host, q->addr.port);
     if (!ac || ac->err || redis_uv_attach(ac, q->loop) != REDIS_OK) {
         const char *reason = "cannot watch its socket";
         if (!ac)
@@ -928,7 +932,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", SCRIPTS[i]);
 }
 
-static void start_connect(struct hookd_queue *q)
+static void connect_now(struct hookd_queue *q)
 {
     char why[HOOKD_ERRLEN];
     redisAsyncContext *ac = conn_open(q, on_connect, on_disconnect, why);
@@ -939,6 +943,66 @@ static void start_connect(struct hookd_queue *q)
         return;
     }
     q->ac = ac;
+}
+
+/* The name of addr.host resolved: connect to its first address, which
+ * hiredis then takes without a lookup of its own. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct hookd_queue *q = req->data;
+    char ip[sizeof(q->ip)] = "";
+    q->resolving = 0;
+    if (status == 0 && res && res->ai_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+    else if (status == 0 && res && res->ai_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
+    uv_freeaddrinfo(res);
+    if (q->closing) {
+        went_down(q);
+        return;
+    }
+    if (!ip[0]) {
+        emit_error(q, "redis: cannot resolve %s: %s", q->addr.host,
+                   status ? uv_strerror(status) : "no IPv4 or IPv6 address");
+        went_down(q);
+        return;
+    }
+    memcpy(q->ip, ip, sizeof(ip));
+    connect_now(q);
+}
+
+/* 1 when addr.host is a name, not an IP address or a Unix socket. */
+static int host_is_name(const struct hookd_queue *q)
+{
+    unsigned char bin[16];
+    return !q->addr.path[0] && uv_inet_pton(AF_INET, q->addr.host, bin) != 0 &&
+           uv_inet_pton(AF_INET6, q->addr.host, bin) != 0;
+}
+
+/* Connects, first resolving addr.host on libuv's thread pool when it is a
+ * name: a blocking getaddrinfo would stall the loop at every reconnect, and
+ * a name re-pointed (failover by DNS) is followed at the next one. */
+static void start_connect(struct hookd_queue *q)
+{
+    if (!host_is_name(q)) {
+        connect_now(q);
+        return;
+    }
+    if (q->resolving)
+        return;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    q->state = Q_CONNECTING;
+    q->resolve.data = q;
+    int rc = uv_getaddrinfo(q->loop, &q->resolve, on_resolved, q->addr.host, NULL, &hints);
+    if (rc != 0) {
+        emit_error(q, "redis: cannot resolve %s: %s", q->addr.host, uv_strerror(rc));
+        went_down(q);
+        return;
+    }
+    q->resolving = 1;
 }
 
 /* ---- the wake connection ----
@@ -1018,6 +1082,11 @@ static void start_wake(struct hookd_queue *q)
     char why[HOOKD_ERRLEN];
     if (q->closing || q->wstate == W_OFF)
         return;
+    if (host_is_name(q) && !q->ip[0]) {
+        /* It connects to what the main connection resolved, once it has. */
+        uv_timer_start(&q->wake_reconnect, on_wake_timer, 100, 0);
+        return;
+    }
     q->wstate = W_CONNECTING;
     q->wac = conn_open(q, on_wake_connect, on_wake_disconnect, why);
     if (!q->wac)
@@ -1880,6 +1949,10 @@ static void maybe_finish_close(struct hookd_queue *q)
     if (q->ac) {
         redisAsyncContext *ac = q->ac;
         redisAsyncDisconnect(ac); /* on_disconnect calls back into here */
+        return;
+    }
+    if (q->resolving) {
+        uv_cancel((uv_req_t *)&q->resolve); /* on_resolved calls back into here */
         return;
     }
     q->state = Q_CLOSED;

@@ -4,9 +4,12 @@ hookd_redis_up say so, and deliveries resume once Redis answers again, with
 nothing lost."""
 
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -169,6 +172,64 @@ class Stall(HookdCase):
         self.assertTrue(wait_for(self.queues_empty, 15))
         self.assertEqual(self.r.llen(self.k("dead")), 0)
         self.assertIn("answered nothing for", w.log())
+
+
+    def test_name_re_pointed_between_reconnects_is_followed(self):
+        # Failover by DNS: redis.hookd.test names Redis A, then B (same port,
+        # other loopback addresses). The worker runs in a mount namespace of
+        # its own (unshare -m) whose /etc/hosts is a file of this test, so
+        # the machine's is never touched; hookd resolves the name off the
+        # loop at every connect, and so follows it.
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.fail("needs root and unshare(1) for a private /etc/hosts (CI runs as root)")
+        port = free_port()
+        tmp = tempfile.mkdtemp(prefix="hookd-dns-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        servers = {}
+        for ip in ("127.0.0.2", "127.0.0.3"):
+            d = os.path.join(tmp, ip)
+            os.mkdir(d)
+            servers[ip] = subprocess.Popen(
+                ["redis-server", "--bind", ip, "--port", str(port), "--save", "",
+                 "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL)
+            self.addCleanup(lambda p=servers[ip]: (p.kill(), p.wait()))
+        hosts = os.path.join(tmp, "hosts")
+
+        def point(ip):
+            with open(hosts, "w") as f:  # in place: the bind mount sees it
+                f.write("127.0.0.1 localhost\n%s redis.hookd.test\n" % ip)
+        point("127.0.0.2")
+        h = Hookd(port, prefix=self.h.prefix)
+        self.addCleanup(h.close)
+        h.redis_url = "redis://redis.hookd.test:%d/0" % port
+
+        def cli_at(ip, *args, **kw):
+            rc, out, err = h.cli(*args, env={"HOOKD_REDIS_URL": "redis://%s:%d/0" % (ip, port)},
+                                 **kw)
+            self.assertEqual(rc, 0, err)
+            return out
+        self.assertTrue(wait_for(lambda: all(
+            subprocess.run(["redis-cli", "-h", ip, "-p", str(port), "ping"],
+                           capture_output=True).stdout.strip() == b"PONG" for ip in servers), 10))
+        for ip in servers:
+            cli_at(ip, "webhook", "add", "--url", self.url("ok", "dns"), "--id", "wh_dns")
+        w = h.start_worker(env={"HOOKD_THREADS": "1"},
+                           wrapper=["unshare", "-m", "sh", "-c",
+                                    'mount --bind "$0" /etc/hosts && exec "$@"', hosts])
+        prefix = self.path("ok", "dns")
+        cli_at("127.0.0.2", "enqueue", "-", input=envelopes(20, tag="a"))
+        self.assertTrue(wait_for(lambda: len(self.recv.distinct_ids(prefix)) >= 20, 15),
+                        w.log()[-2000:])
+        point("127.0.0.3")
+        servers["127.0.0.2"].kill()
+        t0 = time.monotonic()
+        cli_at("127.0.0.3", "enqueue", "-", input=envelopes(20, tag="b"))
+        got = wait_for(lambda: len(self.recv.distinct_ids(prefix)) >= 40, 20)
+        print("\nre-pointed name: B's 20 events delivered %.1f s after A was killed"
+              % (time.monotonic() - t0))
+        self.assertTrue(got, "%d of 40\n%s" % (len(self.recv.distinct_ids(prefix)),
+                                                w.log()[-3000:]))
+        self.assertTrue(w.alive())
 
 
 if __name__ == "__main__":
