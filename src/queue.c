@@ -24,6 +24,7 @@
 #include "hookd/job.h"
 #include "hookd/metrics.h"
 #include "hookd/redis_uv.h"
+#include "hookd/resp.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
 
@@ -330,7 +331,6 @@ enum {
     ACK_RUN_DIGITS = 4,     /* width of a run's count */
     TAKE_ITEMS_STACK = 128, /* items of a take kept on the stack */
     TOKEN_EVENT_MAX = 24,   /* "e:" and up to 20 digits and the NUL */
-    RESP_GATHER = 1024,     /* bytes a RESP writer gathers before an append */
 };
 _Static_assert(ACK_RUN_MAX < 10000, "an ack run's count must fit its four digits");
 
@@ -436,126 +436,6 @@ static void maybe_finish_close(struct hookd_queue *q);
 static void emit_error(struct hookd_queue *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- RESP ---- */
-
-/* Writes a RESP length line (type, n in decimal, CRLF) at out, which has
- * room for 23 bytes (the digits' NUL lands where CR goes); returns its
- * length. */
-static size_t resp_line(char *out, char type, size_t n)
-{
-    out[0] = type;
-    size_t k = 1 + hookd_u64_fmt(out + 1, n);
-    out[k++] = '\r';
-    out[k++] = '\n';
-    return k;
-}
-
-/* A RESP writer in front of a buffer: short writes gather on the stack and
- * reach the buffer in one append. The first error sticks; what was written
- * then is for the caller to cut off. */
-struct resp_w {
-    struct hookd_buf *b;   /* where the bytes go */
-    size_t len;            /* bytes gathered in buf */
-    int rc;                /* first error, 0 when none */
-    char buf[RESP_GATHER]; /* bytes not yet in b */
-};
-
-static void w_init(struct resp_w *w, struct hookd_buf *b)
-{
-    w->b = b;
-    w->len = 0;
-    w->rc = 0;
-}
-
-static void w_flush(struct resp_w *w)
-{
-    if (w->len && !w->rc)
-        w->rc = hookd_buf_add(w->b, w->buf, w->len);
-    w->len = 0;
-}
-
-static void w_raw(struct resp_w *w, const void *p, size_t n)
-{
-    if (n > sizeof(w->buf) - w->len) {
-        w_flush(w);
-        if (n > sizeof(w->buf)) {
-            if (!w->rc)
-                w->rc = hookd_buf_add(w->b, p, n);
-            return;
-        }
-    }
-    if (n)
-        memcpy(w->buf + w->len, p, n);
-    w->len += n;
-}
-
-static void w_line(struct resp_w *w, char type, size_t n)
-{
-    char line[24];
-    w_raw(w, line, resp_line(line, type, n));
-}
-
-static void w_bulk(struct resp_w *w, const void *p, size_t n)
-{
-    if (n + 25 <= sizeof(w->buf) - w->len) {
-        /* The usual short argument, written in place. */
-        char *o = w->buf + w->len;
-        size_t k = resp_line(o, '$', n);
-        if (n)
-            memcpy(o + k, p, n);
-        k += n;
-        o[k++] = '\r';
-        o[k++] = '\n';
-        w->len += k;
-        return;
-    }
-    w_line(w, '$', n);
-    w_raw(w, p, n);
-    w_raw(w, "\r\n", 2);
-}
-
-static void w_str(struct resp_w *w, const char *s)
-{
-    w_bulk(w, s, strlen(s));
-}
-
-static void w_i64(struct resp_w *w, int64_t v)
-{
-    char s[HOOKD_I64_LEN];
-    w_bulk(w, s, hookd_i64_fmt(s, v));
-}
-
-/* Where in the buffer the next byte written will be. */
-static size_t w_pos(const struct resp_w *w)
-{
-    return w->b->len + w->len;
-}
-
-/* Flushes; returns the first error. */
-static int w_end(struct resp_w *w)
-{
-    w_flush(w);
-    return w->rc;
-}
-
-int hookd_queue_resp_array(struct hookd_buf *b, size_t n)
-{
-    char line[24];
-    return hookd_buf_add(b, line, resp_line(line, '*', n));
-}
-
-int hookd_queue_resp_bulk(struct hookd_buf *b, const void *p, size_t len)
-{
-    struct resp_w w;
-    size_t at = b->len;
-    w_init(&w, b);
-    w_bulk(&w, p, len);
-    int rc = w_end(&w);
-    if (rc)
-        hookd_buf_truncate(b, at);
-    return rc;
-}
-
 /* ---- the pending batch ---- */
 
 static void batch_init(struct batch *b)
@@ -615,23 +495,23 @@ static int op_done(struct hookd_queue *q, const struct mark *m, int rc)
 
 /* Appends one script argument; any argument but an ack token ends the open
  * ack run. */
-static void op_arg(struct batch *b, struct resp_w *w, const void *p, size_t len)
+static void op_arg(struct batch *b, struct hookd_resp_w *w, const void *p, size_t len)
 {
     b->nargs++;
     b->run_at = 0;
-    w_bulk(w, p, len);
+    hookd_resp_bulk(w, p, len);
 }
 
-static void op_str(struct batch *b, struct resp_w *w, const char *s)
+static void op_str(struct batch *b, struct hookd_resp_w *w, const char *s)
 {
     op_arg(b, w, s, strlen(s));
 }
 
-static void op_i64(struct batch *b, struct resp_w *w, int64_t v)
+static void op_i64(struct batch *b, struct hookd_resp_w *w, int64_t v)
 {
     b->nargs++;
     b->run_at = 0;
-    w_i64(w, v);
+    hookd_resp_i64(w, v);
 }
 
 /* Writes the open ack run's count into its four digits. */
@@ -652,7 +532,7 @@ static int unit_build(struct hookd_queue *q)
     hookd_buf_reset(&u->resp);
     u->eval_len = 0;
     if (b->nargs) {
-        if ((rc = hookd_queue_resp_array(&u->resp, SETTLE_HEAD_ARGS + b->nargs)) ||
+        if ((rc = hookd_resp_add_array(&u->resp, SETTLE_HEAD_ARGS + b->nargs)) ||
             (rc = hookd_buf_add(&u->resp, q->settle_head.data, q->settle_head.len)) ||
             (rc = hookd_buf_add(&u->resp, b->ops.data, b->ops.len)))
             goto fail;
@@ -1350,25 +1230,25 @@ int hookd_queue_take(struct hookd_queue *q, int n, size_t budget)
     if (q->state != Q_READY || q->taking || q->closing)
         return HOOKD_EREDIS;
     struct hookd_buf *b = &q->cmd;
-    struct resp_w w;
+    struct hookd_resp_w w;
     hookd_buf_reset(b);
-    w_init(&w, b);
-    w_line(&w, '*', 18);
-    w_str(&w, "EVALSHA");
-    w_str(&w, q->sha[S_TAKE]);
-    w_str(&w, "7");
+    hookd_resp_init(&w, b);
+    hookd_resp_line(&w, '*', 18);
+    hookd_resp_str(&w, "EVALSHA");
+    hookd_resp_str(&w, q->sha[S_TAKE]);
+    hookd_resp_str(&w, "7");
     static const int keys[] = {K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_REV, K_WEBHOOKS};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        w_str(&w, q->key[keys[i]]);
-    w_str(&w, q->lease);
-    w_i64(&w, n);
-    w_str(&w, q->cfg->prefix);
-    w_str(&w, q->rev);
-    w_i64(&w, q->cfg->max_envelope);
-    w_i64(&w, (int64_t)hookd_job_max((size_t)q->cfg->max_envelope));
-    w_i64(&w, (int64_t)budget);
-    w_i64(&w, HOOKD_QUEUE_CUT_KEEP);
-    int rc = w_end(&w);
+        hookd_resp_str(&w, q->key[keys[i]]);
+    hookd_resp_str(&w, q->lease);
+    hookd_resp_i64(&w, n);
+    hookd_resp_str(&w, q->cfg->prefix);
+    hookd_resp_str(&w, q->rev);
+    hookd_resp_i64(&w, q->cfg->max_envelope);
+    hookd_resp_i64(&w, (int64_t)hookd_job_max((size_t)q->cfg->max_envelope));
+    hookd_resp_i64(&w, (int64_t)budget);
+    hookd_resp_i64(&w, HOOKD_QUEUE_CUT_KEEP);
+    int rc = hookd_resp_end(&w);
     if (rc)
         return rc;
     if (redisAsyncFormattedCommand(q->ac, on_take, NULL, b->data, b->len) != REDIS_OK)
@@ -1503,18 +1383,18 @@ int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     size_t run_at = b->run_at;
     if (!run_at || b->run_n == ACK_RUN_MAX) {
         op_arg(b, &w, "a", 1);
         op_arg(b, &w, "0000", ACK_RUN_DIGITS);
-        run_at = w_pos(&w) - 2 - ACK_RUN_DIGITS;
+        run_at = hookd_resp_pos(&w) - 2 - ACK_RUN_DIGITS;
         b->run_n = 0;
     }
     b->nargs++;
-    w_bulk(&w, token, len);
-    int rc = w_end(&w);
+    hookd_resp_bulk(&w, token, len);
+    int rc = hookd_resp_end(&w);
     if (rc == 0) {
         b->run_at = run_at;
         b->run_n++;
@@ -1528,13 +1408,13 @@ int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms, 
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "r", 1);
     op_str(b, &w, token);
     op_i64(b, &w, due_ms);
     op_arg(b, &w, job, job_len);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
@@ -1542,12 +1422,12 @@ int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *recor
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "x", 1);
     op_str(b, &w, token);
     op_arg(b, &w, record, record_len);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason,
@@ -1555,14 +1435,14 @@ int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const cha
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "g", 1);
     op_str(b, &w, webhook_id);
     op_str(b, &w, reason);
     op_i64(b, &w, now_ms);
     op_str(b, &w, last_error);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host, int64_t until_ms,
@@ -1570,14 +1450,14 @@ int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host,
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "p", 1);
     op_str(b, &w, token);
     op_str(b, &w, host);
     op_i64(b, &w, until_ms);
     op_arg(b, &w, job, job_len);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_circuit_open(struct hookd_queue *q, const char *host, int64_t now_ms,
@@ -1585,27 +1465,27 @@ int hookd_queue_circuit_open(struct hookd_queue *q, const char *host, int64_t no
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "o", 1);
     op_str(b, &w, host);
     op_i64(b, &w, now_ms);
     op_i64(b, &w, min_ms);
     op_i64(b, &w, max_ms);
     op_arg(b, &w, reopen ? "1" : "0", 1);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_circuit_close(struct hookd_queue *q, const char *host, int64_t now_ms)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "k", 1);
     op_str(b, &w, host);
     op_i64(b, &w, now_ms);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_failing(struct hookd_queue *q, const char *webhook_id, int64_t now_ms,
@@ -1613,39 +1493,39 @@ int hookd_queue_failing(struct hookd_queue *q, const char *webhook_id, int64_t n
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "f", 1);
     op_str(b, &w, webhook_id);
     op_i64(b, &w, now_ms);
     op_i64(b, &w, window_ms);
     op_str(b, &w, reason);
     op_str(b, &w, last_error);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_healthy(struct hookd_queue *q, const char *webhook_id)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "h", 1);
     op_str(b, &w, webhook_id);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_health(struct hookd_queue *q, const char *field, const char *value)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, value ? "H" : "D", 1);
     op_str(b, &w, field);
     if (value)
         op_str(b, &w, value);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *const *fields)
@@ -1656,18 +1536,18 @@ int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *c
     while (fields[n])
         n++;
     size_t pre = strlen(q->log_key), idlen = strlen(webhook_id);
-    struct resp_w w;
-    w_init(&w, &b->logs);
-    w_line(&w, '*', 6 + n);
-    w_raw(&w, "$4\r\nXADD\r\n", 10);
-    w_line(&w, '$', pre + idlen);
-    w_raw(&w, q->log_key, pre);
-    w_raw(&w, webhook_id, idlen);
-    w_raw(&w, "\r\n", 2);
-    w_raw(&w, q->xadd_mid.data, q->xadd_mid.len);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->logs);
+    hookd_resp_line(&w, '*', 6 + n);
+    hookd_resp_raw(&w, "$4\r\nXADD\r\n", 10);
+    hookd_resp_line(&w, '$', pre + idlen);
+    hookd_resp_raw(&w, q->log_key, pre);
+    hookd_resp_raw(&w, webhook_id, idlen);
+    hookd_resp_raw(&w, "\r\n", 2);
+    hookd_resp_raw(&w, q->xadd_mid.data, q->xadd_mid.len);
     for (size_t i = 0; i < n; i++)
-        w_str(&w, fields[i]);
-    int rc = w_end(&w);
+        hookd_resp_str(&w, fields[i]);
+    int rc = hookd_resp_end(&w);
     if (rc == 0)
         rc = hookd_buf_add(&b->ends, &b->logs.len, sizeof(b->logs.len));
     return op_done(q, &m, rc);
@@ -1677,12 +1557,12 @@ int hookd_queue_count(struct hookd_queue *q, const char *counter, int64_t n)
 {
     struct batch *b = &q->pending;
     struct mark m = batch_mark(b);
-    struct resp_w w;
-    w_init(&w, &b->ops);
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &b->ops);
     op_arg(b, &w, "c", 1);
     op_str(b, &w, counter);
     op_i64(b, &w, n);
-    return op_done(q, &m, w_end(&w));
+    return op_done(q, &m, hookd_resp_end(&w));
 }
 
 /* ---- renew ---- */
@@ -1692,18 +1572,18 @@ int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n
     if (q->state != Q_READY || n == 0)
         return q->state == Q_READY ? 0 : HOOKD_EREDIS;
     struct hookd_buf *b = &q->cmd;
-    struct resp_w w;
+    struct hookd_resp_w w;
     hookd_buf_reset(b);
-    w_init(&w, b);
-    w_line(&w, '*', 5 + n);
-    w_str(&w, "EVALSHA");
-    w_str(&w, q->sha[S_RENEW]);
-    w_str(&w, "1");
-    w_str(&w, q->key[K_LEASES]);
-    w_str(&w, q->lease);
+    hookd_resp_init(&w, b);
+    hookd_resp_line(&w, '*', 5 + n);
+    hookd_resp_str(&w, "EVALSHA");
+    hookd_resp_str(&w, q->sha[S_RENEW]);
+    hookd_resp_str(&w, "1");
+    hookd_resp_str(&w, q->key[K_LEASES]);
+    hookd_resp_str(&w, q->lease);
     for (size_t i = 0; i < n; i++)
-        w_str(&w, tokens[i]);
-    int rc = w_end(&w);
+        hookd_resp_str(&w, tokens[i]);
+    int rc = hookd_resp_end(&w);
     if (rc)
         return rc;
     rc = redisAsyncFormattedCommand(q->ac, NULL, NULL, b->data, b->len);
@@ -1719,35 +1599,35 @@ _Static_assert(HOOKD_QUEUE_WAIT_MS >= 1000 && HOOKD_QUEUE_WAIT_MS % 1000 == 0,
  * BLMOVE. */
 static int write_heads(struct hookd_queue *q)
 {
-    struct resp_w w;
-    w_init(&w, &q->settle_head);
-    w_str(&w, "EVALSHA");
-    w_str(&w, q->sha[S_SETTLE]);
-    w_str(&w, "5");
+    struct hookd_resp_w w;
+    hookd_resp_init(&w, &q->settle_head);
+    hookd_resp_str(&w, "EVALSHA");
+    hookd_resp_str(&w, q->sha[S_SETTLE]);
+    hookd_resp_str(&w, "5");
     static const int keys[] = {K_LEASES, K_JOBS, K_RETRY, K_DEAD, K_STATS};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        w_str(&w, q->key[keys[i]]);
-    w_str(&w, q->cfg->prefix);
-    w_i64(&w, q->cfg->dead_max);
-    int rc = w_end(&w);
+        hookd_resp_str(&w, q->key[keys[i]]);
+    hookd_resp_str(&w, q->cfg->prefix);
+    hookd_resp_i64(&w, q->cfg->dead_max);
+    int rc = hookd_resp_end(&w);
     if (rc)
         return rc;
-    w_init(&w, &q->wake_cmd);
-    w_line(&w, '*', 6);
-    w_str(&w, "BLMOVE");
-    w_str(&w, q->key[K_EVENTS]);
-    w_str(&w, q->key[K_EVENTS]);
-    w_str(&w, "RIGHT");
-    w_str(&w, "RIGHT");
-    w_i64(&w, HOOKD_QUEUE_WAIT_MS / 1000);
-    if ((rc = w_end(&w)) != 0)
+    hookd_resp_init(&w, &q->wake_cmd);
+    hookd_resp_line(&w, '*', 6);
+    hookd_resp_str(&w, "BLMOVE");
+    hookd_resp_str(&w, q->key[K_EVENTS]);
+    hookd_resp_str(&w, q->key[K_EVENTS]);
+    hookd_resp_str(&w, "RIGHT");
+    hookd_resp_str(&w, "RIGHT");
+    hookd_resp_i64(&w, HOOKD_QUEUE_WAIT_MS / 1000);
+    if ((rc = hookd_resp_end(&w)) != 0)
         return rc;
-    w_init(&w, &q->xadd_mid);
-    w_str(&w, "MAXLEN");
-    w_str(&w, "~");
-    w_i64(&w, q->cfg->log_max);
-    w_str(&w, "*");
-    return w_end(&w);
+    hookd_resp_init(&w, &q->xadd_mid);
+    hookd_resp_str(&w, "MAXLEN");
+    hookd_resp_str(&w, "~");
+    hookd_resp_i64(&w, q->cfg->log_max);
+    hookd_resp_str(&w, "*");
+    return hookd_resp_end(&w);
 }
 
 static void queue_bufs_free(struct hookd_queue *q)

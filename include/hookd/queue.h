@@ -177,11 +177,4 @@ const char *hookd_queue_errstr(const struct hookd_queue *q);
 /* Frees the queue; only after on_closed. */
 void hookd_queue_free(struct hookd_queue *q);
 
-/* RESP, as the settle batch is written (public for its unit test). Both
- * append to b, or leave it as it was and return HOOKD_ETOOBIG/HOOKD_ENOMEM. */
-/* "*n\r\n": the head of a command of n arguments. */
-int hookd_queue_resp_array(struct hookd_buf *b, size_t n);
-/* "$len\r\n", the len bytes at p, "\r\n": one argument. */
-int hookd_queue_resp_bulk(struct hookd_buf *b, const void *p, size_t len);
-
 #endif

@@ -1,5 +1,5 @@
-/* test_queue_resp.c - the RESP writer that builds the settle batch. */
-#include "hookd/queue.h"
+/* test_resp.c - the RESP writer (resp.h) that builds the settle batch. */
+#include "hookd/resp.h"
 
 #include <hiredis/hiredis.h>
 #include <stdint.h>
@@ -20,22 +20,22 @@ static void test_array(void)
 {
     struct hookd_buf b;
     hookd_buf_init(&b, 1024);
-    CHECK(hookd_queue_resp_array(&b, 0) == 0);
+    CHECK(hookd_resp_add_array(&b, 0) == 0);
     CHECK(holds(&b, "*0\r\n", 4));
     hookd_buf_reset(&b);
-    CHECK(hookd_queue_resp_array(&b, 9) == 0 && hookd_queue_resp_array(&b, 10) == 0);
+    CHECK(hookd_resp_add_array(&b, 9) == 0 && hookd_resp_add_array(&b, 10) == 0);
     CHECK(holds(&b, "*9\r\n*10\r\n", 9));
     hookd_buf_reset(&b);
-    CHECK(hookd_queue_resp_array(&b, SIZE_MAX) == 0);
+    CHECK(hookd_resp_add_array(&b, SIZE_MAX) == 0);
     CHECK_STR(b.data, "*18446744073709551615\r\n");
     hookd_buf_free(&b);
 
     /* Over the cap: refused, nothing written. */
     hookd_buf_init(&b, 4);
-    CHECK(hookd_queue_resp_array(&b, 10) == HOOKD_ETOOBIG);
+    CHECK(hookd_resp_add_array(&b, 10) == HOOKD_ETOOBIG);
     CHECK(b.len == 0);
-    CHECK(hookd_queue_resp_array(&b, 7) == 0 && holds(&b, "*7\r\n", 4));
-    CHECK(hookd_queue_resp_array(&b, 1) == HOOKD_ETOOBIG && holds(&b, "*7\r\n", 4));
+    CHECK(hookd_resp_add_array(&b, 7) == 0 && holds(&b, "*7\r\n", 4));
+    CHECK(hookd_resp_add_array(&b, 1) == HOOKD_ETOOBIG && holds(&b, "*7\r\n", 4));
     hookd_buf_free(&b);
 }
 
@@ -43,14 +43,14 @@ static void test_bulk(void)
 {
     struct hookd_buf b;
     hookd_buf_init(&b, 1 << 20);
-    CHECK(hookd_queue_resp_bulk(&b, NULL, 0) == 0);
+    CHECK(hookd_resp_add_bulk(&b, NULL, 0) == 0);
     CHECK(holds(&b, "$0\r\n\r\n", 6));
     hookd_buf_reset(&b);
     /* Binary: CR, LF and NUL pass as they are. */
-    CHECK(hookd_queue_resp_bulk(&b, "a\r\n\0b", 5) == 0);
+    CHECK(hookd_resp_add_bulk(&b, "a\r\n\0b", 5) == 0);
     CHECK(holds(&b, "$5\r\na\r\n\0b\r\n", 11));
     hookd_buf_reset(&b);
-    CHECK(hookd_queue_resp_bulk(&b, "0123456789", 10) == 0);
+    CHECK(hookd_resp_add_bulk(&b, "0123456789", 10) == 0);
     CHECK(holds(&b, "$10\r\n0123456789\r\n", 17));
     hookd_buf_free(&b);
 
@@ -72,8 +72,8 @@ static void test_bulk(void)
         memcpy(want + k, src, n);
         memcpy(want + k + n, "\r\n", 2);
         hookd_buf_init(&b, 1 << 20);
-        CHECK(hookd_queue_resp_bulk(&b, "x", 1) == 0); /* not at the buffer's start */
-        CHECK(hookd_queue_resp_bulk(&b, src, n) == 0);
+        CHECK(hookd_resp_add_bulk(&b, "x", 1) == 0); /* not at the buffer's start */
+        CHECK(hookd_resp_add_bulk(&b, src, n) == 0);
         CHECK(b.len == 7 + (size_t)k + n + 2);
         CHECK(memcmp(b.data, "$1\r\nx\r\n", 7) == 0);
         CHECK(memcmp(b.data + 7, want, (size_t)k + n + 2) == 0);
@@ -84,21 +84,21 @@ static void test_bulk(void)
     /* Over the cap, short (one append) and long (appended in parts): the
      * buffer is left as it was. */
     hookd_buf_init(&b, 10);
-    CHECK(hookd_queue_resp_bulk(&b, "abc", 3) == 0 && holds(&b, "$3\r\nabc\r\n", 9));
-    CHECK(hookd_queue_resp_bulk(&b, "", 0) == HOOKD_ETOOBIG);
+    CHECK(hookd_resp_add_bulk(&b, "abc", 3) == 0 && holds(&b, "$3\r\nabc\r\n", 9));
+    CHECK(hookd_resp_add_bulk(&b, "", 0) == HOOKD_ETOOBIG);
     CHECK(holds(&b, "$3\r\nabc\r\n", 9));
     hookd_buf_free(&b);
     hookd_buf_init(&b, 3000);
-    CHECK(hookd_queue_resp_bulk(&b, src, 2000) == 0);
+    CHECK(hookd_resp_add_bulk(&b, src, 2000) == 0);
     CHECK(b.len == 2009);
-    CHECK(hookd_queue_resp_bulk(&b, src, 1500) == HOOKD_ETOOBIG);
+    CHECK(hookd_resp_add_bulk(&b, src, 1500) == HOOKD_ETOOBIG);
     CHECK(b.len == 2009 && b.data[2009] == '\0');
     CHECK(memcmp(b.data + 2007, "\r\n", 2) == 0);
     hookd_buf_free(&b);
     hookd_buf_init(&b, 1500);
-    CHECK(hookd_queue_resp_bulk(&b, src, 1492) == HOOKD_ETOOBIG); /* 1501 bytes needed */
+    CHECK(hookd_resp_add_bulk(&b, src, 1492) == HOOKD_ETOOBIG); /* 1501 bytes needed */
     CHECK(b.len == 0 && (b.data == NULL || b.data[0] == '\0'));
-    CHECK(hookd_queue_resp_bulk(&b, src, 1491) == 0 && b.len == 1500); /* exactly the cap */
+    CHECK(hookd_resp_add_bulk(&b, src, 1491) == 0 && b.len == 1500); /* exactly the cap */
     hookd_buf_free(&b);
     free(src);
 }
@@ -116,9 +116,9 @@ static void test_roundtrip(void)
     size_t n = sizeof(args) / sizeof(args[0]);
     struct hookd_buf b;
     hookd_buf_init(&b, 1 << 20);
-    int rc = hookd_queue_resp_array(&b, n);
+    int rc = hookd_resp_add_array(&b, n);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = hookd_queue_resp_bulk(&b, args[i].p, args[i].len);
+        rc = hookd_resp_add_bulk(&b, args[i].p, args[i].len);
     CHECK(rc == 0);
 
     redisReader *r = redisReaderCreate();
