@@ -514,6 +514,32 @@ static void op_i64(struct batch *b, struct hookd_resp_w *w, int64_t v)
     hookd_resp_i64(w, v);
 }
 
+/* Appends one settle operation: its letter, then an argument for each
+ * letter of types: 's' a string, 'i' an int64_t, 'b' bytes (a pointer and
+ * a size_t). The one writer of SETTLE_LUA's operations but "a". */
+static int op_put(struct hookd_queue *q, const char *op, const char *types, ...)
+{
+    struct batch *b = &q->pending;
+    struct mark m = batch_mark(b);
+    struct hookd_resp_w w;
+    va_list ap;
+    hookd_resp_init(&w, &b->ops);
+    op_str(b, &w, op);
+    va_start(ap, types);
+    for (const char *t = types; *t; t++) {
+        if (*t == 'i') {
+            op_i64(b, &w, va_arg(ap, int64_t));
+        } else if (*t == 's') {
+            op_str(b, &w, va_arg(ap, const char *));
+        } else {
+            const char *p = va_arg(ap, const char *);
+            op_arg(b, &w, p, va_arg(ap, size_t));
+        }
+    }
+    va_end(ap);
+    return op_done(q, &m, hookd_resp_end(&w));
+}
+
 /* Writes the open ack run's count into its four digits. */
 static void run_count(struct batch *b)
 {
@@ -1406,126 +1432,52 @@ int hookd_queue_ack(struct hookd_queue *q, const char *token, size_t len)
 int hookd_queue_retry(struct hookd_queue *q, const char *token, int64_t due_ms, const char *job,
                       size_t job_len)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "r", 1);
-    op_str(b, &w, token);
-    op_i64(b, &w, due_ms);
-    op_arg(b, &w, job, job_len);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "r", "sib", token, due_ms, job, job_len);
 }
 
 int hookd_queue_dead(struct hookd_queue *q, const char *token, const char *record,
                      size_t record_len)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "x", 1);
-    op_str(b, &w, token);
-    op_arg(b, &w, record, record_len);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "x", "sb", token, record, record_len);
 }
 
 int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const char *reason,
                         int64_t now_ms, const char *last_error)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "g", 1);
-    op_str(b, &w, webhook_id);
-    op_str(b, &w, reason);
-    op_i64(b, &w, now_ms);
-    op_str(b, &w, last_error);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "g", "ssis", webhook_id, reason, now_ms, last_error);
 }
 
 int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host, int64_t until_ms,
                      const char *job, size_t job_len)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "p", 1);
-    op_str(b, &w, token);
-    op_str(b, &w, host);
-    op_i64(b, &w, until_ms);
-    op_arg(b, &w, job, job_len);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "p", "ssib", token, host, until_ms, job, job_len);
 }
 
 int hookd_queue_circuit_open(struct hookd_queue *q, const char *host, int64_t now_ms,
                              int64_t min_ms, int64_t max_ms, int reopen)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "o", 1);
-    op_str(b, &w, host);
-    op_i64(b, &w, now_ms);
-    op_i64(b, &w, min_ms);
-    op_i64(b, &w, max_ms);
-    op_arg(b, &w, reopen ? "1" : "0", 1);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "o", "siiis", host, now_ms, min_ms, max_ms, reopen ? "1" : "0");
 }
 
 int hookd_queue_circuit_close(struct hookd_queue *q, const char *host, int64_t now_ms)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "k", 1);
-    op_str(b, &w, host);
-    op_i64(b, &w, now_ms);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "k", "si", host, now_ms);
 }
 
 int hookd_queue_failing(struct hookd_queue *q, const char *webhook_id, int64_t now_ms,
                         int64_t window_ms, const char *reason, const char *last_error)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "f", 1);
-    op_str(b, &w, webhook_id);
-    op_i64(b, &w, now_ms);
-    op_i64(b, &w, window_ms);
-    op_str(b, &w, reason);
-    op_str(b, &w, last_error);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "f", "siiss", webhook_id, now_ms, window_ms, reason, last_error);
 }
 
 int hookd_queue_healthy(struct hookd_queue *q, const char *webhook_id)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "h", 1);
-    op_str(b, &w, webhook_id);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "h", "s", webhook_id);
 }
 
 int hookd_queue_health(struct hookd_queue *q, const char *field, const char *value)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, value ? "H" : "D", 1);
-    op_str(b, &w, field);
-    if (value)
-        op_str(b, &w, value);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return value ? op_put(q, "H", "ss", field, value) : op_put(q, "D", "s", field);
 }
 
 int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *const *fields)
@@ -1555,14 +1507,7 @@ int hookd_queue_log(struct hookd_queue *q, const char *webhook_id, const char *c
 
 int hookd_queue_count(struct hookd_queue *q, const char *counter, int64_t n)
 {
-    struct batch *b = &q->pending;
-    struct mark m = batch_mark(b);
-    struct hookd_resp_w w;
-    hookd_resp_init(&w, &b->ops);
-    op_arg(b, &w, "c", 1);
-    op_str(b, &w, counter);
-    op_i64(b, &w, n);
-    return op_done(q, &m, hookd_resp_end(&w));
+    return op_put(q, "c", "si", counter, n);
 }
 
 /* ---- renew ---- */
