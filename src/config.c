@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hookd/log.h"
+#include "hookd/webhook.h"
 
 #define SEC_MS INT64_C(1000)
 #define MIN_MS (60 * SEC_MS)
@@ -154,6 +155,16 @@ static const struct opt opts[] = {
      .arg = "HOST:PORT", .def = "", .def_doc = "(off)", .off = OFF(metrics_addr),
      .check = check_metrics_addr, .flags = OPT_EMPTY_NULL,
      .help = "Serve /metrics, /healthz and /readyz there, like 127.0.0.1:9464"},
+    {.name = "ops-url", .env = "HOOKD_OPS_URL", .kind = OPT_STRING, .arg = "URL", .def = "",
+     .def_doc = "(off)", .off = OFF(ops_url), .flags = OPT_EMPTY_NULL | OPT_SECRET,
+     .help = "Also POST each operational event of {P}:ops (webhook.disabled) there, signed as "
+             "Standard Webhooks with --ops-secret; never to tenants' webhooks"},
+    {.name = "ops-secret", .env = "HOOKD_OPS_SECRET", .kind = OPT_STRING, .arg = "SECRET",
+     .def = "", .def_doc = "(none)", .off = OFF(ops_secret), .flags = OPT_EMPTY_NULL | OPT_SECRET,
+     .help = "whsec_ secret that signs what goes to --ops-url"},
+    {.name = "ops-secret-file", .env = "HOOKD_OPS_SECRET_FILE", .kind = OPT_FILE, .arg = "PATH",
+     .def = "", .def_doc = "(none)", .off = OFF(ops_secret_file), .file_of = "ops-secret",
+     .help = "File holding --ops-secret, so that it is not on the command line"},
     {.name = "log-level", .env = "HOOKD_LOG_LEVEL", .kind = OPT_ENUM, .arg = "LEVEL",
      .def = "info", .set_enum = set_log_level, .choices = "debug, info, warn, error",
      .help = "Least severe records written: debug, info, warn or error"},
@@ -773,6 +784,19 @@ int hookd_config_from_flag(const struct hookd_config *cfg, const char *name)
 int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
 {
     char a[32], b[32];
+    if (!cfg->ops_url != !cfg->ops_secret)
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          cfg->ops_url
+                              ? "ops-url needs ops-secret (or ops-secret-file) to sign with"
+                              : "ops-secret is set, but no ops-url to send to");
+    if (cfg->ops_url) {
+        struct hookd_webhook w;
+        char why[HOOKD_ERRLEN];
+        int rc = hookd_webhook_ops(&w, cfg->ops_url, cfg->ops_secret, why);
+        hookd_webhook_clear(&w);
+        if (rc)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "ops-url: %s", why);
+    }
     if (cfg->lease_ms <= cfg->timeout_ms) {
         fmt_duration(cfg->lease_ms, a, sizeof(a));
         fmt_duration(cfg->timeout_ms, b, sizeof(b));

@@ -144,8 +144,8 @@ static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
  * sets failing_since, one WINDOW ms after it (WINDOW > 0) disables; "h" notes
  * a success. "H" and "D" write and remove a field of {P}:health. A webhook
  * key that is not a hash is left alone. Circuit records follow health.h.
- * Returns {webhook, kind ("gone" or "failing"), reason, last_error, ...}
- * for each webhook this batch disabled. */
+ * Returns {webhook, kind ("gone" or "failing"), workspace, reason,
+ * last_error, at, ...} for each webhook this batch disabled. */
 static const char SETTLE_LUA[] =
     "local P = '{' .. ARGV[1] .. '}:'\n"
     "local dead_max = tonumber(ARGV[2])\n"
@@ -157,11 +157,10 @@ static const char SETTLE_LUA[] =
     "  redis.call('HSET', k, 'enabled', '0', 'disabled_reason', reason, 'disabled_at', now)\n"
     "  redis.call('HDEL', k, 'failing_since')\n"
     "  redis.call('INCR', P .. 'webhooks:rev')\n"
+    "  local ws = redis.call('HGET', k, 'workspace') or ''\n"
     "  redis.call('XADD', P .. 'ops', 'MAXLEN', '~', '10000', '*', 'type', 'webhook.disabled',\n"
-    "    'webhook', id, 'workspace', redis.call('HGET', k, 'workspace') or '', 'reason', reason,\n"
-    "    'last_error', last_error, 'at', now)\n"
-    "  told[#told+1] = id; told[#told+1] = kind; told[#told+1] = reason\n"
-    "  told[#told+1] = last_error\n"
+    "    'webhook', id, 'workspace', ws, 'reason', reason, 'last_error', last_error, 'at', now)\n"
+    "  for _, v in ipairs({id, kind, ws, reason, last_error, now}) do told[#told+1] = v end\n"
     "end\n"
     "local i, n = 3, #ARGV\n"
     "while i <= n do\n"
@@ -1314,13 +1313,14 @@ static void on_settled(redisAsyncContext *ac, void *r, void *priv)
         q->settle_failed = 1;
         redisAsyncDisconnect(ac);
     } else if (reply->type == REDIS_REPLY_ARRAY && q->cbs.on_disabled) {
-        for (size_t i = 0; i + 3 < reply->elements; i += 4) {
-            const char *f[4];
-            for (int j = 0; j < 4; j++)
+        for (size_t i = 0; i + 5 < reply->elements; i += 6) {
+            const char *f[6];
+            for (int j = 0; j < 6; j++)
                 f[j] = reply->element[i + j]->type == REDIS_REPLY_STRING
                            ? reply->element[i + j]->str
                            : "";
-            q->cbs.on_disabled(q->data, f[0], f[1], f[2], f[3]);
+            const struct hookd_disabled d = {f[0], f[1], f[2], f[3], f[4], f[5]};
+            q->cbs.on_disabled(q->data, &d);
         }
     }
     settle_reply(q);

@@ -481,3 +481,10 @@ void hookd_webhook_url_redact(const char *url, char *out, size_t len)
     curl_url_cleanup(h);
     hookd_buf_free(&b);
 }
+
+int hookd_webhook_ops(struct hookd_webhook *w, const char *url, const char *secret, char *errbuf)
+{
+    const char *kv[] = {"url", url, "secret", secret, "signing", "standard"};
+    const size_t lens[] = {3, strlen(url), 6, strlen(secret), 7, 8};
+    return hookd_webhook_parse(w, "ops", kv, lens, 6, errbuf);
+}

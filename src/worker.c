@@ -31,9 +31,11 @@
  * auto-disable, and the first success after failures ends the run. */
 #include "hookd/worker.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -162,6 +164,7 @@ struct hookd_worker {
     struct wstate *wstates[TABLE_BUCKETS];   /* runs of failures, per webhook */
     char instance[HOOKD_INSTANCE_MAX];       /* "<hostname>:<pid>/<index>", for {P}:health */
     struct hookd_host_health *hosts;         /* this round's host records, for /metrics */
+    struct hookd_webhook ops;                /* --ops-url as a webhook, when set */
     size_t nhosts, caphosts;                 /* records in hosts, room for */
     int64_t counters[C_COUNT];               /* not yet added to {P}:stats */
     uint64_t rng;                            /* xorshift state for jitter */
@@ -542,8 +545,15 @@ static int64_t pause_host(struct hookd_worker *w, const struct hookd_attempt *a)
 }
 
 /* The deliverer's callback: judge the attempt, settle it, free it. */
+struct ops_post;
+static void ops_done(struct ops_post *op);
+
 static void on_attempt_done(struct hookd_attempt *a)
 {
+    if (!a->data) {
+        ops_done((struct ops_post *)a);
+        return;
+    }
     struct delivery *dl = a->data;
     struct hookd_worker *w = dl->w;
     w->inflight--;
@@ -1056,19 +1066,79 @@ static void on_probe(void *data, const char *host, const struct hookd_item *it)
 
 /* Told once per webhook the fleet disables (the settle script reports it to
  * the loop whose batch did it). */
-static void on_disabled(void *data, const char *id, const char *kind, const char *reason,
-                        const char *last_error)
+/* A webhook.disabled on its way to --ops-url; freed when its attempt ends.
+ * Its attempt has no data, which tells on_attempt_done what it is. */
+struct ops_post {
+    struct hookd_attempt a;     /* first: the attempt is the post */
+    struct hookd_worker *w;     /* the loop that sends it */
+    char id[HOOKD_ID_MAX + 48]; /* the webhook-id header */
+    char *body;                 /* JSON, malloc'ed */
+};
+
+/* The operator's endpoint answered, or did not: told either way, never
+ * retried (the stream {P}:ops is what keeps the event). */
+static void ops_done(struct ops_post *op)
 {
-    (void)data;
-    int failing = strcmp(kind, "failing") == 0;
-    hookd_metrics_count(failing                     ? HOOKD_M_DISABLED_FAILING
-                        : strcmp(kind, "gone") == 0 ? HOOKD_M_DISABLED_GONE
-                                                    : HOOKD_M_DISABLED_OTHER,
+    struct hookd_attempt *a = &op->a;
+    if (a->status >= 200 && a->status < 300)
+        hookd_info("worker %d: %s sent to --ops-url (HTTP %ld)", op->w->index, op->id, a->status);
+    else
+        hookd_warn("worker %d: %s not sent to --ops-url: %s; it stays in {P}:ops", op->w->index,
+                   op->id, a->error[0] ? a->error : "no answer");
+    free(op->body);
+    free(op);
+}
+
+/* POSTs webhook.disabled to --ops-url, signed with --ops-secret. */
+static void ops_send(struct hookd_worker *w, const struct hookd_disabled *d)
+{
+    int64_t at = 0;
+    char when[32];
+    hookd_parse_i64(d->at, 0, INT64_MAX, &at);
+    time_t t = (time_t)(at / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *o =
+        json_pack("{ss ss s{ss ss ss ss ss sI}}", "type", "webhook.disabled", "timestamp", when,
+                  "data", "webhook", d->webhook, "workspace", d->workspace, "reason", d->reason,
+                  "kind", d->kind, "last_error", d->last_error, "disabled_at", (json_int_t)at);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct ops_post *op = body ? calloc(1, sizeof(*op)) : NULL;
+    if (!op) {
+        free(body);
+        hookd_warn("worker %d: out of memory for webhook.disabled of %s to --ops-url; it stays in "
+                   "{P}:ops",
+                   w->index, d->webhook);
+        return;
+    }
+    op->w = w;
+    op->body = body;
+    snprintf(op->id, sizeof(op->id), "ops_%s_%s", d->webhook, d->at);
+    op->a.webhook = &w->ops;
+    op->a.delivery_id = op->id;
+    op->a.body = body;
+    op->a.body_len = strlen(body);
+    hookd_deliver_submit(w->d, &op->a);
+}
+
+/* Told once per webhook the fleet disables (the settle script reports it to
+ * the loop whose batch did it). */
+static void on_disabled(void *data, const struct hookd_disabled *d)
+{
+    struct hookd_worker *w = data;
+    int failing = strcmp(d->kind, "failing") == 0;
+    hookd_metrics_count(failing                        ? HOOKD_M_DISABLED_FAILING
+                        : strcmp(d->kind, "gone") == 0 ? HOOKD_M_DISABLED_GONE
+                                                       : HOOKD_M_DISABLED_OTHER,
                         1);
     if (failing)
         hookd_warn("webhook %s disabled: %s (last error: %s); webhook.disabled is in {P}:ops, "
                    "and `hookd webhook enable %s` sends its parked deliveries",
-                   id, reason, last_error, id);
+                   d->webhook, d->reason, d->last_error, d->webhook);
+    if (w->cfg->ops_url)
+        ops_send(w, d);
 }
 
 static void on_unparked(void *data, int64_t n)
@@ -1215,6 +1285,7 @@ static void run_thread(void *arg)
     circuits_clear(w);
     free(w->hosts);
     w->hosts = NULL;
+    hookd_webhook_clear(&w->ops);
     w->nhosts = w->caphosts = 0;
     hookd_metrics_set_hosts(w->index, NULL, 0);
     for (int b = 0; b < TABLE_BUCKETS; b++) {
@@ -1233,6 +1304,11 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
     if (!w)
         return HOOKD_ENOMEM;
     w->cfg = cfg;
+    if (cfg->ops_url) {
+        char why[HOOKD_ERRLEN]; /* judged by hookd_config_check already */
+        if (hookd_webhook_ops(&w->ops, cfg->ops_url, cfg->ops_secret, why) != 0)
+            hookd_error("worker %d: ops-url: %s", index, why);
+    }
     w->index = index;
     w->cap = (size_t)((cfg->concurrency + cfg->threads - 1) / cfg->threads);
     w->bytes_cap = HELD_BYTES_MAX / (size_t)cfg->threads;

@@ -48,6 +48,9 @@ struct hookd_config {
     struct hookd_netlist allow_net; /* non-public ranges that may be reached */
     char *allow_net_text;           /* allow_net as given, for display */
     char *metrics_addr;             /* host:port for /metrics, or NULL when off */
+    char *ops_url;                  /* where operational events are POSTed, or NULL */
+    char *ops_secret;               /* the whsec_ secret that signs them, or NULL */
+    char *ops_secret_file;          /* the file ops_secret was read from, or NULL */
     enum hookd_log_level log_level;
     enum hookd_log_format log_format;
     int64_t max_envelope; /* bytes; larger envelopes go to the dead list */

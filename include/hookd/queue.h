@@ -57,6 +57,17 @@ struct hookd_circuit_entry {
 };
 
 /* Callbacks into the owner; all run on the queue's loop. */
+/* A webhook the settle script disabled, as it appended webhook.disabled to
+ * {P}:ops. */
+struct hookd_disabled {
+    const char *webhook;    /* its id */
+    const char *kind;       /* "gone" (a 410) or "failing" (--disable-after) */
+    const char *workspace;  /* "" for none */
+    const char *reason;     /* for people */
+    const char *last_error; /* of the attempt that did it */
+    const char *at;         /* ms since the epoch, Redis' clock, in decimal */
+};
+
 struct hookd_queue_cbs {
     /* A take finished: n items (n may be 0), and Redis' clock (0 when the
      * take failed). */
@@ -86,11 +97,9 @@ struct hookd_queue_cbs {
     /* The sweep moved n parked deliveries back to the retry set. May be
      * NULL. */
     void (*on_unparked)(void *data, int64_t n);
-    /* A settle batch disabled webhook id: kind is "gone" (a 410) or
-     * "failing" (--disable-after); the strings live for the call. May be
+    /* A settle batch disabled a webhook; d lives for the call. May be
      * NULL. */
-    void (*on_disabled)(void *data, const char *id, const char *kind, const char *reason,
-                        const char *last_error);
+    void (*on_disabled)(void *data, const struct hookd_disabled *d);
 };
 
 int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,

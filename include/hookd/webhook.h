@@ -80,6 +80,11 @@ struct hookd_webhook {
  * have meant, its events are found. HOOKD_ENOMEM likewise. Either way the
  * caller frees w with hookd_webhook_clear(). The reason never quotes the
  * secret. */
+/* The operator's endpoint of --ops-url as a webhook (id "ops", Standard
+ * Webhooks signing with secret), judged as any record is; as
+ * hookd_webhook_parse. */
+int hookd_webhook_ops(struct hookd_webhook *w, const char *url, const char *secret, char *errbuf);
+
 int hookd_webhook_parse(struct hookd_webhook *w, const char *id, const char *const *kv,
                         const size_t *lens, size_t nkv, char *errbuf);
 

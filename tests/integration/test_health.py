@@ -15,6 +15,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HookdCase, wait_for  # noqa: E402
 from test_crash import envelopes  # noqa: E402
+from test_verifiers import new_whsec, npm_verify  # noqa: E402
+from test_verifiers import setUpModule as npm_ready  # noqa: E402
+
+
+def setUpModule():
+    npm_ready()  # the pinned standardwebhooks and svix packages, for --ops-url
 
 
 class Health(HookdCase):
@@ -160,9 +166,13 @@ class Health(HookdCase):
         n = 20
         route = self.path("switch", "dis")
         wh = self.h.add_webhook(self.recv.url(route), "--workspace", "ws_1")
+        ops_route = self.path("ok", "ops")
+        ops_secret = new_whsec()
         w = self.h.start_worker(env={"HOOKD_THREADS": "1", "HOOKD_DISABLE_AFTER": "2s",
                                      "HOOKD_PROBE_MAX": "1s", "HOOKD_RETRY_BASE": "300ms",
-                                     "HOOKD_RETRY_MAX_DELAY": "1s", "HOOKD_MAX_ATTEMPTS": "100"})
+                                     "HOOKD_RETRY_MAX_DELAY": "1s", "HOOKD_MAX_ATTEMPTS": "100",
+                                     "HOOKD_OPS_URL": self.recv.url(ops_route),
+                                     "HOOKD_OPS_SECRET": ops_secret})
         self.push(n, "dis", workspace="ws_1")
 
         def show():
@@ -179,6 +189,19 @@ class Health(HookdCase):
         self.assertIn("500", rec["last_error"])
         self.assertTrue(wait_for(lambda: "WARN webhook %s disabled" % wh["id"] in w.log(), 5),
                         w.log()[-2000:])
+        # the operator's endpoint got it once, signed as Standard Webhooks
+        self.assertTrue(wait_for(lambda: self.recv.count(ops_route) >= 1, 5), w.log()[-2000:])
+        (post,) = self.recv.deliveries(ops_route)
+        self.assertEqual(npm_verify(ops_secret, post.headers, post.body),
+                         {"standardwebhooks": True, "svix": True})
+        got = post.json()
+        self.assertEqual(got["type"], "webhook.disabled")
+        self.assertEqual(got["data"]["webhook"], wh["id"])
+        self.assertEqual(got["data"]["workspace"], "ws_1")
+        self.assertEqual(got["data"]["kind"], "failing")
+        self.assertIn("500", got["data"]["last_error"])
+        self.assertEqual(str(got["data"]["disabled_at"]), rec["at"])
+        self.assertEqual(self.recv.count(route.replace("switch", "ok")), 0)
         # nothing reaches a disabled webhook; its deliveries wait, parked
         self.assertTrue(wait_for(lambda: self.parked() == n, 10),
                         "parked %d of %d (retry %d, leases %d, dead %d)" % (
@@ -199,6 +222,15 @@ class Health(HookdCase):
         self.assertTrue(wait_for(self.queues_empty, 10))
         self.assertEqual(self.r.llen(self.k("dead")), 0)
         self.assertEqual(len(self.r.xrange(self.k("ops"))), 1, "ops events are never repeated")
+
+    def test_ops_url_needs_a_secret(self):
+        rc, out, err = self.h.cli("run", env={"HOOKD_OPS_URL": self.recv.url("/ok/x")})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("ops-url needs ops-secret", err)
+        rc, out, err = self.h.cli("run", env={"HOOKD_OPS_URL": "ftp://x", "HOOKD_OPS_SECRET":
+                                              new_whsec()})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("ops-url:", err)
 
     def test_disable_by_hand_parks_and_enable_resumes(self):
         route = self.path("switch", "hand")

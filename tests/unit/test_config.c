@@ -889,7 +889,7 @@ static void test_docs(void)
         CHECK_STR(env, want);
         rows++;
     }
-    CHECK(rows == 25);
+    CHECK(rows == 28);
     CHECK(strstr(text, "| `--threads N` | `HOOKD_THREADS` | CPU count |"));
     CHECK(strstr(text, "| `--log-level LEVEL` | `HOOKD_LOG_LEVEL` | `info` |"));
 
