@@ -1,4 +1,4 @@
-# lib.sh - process and polling helpers the bench scripts share; sourced.
+# lib.sh - the work directory, process and polling helpers the bench scripts share; sourced.
 # The sourcing script owns PIDS, the array of processes it started.
 
 stop_pid() { # pid [seconds]: TERM, wait, then KILL; forgets the pid
@@ -25,4 +25,23 @@ wait_until() { # seconds command...: polls the command every 50 ms
         sleep 0.05
     done
     return 1
+}
+bench_start() { # name: makes WORK (temporary, hookd-NAME.XXXXXX) and OUT (as given, else
+    # WORK), and at exit stops every pid in PIDS and removes WORK, which it keeps
+    # when the script failed or KEEP_WORK=1
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/hookd-$1.XXXXXX")
+    [ -n "$OUT" ] || OUT=$WORK
+    mkdir -p "$OUT"
+    PIDS=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+    local rc=$? p
+    for p in "${PIDS[@]}"; do stop_pid "$p" 5; done
+    if [ "$rc" -ne 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
+        echo "$(basename "$0"): logs kept in $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
 }

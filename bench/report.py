@@ -199,18 +199,23 @@ def machine():
             f"Linux {platform.release()}")
 
 
+def run_stamp(here):
+    """(the time now as "YYYY-MM-DD HH:MM UTC", the BullMQ version installed
+    under peers/bullmq, or "-")."""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        with open(os.path.join(here, "peers/bullmq/node_modules/bullmq/package.json")) as f:
+            return date, json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        return date, "-"
+
+
 def cmd_summary(path, results, readme, n, repeats):
     runs = load(path)
     here = os.path.dirname(os.path.abspath(__file__))
     lines = []
     p = lines.append
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    bull_ver = "-"
-    try:
-        with open(os.path.join(here, "peers/bullmq/node_modules/bullmq/package.json")) as f:
-            bull_ver = json.load(f)["version"]
-    except (OSError, ValueError, KeyError):
-        pass
+    date, bull_ver = run_stamp(here)
     p(f"Run {date} on {machine()}.")
     p(f"N = {n} events per drain, medians of {repeats} run(s). {version(['redis-server', '--version'])}; "
       f"node {version(['node', '--version'])} with BullMQ {bull_ver}; "
@@ -509,13 +514,7 @@ def cmd_health_summary(path, results, readme, binary):
     here = os.path.dirname(os.path.abspath(__file__))
     lines = []
     p = lines.append
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    bull_ver = "-"
-    try:
-        with open(os.path.join(here, "peers/bullmq/node_modules/bullmq/package.json")) as f:
-            bull_ver = json.load(f)["version"]
-    except (OSError, ValueError, KeyError):
-        pass
+    date, bull_ver = run_stamp(here)
     p(f"Run {date} on {machine()}; {hookd_text(binary)} with its default settings; "
       f"node {version(['node', '--version'])} with BullMQ {bull_ver}.")
     p("")

@@ -81,24 +81,9 @@ for b in "$HOOKD" "$RECEIVER" "$GEN"; do
 done
 
 # ---- processes: everything started here is stopped here ----
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/hookd-bench.XXXXXX")
-[ -n "$OUT" ] || OUT=$WORK
-mkdir -p "$OUT"
+bench_start bench
 RUNS=$OUT/runs.jsonl
 : > "$RUNS"
-PIDS=()
-
-cleanup() {
-    local rc=$? p
-    for p in "${PIDS[@]}"; do stop_pid "$p" 5; done
-    if [ "$rc" -ne 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-        echo "run.sh: logs kept in $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cpu_ticks() { # utime + stime of a process, in clock ticks
     local s

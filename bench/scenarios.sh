@@ -97,24 +97,9 @@ for v in $(compgen -e); do
 done
 
 # ---- processes: everything started here is stopped here ----
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/hookd-scenarios.XXXXXX")
-[ -n "$OUT" ] || OUT=$WORK
-mkdir -p "$OUT"
+bench_start scenarios
 RUNS=$OUT/health.jsonl
 : > "$RUNS"
-PIDS=()
-
-cleanup() {
-    local rc=$? p
-    for p in "${PIDS[@]}"; do stop_pid "$p" 5; done
-    if [ "$rc" -ne 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-        echo "scenarios.sh: logs kept in $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 now_ms() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000 + 10#${t#*.} / 1000 )); }
