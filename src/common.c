@@ -205,6 +205,14 @@ size_t hookd_str_copy(char *dst, size_t size, const char *src)
     return n;
 }
 
+uint32_t hookd_hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
 int hookd_hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -101,17 +101,9 @@ static void start_next(struct hookd_deliver *d, struct host *h);
 static void hand_back_queue(struct hookd_deliver *d, struct host *h, int keep, int parked,
                             int64_t until, int64_t spread, const char *reason);
 
-static uint32_t hash_key(const char *s)
-{
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 static struct host *host_find(const struct hookd_deliver *d, const char *key)
 {
-    for (struct host *h = d->hosts[hash_key(key) % HOST_BUCKETS]; h; h = h->next)
+    for (struct host *h = d->hosts[hookd_hash_str(key) % HOST_BUCKETS]; h; h = h->next)
         if (strcmp(h->key, key) == 0)
             return h;
     return NULL;
@@ -123,7 +115,7 @@ static struct host *host_get(struct hookd_deliver *d, const char *key)
     struct host *h = host_find(d, key);
     if (h)
         return h;
-    uint32_t b = hash_key(key) % HOST_BUCKETS;
+    uint32_t b = hookd_hash_str(key) % HOST_BUCKETS;
     size_t n = strlen(key);
     h = calloc(1, sizeof(*h) + n + 1);
     if (!h)
@@ -139,7 +131,7 @@ static struct host *host_get(struct hookd_deliver *d, const char *key)
 /* Frees h, which runs and holds nothing. */
 static void host_free(struct hookd_deliver *d, struct host *h)
 {
-    struct host **pp = &d->hosts[hash_key(h->key) % HOST_BUCKETS];
+    struct host **pp = &d->hosts[hookd_hash_str(h->key) % HOST_BUCKETS];
     while (*pp != h)
         pp = &(*pp)->next;
     *pp = h->next;

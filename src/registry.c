@@ -21,16 +21,6 @@ struct hookd_registry {
     atomic_int refs;             /* holders; the last release frees */
 };
 
-static uint32_t hash_id(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 struct hookd_registry *hookd_registry_new(void)
 {
     struct hookd_registry *r = calloc(1, sizeof(*r));
@@ -74,7 +64,7 @@ const struct hookd_webhook *hookd_registry_at(const struct hookd_registry *r, si
  * Requires nslots > n, so an empty slot always exists. */
 static uint32_t *slot_of(const struct hookd_registry *r, const char *id)
 {
-    size_t mask = r->nslots - 1, i = hash_id(id) & mask;
+    size_t mask = r->nslots - 1, i = hookd_hash_str(id) & mask;
     for (;;) {
         uint32_t v = r->slots[i];
         if (v == 0 || strcmp(r->items[v - 1].id, id) == 0)

@@ -192,21 +192,13 @@ static int64_t redis_now(const struct hookd_worker *w)
     return hookd_now_ms() + w->clock_offset;
 }
 
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 /* ---- circuits ---- */
 
 static struct circuit *circuit_find(const struct hookd_worker *w, const char *host)
 {
     if (!w->ncircuits)
         return NULL;
-    for (struct circuit *c = w->circuits[hash_str(host) % TABLE_BUCKETS]; c; c = c->next)
+    for (struct circuit *c = w->circuits[hookd_hash_str(host) % TABLE_BUCKETS]; c; c = c->next)
         if (strcmp(c->host, host) == 0)
             return c;
     return NULL;
@@ -232,7 +224,7 @@ static void circuit_put(struct hookd_worker *w, const char *host, const struct h
         if (strlen(host) >= sizeof(c->host) || !(c = calloc(1, sizeof(*c))))
             return;
         hookd_str_copy(c->host, sizeof(c->host), host);
-        uint32_t b = hash_str(host) % TABLE_BUCKETS;
+        uint32_t b = hookd_hash_str(host) % TABLE_BUCKETS;
         c->next = w->circuits[b];
         w->circuits[b] = c;
         w->ncircuits++;
@@ -252,7 +244,7 @@ static const char *circuit_state(const struct hookd_worker *w, const char *host,
 
 static struct wstate *wstate_get(struct hookd_worker *w, const char *id)
 {
-    uint32_t b = hash_str(id) % TABLE_BUCKETS;
+    uint32_t b = hookd_hash_str(id) % TABLE_BUCKETS;
     for (struct wstate *s = w->wstates[b]; s; s = s->next)
         if (strcmp(s->id, id) == 0)
             return s;

@@ -81,6 +81,11 @@ size_t hookd_str_copy(char *dst, size_t size, const char *src);
 /* Value of one hex digit, or -1 when c is not one. */
 int hookd_hexval(int c);
 
+/* FNV-1a of the NUL-terminated s: a fast, well-spread hash for the in-memory
+ * tables keyed by webhook id or host key. Not for anything an attacker's
+ * collisions could hurt beyond a longer chain. */
+uint32_t hookd_hash_str(const char *s);
+
 /* Renders at most 64 bytes of untrusted s[0..n) into out for an error
  * message: printable ASCII as is, other bytes as '?', "..." when cut.
  * Returns out. */
