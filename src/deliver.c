@@ -611,15 +611,20 @@ static void learn(struct hookd_deliver *d, struct hookd_attempt *a)
 {
     struct host *h = a->host;
     int64_t now = hookd_now_ms();
-    enum hookd_signal sig =
-        a->refused ? HOOKD_SIGNAL_OTHER : hookd_signal_of(a->status, a->timed_out);
-    hookd_limit_sample(&h->lim, now, sig, a->elapsed_ms, a->busy);
     h->last_done_ms = now;
     if (h->stalled) {
         h->stalled = 0;
         d->hanging -= h->active;
     }
     struct slot *s = slot_of(h, now);
+    if (a->refused) {
+        /* The address policy's verdict: no packet went out, so it says
+         * nothing of the host's pace or health. */
+        s->failed++;
+        return;
+    }
+    enum hookd_signal sig = hookd_signal_of(a->status, a->timed_out);
+    hookd_limit_sample(&h->lim, now, sig, a->elapsed_ms, a->busy);
     /* A 4xx is an answer from a host that works: a 429 asks for a slower
      * pace, which the limiter and Retry-After give, not for a circuit. */
     if (sig == HOOKD_SIGNAL_OK || (a->status >= 400 && a->status < 500)) {

@@ -479,11 +479,12 @@ static void park(struct hookd_worker *w, struct delivery *dl, int64_t until_ms)
 }
 
 /* 1 when a failed attempt says its host is unwell (no answer, 429, 5xx),
- * not only the request (another 4xx). */
+ * not only the request (another 4xx). An attempt the address policy refused
+ * reached no host: that host is no more reachable than before. */
 static int host_failed(const struct hookd_attempt *a)
 {
     return !(a->status >= 200 && a->status < 300) &&
-           !(a->status >= 400 && a->status < 500 && a->status != 429) && !a->refused;
+           !(a->status >= 400 && a->status < 500 && a->status != 429);
 }
 
 /* What an attempt says of its host's circuit: a probe closes it or opens it

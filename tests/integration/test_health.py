@@ -162,6 +162,39 @@ class Health(HookdCase):
                         "the killed worker's record goes stale after 6 s")
         self.assertTrue(w2.alive())
 
+    def test_refused_probe_keeps_the_circuit_open(self):
+        """The address policy refusing a probe (the host's address moved
+        outside --allow-net, or this worker allows less) says nothing good of
+        the host: the circuit stays open and the next probe waits longer.
+        The policy is per process, so a second worker that allows less than
+        the first plays the moved address."""
+        route = self.path("switch", "down")
+        self.h.add_webhook(self.recv.url(route))
+        env = {"HOOKD_PROBE_MAX": "2s", "HOOKD_RETRY_BASE": "500ms",
+               "HOOKD_RETRY_MAX_DELAY": "1s", "HOOKD_MAX_ATTEMPTS": "100",
+               "HOOKD_TIMEOUT": "1s", "HOOKD_CONNECT_TIMEOUT": "500ms"}
+        w = self.h.start_worker(env=env)
+        self.push(50, "refused")
+        self.assertTrue(wait_for(lambda: self.circuit() is not None, 15), "the circuit never opened")
+        self.assertTrue(wait_for(lambda: self.parked() > 0, 10), "nothing parked")
+        self.h.stop_worker(w, timeout=10)
+        before = self.recv.count(route)
+        w2 = self.h.start_worker(env=dict(env, HOOKD_ALLOW_NET="10.0.0.0/8"))
+        # Probes are due after at most 2 s: watch 6 s, at 20 ms.
+        closed_at = None
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 6 and closed_at is None:
+            if self.circuit() is None:
+                closed_at = time.monotonic() - t0
+            time.sleep(0.02)
+        self.assertIsNone(closed_at, "a refused probe closed the circuit after %.2f s" %
+                          (closed_at or 0))
+        self.assertIn("not public", w2.log(), "no probe was refused")
+        self.assertNotIn("answered its probe", w2.log())
+        self.assertEqual(self.recv.count(route), before, "the policy let an attempt through")
+        self.assertGreater(self.parked(), 0)
+        self.assertTrue(w2.alive())
+
     def test_auto_disable_after_the_window_and_enable_resumes(self):
         n = 20
         route = self.path("switch", "dis")
