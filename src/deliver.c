@@ -1,4 +1,4 @@
-/* deliver.c - HTTP attempts through a curl multi handle driven by libuv.
+/* deliver.c - HTTP attempts through curl multi handles driven by libuv (see SHARDS).
  *
  * The glue follows curl's multi_socket API (CURLMOPT_SOCKETFUNCTION and
  * CURLMOPT_TIMERFUNCTION), but unlike curl's multi-uv.c example it keeps one
@@ -38,6 +38,24 @@ _Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZ
 #define STALL_RATIO 4      /* ...or for this many times its best latency */
 #define STATS_SLOTS 5      /* one-minute slots over HOOKD_DELIVER_STATS_MS */
 #define BUFFER_SIZE 4096   /* curl's receive buffer per handle: answers are small */
+/* Attempts run on several multi handles, each with its own connection cache:
+ * curl scans a host's cached connections one by one for every transfer it
+ * starts, so one cache of thousands of connections to one slow host costs a
+ * scan of thousands per attempt. SHARDS caches keep each scan short: a host
+ * whose learned limit is below SHARD_CONNS runs on one of them (chosen by its
+ * key), so that its few connections are reused; a host allowed more takes
+ * its shards in turn, one more per SHARD_CONNS of limit. */
+#define SHARDS 8
+#define SHARD_CONNS 256
+
+struct hookd_deliver;
+
+/* One multi handle and its timer; part of the deliverer, lives as long. */
+struct shard {
+    struct hookd_deliver *d; /* owner */
+    CURLM *multi;            /* the multi handle */
+    uv_timer_t timer;        /* curl's timeout for it */
+};
 
 /* One socket curl uses; lives from the first socket callback until curl
  * closes the socket, and is freed in the poll handle's close callback. */
@@ -48,6 +66,7 @@ struct sock {
     int want;                /* what curl asked for; 0 after CURL_POLL_REMOVE */
     int conn;                /* opened by on_open_socket: its close is seen */
     struct hookd_deliver *d; /* owner */
+    struct shard *sh;        /* the multi handle that drives it */
 };
 
 /* Attempts to one receiver host key in one minute, for stats. */
@@ -66,6 +85,8 @@ struct host {
     int failures;                   /* failed attempts in a row */
     int stalled;                    /* 1 while counted in the deliverer's hanging */
     int opened;                     /* an attempt opened the circuit: the next tick parks */
+    unsigned shard;                 /* its first multi handle, see SHARDS */
+    unsigned turn;                  /* attempts started, to take its shards in turn */
     int64_t last_done_ms;           /* when an attempt last finished (or the host appeared) */
     int64_t paused_until;           /* Retry-After: nothing starts before, 0 when none */
     int64_t last_ok_ms;             /* when an attempt last succeeded, 0 for never */
@@ -78,8 +99,7 @@ struct host {
 
 struct hookd_deliver {
     uv_loop_t *loop;                  /* the loop everything runs on */
-    CURLM *multi;                     /* the multi handle */
-    uv_timer_t timer;                 /* curl's timeout */
+    struct shard shards[SHARDS];      /* multi handles, see SHARDS */
     uv_timer_t tick;                  /* see TICK_MS */
     struct hookd_deliver_opts opts;   /* settings */
     hookd_deliver_cb done;            /* finished-attempt callback */
@@ -121,6 +141,7 @@ static struct host *host_get(struct hookd_deliver *d, const char *key)
     if (!h)
         return NULL;
     memcpy(h->key, key, n + 1);
+    h->shard = hookd_hash_str(key) >> 8; /* the low bits chose the bucket */
     h->last_done_ms = hookd_now_ms();
     hookd_limit_init(&h->lim, d->opts.host_concurrency);
     h->next = d->hosts[b];
@@ -143,6 +164,14 @@ static void host_free(struct hookd_deliver *d, struct host *h)
 static void on_handle_closed(uv_handle_t *handle)
 {
     struct hookd_deliver *d = handle->data;
+    if (--d->open_handles == 0 && d->closing)
+        free(d);
+}
+
+static void on_shard_timer_closed(uv_handle_t *handle)
+{
+    struct shard *sh = handle->data;
+    struct hookd_deliver *d = sh->d;
     if (--d->open_handles == 0 && d->closing)
         free(d);
 }
@@ -175,7 +204,7 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     int running;
-    curl_multi_socket_action(d->multi, s->fd, flags, &running);
+    curl_multi_socket_action(s->sh->multi, s->fd, flags, &running);
     check_done(d);
 }
 
@@ -198,13 +227,15 @@ static int fd_put(struct hookd_deliver *d, curl_socket_t fd, struct sock *s)
 }
 
 /* Creates the record and poll handle for fd; NULL on failure. */
-static struct sock *sock_new(struct hookd_deliver *d, curl_socket_t fd, int conn)
+static struct sock *sock_new(struct shard *sh, curl_socket_t fd, int conn)
 {
+    struct hookd_deliver *d = sh->d;
     struct sock *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->fd = fd;
     s->d = d;
+    s->sh = sh;
     s->conn = conn;
     if (uv_poll_init_socket(d->loop, &s->poll, fd) != 0 || fd_put(d, fd, s) != 0) {
         free(s);
@@ -227,7 +258,8 @@ static void sock_close(struct hookd_deliver *d, struct sock *s)
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    struct hookd_deliver *d = userp;
+    struct shard *sh = userp;
+    struct hookd_deliver *d = sh->d;
     struct sock *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (!s)
@@ -249,9 +281,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     }
     if (!s) {
         s = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
-        if (!s && !(s = sock_new(d, fd, 0)))
+        if (!s && !(s = sock_new(sh, fd, 0)))
             return -1;
-        curl_multi_assign(d->multi, fd, s);
+        curl_multi_assign(sh->multi, fd, s);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -268,20 +300,20 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 static void on_timer(uv_timer_t *t)
 {
-    struct hookd_deliver *d = t->data;
+    struct shard *sh = t->data;
     int running;
-    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(d);
+    curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(sh->d);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    struct hookd_deliver *d = userp;
+    struct shard *sh = userp;
     if (timeout_ms < 0)
-        uv_timer_stop(&d->timer);
+        uv_timer_stop(&sh->timer);
     else
-        uv_timer_start(&d->timer, on_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&sh->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -305,7 +337,7 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
     struct sock *old = (size_t)fd < d->nfd ? d->by_fd[fd] : NULL;
     if (old)
         sock_close(d, old); /* a record left on a reused number */
-    if (!sock_new(d, fd, 1)) {
+    if (!sock_new(a->shard, fd, 1)) {
         close(fd);
         return CURL_SOCKET_BAD;
     }
@@ -542,7 +574,13 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
     curl_easy_setopt(e, CURLOPT_PRIVATE, a);
     a->curl_error[0] = '\0';
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->curl_error);
-    if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
+    struct host *h = a->host;
+    unsigned span = 1 + (unsigned)h->lim.limit / SHARD_CONNS;
+    if (span > SHARDS)
+        span = SHARDS;
+    struct shard *sh = &d->shards[(h->shard + h->turn++ % span) % SHARDS];
+    a->shard = sh;
+    if (curl_multi_add_handle(sh->multi, e) != CURLM_OK) {
         a->headers = NULL;
         a->easy = NULL;
         easy_put(d, e);
@@ -559,7 +597,7 @@ static void start(struct hookd_deliver *d, struct hookd_attempt *a)
 /* Takes a running attempt out of curl and of the running list. */
 static void unlink_running(struct hookd_deliver *d, struct hookd_attempt *a)
 {
-    curl_multi_remove_handle(d->multi, a->easy);
+    curl_multi_remove_handle(((struct shard *)a->shard)->multi, a->easy);
     curl_easy_setopt(a->easy, CURLOPT_ERRORBUFFER, NULL);
     a->headers = NULL;
     easy_put(d, a->easy);
@@ -681,17 +719,18 @@ static void check_done(struct hookd_deliver *d)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(d->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        CURL *e = m->easy_handle;
-        struct hookd_attempt *a;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&a);
-        judge(a, m->data.result);
-        unlink_running(d, a);
-        learn(d, a);
-        report_active(d, a, 1);
-    }
+    for (int i = 0; i < SHARDS; i++)
+        while ((m = curl_multi_info_read(d->shards[i].multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURL *e = m->easy_handle;
+            struct hookd_attempt *a;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&a);
+            judge(a, m->data.result);
+            unlink_running(d, a);
+            learn(d, a);
+            report_active(d, a, 1);
+        }
 }
 
 /* Reports the queued attempts of h after the first keep through the done
@@ -806,21 +845,30 @@ int hookd_deliver_new(uv_loop_t *loop, const struct hookd_deliver_opts *opts, ho
     d->loop = loop;
     d->opts = *opts;
     d->done = done;
-    d->multi = curl_multi_init();
-    if (!d->multi) {
-        free(d);
-        return HOOKD_ENOMEM;
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &d->shards[i];
+        sh->d = d;
+        if (!(sh->multi = curl_multi_init())) {
+            while (i--)
+                curl_multi_cleanup(d->shards[i].multi);
+            free(d);
+            return HOOKD_ENOMEM;
+        }
     }
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
-    /* One connection per attempt in flight stays cached for the next. */
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)(opts->host_concurrency + 64));
-    uv_timer_init(loop, &d->timer);
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *sh = &d->shards[i];
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+        /* One connection per attempt in flight stays cached for the next. */
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)(opts->host_concurrency + 64));
+        uv_timer_init(loop, &sh->timer);
+        sh->timer.data = sh;
+    }
     uv_timer_init(loop, &d->tick);
-    d->timer.data = d->tick.data = d;
-    d->open_handles = 2;
+    d->tick.data = d;
+    d->open_handles = 1 + SHARDS;
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
     *out = d;
     return 0;
@@ -954,11 +1002,14 @@ void hookd_deliver_close(struct hookd_deliver *d)
             host_free(d, d->hosts[b]);
     while (d->npool)
         curl_easy_cleanup(d->pool[--d->npool]);
-    curl_multi_cleanup(d->multi); /* closes cached connections via on_close_socket */
-    d->multi = NULL;
+    for (int i = 0; i < SHARDS; i++) {
+        curl_multi_cleanup(d->shards[i].multi); /* closes cached connections via on_close_socket */
+        d->shards[i].multi = NULL;
+    }
     free(d->by_fd);
     d->by_fd = NULL;
     d->nfd = 0;
-    uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+    for (int i = 0; i < SHARDS; i++)
+        uv_close((uv_handle_t *)&d->shards[i].timer, on_shard_timer_closed);
     uv_close((uv_handle_t *)&d->tick, on_handle_closed);
 }

@@ -74,6 +74,7 @@ struct hookd_attempt {
     struct hookd_attempt *next; /* host queue link, or running list link */
     struct hookd_attempt *prev; /* running list link */
     struct hookd_deliver *d;    /* the deliverer it was submitted to */
+    void *shard;                /* the multi handle it runs on, while running */
     int64_t queued_ms;          /* when it was submitted */
     int busy;                   /* attempts in flight to its host when it started */
     void *easy;                 /* CURL * while running */
