@@ -37,7 +37,9 @@ _Static_assert(sizeof(((struct hookd_attempt *)0)->curl_error) >= CURL_ERROR_SIZ
 #define STALL_MIN_MS 1000  /* a host that finished nothing this long hangs... */
 #define STALL_RATIO 4      /* ...or for this many times its best latency */
 #define STATS_SLOTS 5      /* one-minute slots over HOOKD_DELIVER_STATS_MS */
-#define BUFFER_SIZE 4096   /* curl's receive buffer per handle: answers are small */
+/* curl's receive buffer per handle, at curl's minimum: it lives as long as
+ * the attempt, and answers are small. */
+#define BUFFER_SIZE 1024
 /* Attempts run on several multi handles, each with its own connection cache:
  * curl scans a host's cached connections one by one for every transfer it
  * starts, so one cache of thousands of connections to one slow host costs a
