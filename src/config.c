@@ -105,11 +105,11 @@ static const struct opt opts[] = {
      .def_fn = def_threads, .def_doc = "CPU count", .min = 1, .max = 256, .off = OFF(threads),
      .help = "Event loops (threads) in `hookd run`"},
     {.name = "concurrency", .env = "HOOKD_CONCURRENCY", .kind = OPT_INT, .arg = "N",
-     .def = "8192", .min = 1, .max = 100000, .off = OFF(concurrency),
+     .def = "5120", .min = 1, .max = 100000, .off = OFF(concurrency),
      .help = "Deliveries held per process, running or waiting for their host "
-             "(docs/health.md: about 20 KB each in flight)"},
+             "(docs/health.md: about 14 KB each in flight)"},
     {.name = "host-concurrency", .env = "HOOKD_HOST_CONCURRENCY", .kind = OPT_INT, .arg = "N",
-     .def = "2048", .min = 1, .max = 100000, .off = OFF(host_concurrency),
+     .def = "4096", .min = 1, .max = 100000, .off = OFF(host_concurrency),
      .help = "Most deliveries in flight per receiver host and process; within it hookd learns "
              "each host's limit (docs/health.md)"},
     {.name = "probe-max", .env = "HOOKD_PROBE_MAX", .kind = OPT_DURATION, .arg = "DUR",

@@ -75,8 +75,8 @@ static void test_defaults(void)
     CHECK_STR(c.prefix, "hookd");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     CHECK(c.threads == (cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus));
-    CHECK(c.concurrency == 8192);
-    CHECK(c.host_concurrency == 2048);
+    CHECK(c.concurrency == 5120);
+    CHECK(c.host_concurrency == 4096);
     CHECK(c.timeout_ms == 10 * SEC);
     CHECK(c.connect_timeout_ms == 5 * SEC);
     CHECK(c.retry_base_ms == 10 * SEC);
