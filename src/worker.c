@@ -611,7 +611,7 @@ static void on_attempt_done(struct hookd_attempt *a)
             snprintf(key, sizeof(key), "gone %s", a->webhook->id);
             hookd_log_limited(HOOKD_LOG_WARN, key,
                               "webhook %s answered 410 Gone and is now disabled; `hookd webhook "
-                              "update %s --enabled true` enables it again",
+                              "enable %s` enables it again",
                               a->webhook->id, a->webhook->id);
             break;
         }
