@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hookd/log.h"
+#include "hookd/redis_tls.h"
 #include "hookd/webhook.h"
 
 #define SEC_MS INT64_C(1000)
@@ -87,13 +88,26 @@ static const struct opt opts[] = {
     {.name = "redis-url", .env = "HOOKD_REDIS_URL", .kind = OPT_STRING, .arg = "URL",
      .def = "redis://127.0.0.1:6379/0", .off = OFF(redis_url), .check = check_redis_url,
      .flags = OPT_SECRET,
-     .help = "Redis address: redis://[[user]:pass@]host[:port][/db] or unix:///path[?db=N]; "
+     .help = "Redis address: redis://[[user]:pass@]host[:port][/db], rediss://... (TLS) or "
+             "unix:///path[?db=N]; "
              "percent-encode reserved characters in user and password"},
     {.name = "redis-url-file", .env = "HOOKD_REDIS_URL_FILE", .kind = OPT_FILE, .arg = "PATH",
      .def = "", .def_doc = "(none)", .off = OFF(redis_url_file), .file_of = "redis-url",
      .help = "File holding the Redis address, read as --redis-url (at most 4KiB; one trailing "
              "newline is ignored), so that a password is not on the command line; "
              "use it instead of --redis-url"},
+    {.name = "redis-ca-file", .env = "HOOKD_REDIS_CA_FILE", .kind = OPT_STRING, .arg = "PATH",
+     .def = "", .def_doc = "(the system's)", .off = OFF(redis_ca_file), .flags = OPT_EMPTY_NULL,
+     .help = "PEM file of the CAs a rediss:// server's certificate must chain to; the "
+             "certificate must also name the URL's host (always checked)"},
+    {.name = "redis-cert-file", .env = "HOOKD_REDIS_CERT_FILE", .kind = OPT_STRING,
+     .arg = "PATH", .def = "", .def_doc = "(none)", .off = OFF(redis_cert_file),
+     .flags = OPT_EMPTY_NULL,
+     .help = "PEM client certificate for a rediss:// server that asks for one; with "
+             "--redis-key-file"},
+    {.name = "redis-key-file", .env = "HOOKD_REDIS_KEY_FILE", .kind = OPT_STRING, .arg = "PATH",
+     .def = "", .def_doc = "(none)", .off = OFF(redis_key_file), .flags = OPT_EMPTY_NULL,
+     .help = "PEM private key of --redis-cert-file"},
     {.name = "redis-timeout", .env = "HOOKD_REDIS_TIMEOUT", .kind = OPT_DURATION, .arg = "DUR",
      .def = "5s", .min = 500, .max = 10 * 60 * SEC_MS, .off = OFF(redis_timeout_ms),
      .help = "Longest wait for a Redis reply; past it the connection is declared dead, closed "
@@ -797,6 +811,13 @@ int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
         if (rc)
             return hookd_fail(errbuf, HOOKD_EINVAL, "ops-url: %s", why);
     }
+    struct hookd_redis_addr addr;
+    int rc = hookd_redis_url_parse(cfg->redis_url, &addr, errbuf);
+    if (rc == 0)
+        rc = hookd_redis_tls_check(cfg, &addr, errbuf);
+    explicit_bzero(addr.password, sizeof(addr.password));
+    if (rc)
+        return rc;
     if (cfg->lease_ms <= cfg->timeout_ms) {
         fmt_duration(cfg->lease_ms, a, sizeof(a));
         fmt_duration(cfg->timeout_ms, b, sizeof(b));
@@ -1070,13 +1091,14 @@ int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *e
         rc = redis_tcp_parse(url + 8, out, errbuf);
     else if (strncasecmp(url, "unix://", 7) == 0)
         rc = redis_unix_parse(url + 7, out, errbuf);
-    else if (strncasecmp(url, "rediss://", 9) == 0)
+    else if (strncasecmp(url, "rediss://", 9) == 0 && hookd_redis_tls_missing())
+        rc = hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: %s", hookd_redis_tls_missing());
+    else if (strncasecmp(url, "rediss://", 9) == 0) {
+        rc = redis_tcp_parse(url + 9, out, errbuf);
+        out->tls = 1;
+    } else
         rc = hookd_fail(errbuf, HOOKD_EINVAL,
-                        "rediss:// (TLS) is not supported: hookd's hiredis has no TLS; "
-                        "use redis:// or unix://, or a TLS tunnel such as stunnel");
-    else
-        rc = hookd_fail(errbuf, HOOKD_EINVAL,
-                        "redis URL must start with redis:// or unix:// (like "
+                        "redis URL must start with redis://, rediss:// or unix:// (like "
                         "redis://127.0.0.1:6379/0)");
     if (rc != 0)
         memset(out, 0, sizeof(*out)); /* no half-parsed password left behind */
@@ -1106,7 +1128,7 @@ int hookd_redis_url_redact(const struct hookd_redis_addr *a, struct hookd_buf *o
         if (!(rc = hookd_buf_adds(out, "unix://")) && !(rc = pct_encode(out, a->path, "/")))
             rc = hookd_buf_addf(out, "?db=%d", a->db);
     } else {
-        rc = hookd_buf_adds(out, "redis://");
+        rc = hookd_buf_adds(out, a->tls ? "rediss://" : "redis://");
         if (!rc && a->password[0] && !(rc = pct_encode(out, a->user, "")))
             rc = hookd_buf_adds(out, ":***@");
         if (!rc)

@@ -15,6 +15,7 @@
 #include "hookd/config.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
+#include "hookd/redis_tls.h"
 #include "hookd/worker.h"
 
 extern char **environ;
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0 && argc == 2) {
         status = run(&cfg);
     } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("hookd %s\n", HOOKD_VERSION);
+        printf("hookd %s\n%s\n", HOOKD_VERSION, hookd_redis_tls_describe());
         status = 0;
     } else if (!*cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
                strcmp(cmd, "-h") == 0) {

@@ -454,7 +454,7 @@ struct server {
     uv_timer_t tick; /* depth reads */
     uv_work_t work;  /* the depth read in flight */
     struct hookd_httpd *httpd;
-    char *redis_url;
+    const struct hookd_config *cfg; /* lives longer than the server */
     char keys[D_COUNT][HOOKD_KEY_MAX];
     redisContext *rc;     /* (work) NULL until connected, or after a failure */
     int64_t got[D_COUNT]; /* (work) what the last read found, -1 when it failed */
@@ -502,7 +502,7 @@ static void depth_read(uv_work_t *req)
 
     for (int i = 0; i < D_COUNT; i++)
         s->got[i] = -1;
-    if (!s->rc && !(s->rc = hookd_redis_connect_url(s->redis_url, DEPTH_TIMEOUT_MS, err)))
+    if (!s->rc && !(s->rc = hookd_redis_connect_timeout(s->cfg, DEPTH_TIMEOUT_MS, err)))
         return;
     for (int i = 0; ok && i < D_COUNT; i++) {
         const char *argv[2] = {cmd[i], s->keys[i]};
@@ -566,7 +566,6 @@ static void server_free(struct server *s)
 {
     if (s->rc)
         redisFree(s->rc);
-    free(s->redis_url);
     free(s);
 }
 
@@ -580,10 +579,9 @@ int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
     if (srv)
         return hookd_fail(errbuf, HOOKD_EINVAL, "metrics: already serving");
     struct server *s = calloc(1, sizeof(*s));
-    if (!s || !(s->redis_url = strdup(cfg->redis_url))) {
-        free(s);
+    if (!s)
         return hookd_fail(errbuf, HOOKD_ENOMEM, "metrics: out of memory");
-    }
+    s->cfg = cfg;
     for (int i = 0; i < D_COUNT; i++)
         hookd_key(s->keys[i], cfg->prefix, suffix[i]);
     if ((rc = uv_loop_init(&s->loop)) != 0) {

@@ -1,4 +1,4 @@
-/* redis.c - a synchronous hiredis connection with AUTH, SELECT and timeouts. */
+/* redis.c - a synchronous hiredis connection with TLS, AUTH, SELECT and timeouts. */
 #include "hookd/redis.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "hookd/common.h"
+#include "hookd/redis_tls.h"
 
 #define REDIS_TIMEOUT_DEFAULT_MS 5000
 #define REDIS_TIMEOUT_MAX_MS 3600000
@@ -47,7 +48,25 @@ static int connect_step(redisContext *c, int argc, const char **argv, const char
     return 0;
 }
 
-struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms, char *errbuf)
+/* Starts TLS on c, connected to addr, as cfg's TLS files say. */
+static int tls_start(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                     redisContext *c, const char *where, char *errbuf)
+{
+    struct hookd_redis_tls *tls;
+    struct ssl_st *ssl;
+    char why[HOOKD_ERRLEN];
+    int rc = hookd_redis_tls_new(cfg, addr, &tls, why);
+    if (rc == 0) {
+        rc = hookd_redis_tls_start(tls, c, &ssl, why);
+        hookd_redis_tls_free(tls); /* c's SSL object keeps what it needs */
+    }
+    if (rc)
+        hookd_fail(errbuf, rc, "%s: %s", where, why);
+    return rc;
+}
+
+struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg, int64_t timeout_ms,
+                                                 char *errbuf)
 {
     struct hookd_redis_addr addr;
     char where[300];
@@ -59,8 +78,10 @@ struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms
         return NULL;
     }
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
-    if (hookd_redis_url_parse(url, &addr, errbuf) != 0)
+    if (hookd_redis_url_parse(cfg->redis_url, &addr, errbuf) != 0)
         return NULL;
+    if (!addr.tls && hookd_redis_tls_check(cfg, &addr, errbuf) != 0)
+        goto fail;
     if (addr.path[0]) {
         snprintf(where, sizeof(where), "redis %s", addr.path);
         c = redisConnectUnixWithTimeout(addr.path, tv);
@@ -80,6 +101,8 @@ struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms
         hookd_fail(errbuf, HOOKD_EREDIS, "%s: cannot set the timeout", where);
         goto fail;
     }
+    if (addr.tls && tls_start(cfg, &addr, c, where, errbuf) != 0)
+        goto fail;
     if (addr.password[0]) {
         const char *auth[3] = {"AUTH", addr.user, addr.password};
         if (!addr.user[0])
@@ -106,5 +129,5 @@ fail:
 
 struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf)
 {
-    return hookd_redis_connect_url(cfg->redis_url, REDIS_TIMEOUT_DEFAULT_MS, errbuf);
+    return hookd_redis_connect_timeout(cfg, REDIS_TIMEOUT_DEFAULT_MS, errbuf);
 }

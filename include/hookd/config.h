@@ -30,6 +30,9 @@ enum hookd_log_level {
 struct hookd_config {
     char *redis_url;                /* redis://[user:pass@]host[:port][/db] or unix:///path */
     char *redis_url_file;           /* the file redis_url was read from, or NULL */
+    char *redis_ca_file;            /* PEM CAs a rediss:// server must chain to; NULL: system's */
+    char *redis_cert_file;          /* PEM client certificate (chain) for rediss://, or NULL */
+    char *redis_key_file;           /* PEM private key of redis_cert_file, or NULL */
     char *prefix;                   /* key namespace; keys are "{prefix}:..." */
     int threads;                    /* event loops in `run`; default: CPU count */
     int concurrency;                /* deliveries in flight per process */
@@ -111,18 +114,20 @@ struct hookd_redis_addr {
     char user[128];     /* ACL user, or empty */
     char password[256]; /* password, or empty; never logged */
     int db;             /* database number */
+    int tls;            /* rediss://: TLS, the certificate checked against host */
 };
 
-/* Parses redis://[[user]:pass@]host[:port][/db] and unix:///path[?db=N].
- * Capped at 1024 bytes. User, password and path are percent-decoded; as in
- * redis-cli, "pass@" without a colon is a password. IPv6 hosts go in
- * brackets and are stored without them. rediss:// is refused (no TLS). The
- * error never contains the password; on failure *out is zeroed. */
+/* Parses redis://[[user]:pass@]host[:port][/db], the same with rediss://
+ * (TLS; refused, saying why, by a build without it) and
+ * unix:///path[?db=N]. Capped at 1024 bytes. User, password and path are
+ * percent-decoded; as in redis-cli, "pass@" without a colon is a password.
+ * IPv6 hosts go in brackets and are stored without them. The error never
+ * contains the password; on failure *out is zeroed. */
 int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf);
 
 /* Appends a's address to out as a URL fit for logs: the password, when
  * there is one, is "***"; user and path are percent-encoded; port and
- * database are explicit ("redis://user:***@127.0.0.1:6379/0",
+ * database are explicit ("redis://user:***@127.0.0.1:6379/0", "rediss://...",
  * "redis://[::1]:6390/3", "unix:///run/redis.sock?db=2"). Returns 0, or
  * HOOKD_ETOOBIG / HOOKD_ENOMEM with out as it was. */
 int hookd_redis_url_redact(const struct hookd_redis_addr *a, struct hookd_buf *out);

@@ -12,14 +12,16 @@
 
 struct redisContext;
 
-/* Connects synchronously to cfg->redis_url with AUTH (user+password or
- * password only) and SELECT db, with a 5 s connect/command timeout. Returns
+/* Connects synchronously to cfg->redis_url with TLS for rediss:// (cfg's
+ * redis-ca-file, redis-cert-file and redis-key-file), AUTH (user+password
+ * or password only) and SELECT db, with a 5 s connect/command timeout. Returns
  * NULL and a reason in errbuf (HOOKD_ERRLEN bytes, never containing the
  * password). The caller frees the context with redisFree(). */
 struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf);
 
-/* The same for a Redis URL (as hookd_redis_url_parse() reads it), with
- * timeout_ms (1 to 3600000) as both the connect and the command timeout. */
-struct redisContext *hookd_redis_connect_url(const char *url, int64_t timeout_ms, char *errbuf);
+/* The same with timeout_ms (1 to 3600000) as both the connect and the
+ * command timeout. */
+struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg, int64_t timeout_ms,
+                                                 char *errbuf);
 
 #endif

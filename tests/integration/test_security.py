@@ -405,7 +405,7 @@ class RedisAuth(HookdCase):
                     "redis://:%s@127.0.0.1:6390/notadb" % pw,
                     "redis://alice:%s" % pw,
                     "redis://:%s@127.0.0.1:6390/0?x=%%zz" % pw,
-                    "rediss://:%s@127.0.0.1:6390/0" % pw,
+                    "rediss://:%s@127.0.0.1:99999999/0" % pw,
                     "http://:%s@127.0.0.1:6390/0" % pw):
             with self.subTest(url=url.replace(pw, "PW")):
                 rc, out, err = self.h.cli("stats", env={"HOOKD_REDIS_URL": url})
