@@ -1,4 +1,4 @@
-/* queue.c - one loop's Redis connection: take, settle, renew, webhooks.
+/* queue.c - one loop's Redis protocol: take, settle, renew, wake, webhooks.
  *
  * Every move between keys is one Lua script, loaded once per connection and
  * run by EVALSHA, so that it is atomic and costs one round trip for a whole
@@ -23,7 +23,7 @@
 #include "hookd/health.h"
 #include "hookd/job.h"
 #include "hookd/metrics.h"
-#include "hookd/redis_uv.h"
+#include "hookd/redis_conn.h"
 #include "hookd/resp.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
@@ -320,9 +320,9 @@ enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_TEND, S_COUNT };
 static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA,
                                              TEND_LUA};
 
-enum qstate { Q_DOWN, Q_CONNECTING, Q_READY, Q_CLOSED };
+enum qstate { Q_DOWN, Q_CONNECTING, Q_READY };
 /* The wake connection: W_OFF for good once the server refused BLMOVE. */
-enum wstate { W_DOWN, W_CONNECTING, W_READY, W_OFF };
+enum wstate { W_DOWN, W_READY, W_OFF };
 
 enum {
     SETTLE_HEAD_ARGS = 10,  /* EVALSHA sha 5 five-keys prefix dead_max */
@@ -380,33 +380,24 @@ struct hookd_queue {
     const struct hookd_config *cfg;   /* lives longer than the queue */
     struct hookd_queue_cbs cbs;       /* owner's callbacks */
     void *data;                       /* owner's pointer for callbacks */
-    struct hookd_redis_addr addr;     /* where Redis is */
-    redisAsyncContext *ac;            /* the connection, NULL when down */
-    redisAsyncContext *wac;           /* the wake connection, NULL when down */
+    struct hookd_redis_conn *take;    /* the take connection */
+    struct hookd_redis_conn *wake;    /* the wake connection */
+    redisAsyncContext *ac;            /* take's context, NULL when down */
+    redisAsyncContext *wac;           /* wake's context, NULL when down */
     enum wstate wstate;               /* the wake connection's state */
     int waiting;                      /* a BLMOVE is in flight on wac */
-    uint64_t quiet_ms;                /* when the main connection last waited for nothing */
-    uv_getaddrinfo_t resolve;         /* resolving addr.host off the loop */
-    int resolving;                    /* resolve is in flight */
-    char ip[64];                      /* what addr.host last resolved to, "" before */
-    int64_t wait_since;               /* when it was sent, our clock, ms */
     int wake_told;                    /* a failure was told since a wait last worked */
-    uv_timer_t wake_reconnect;        /* its backoff timer */
-    int64_t wake_backoff_ms;          /* its next reconnect delay */
     struct hookd_buf wake_cmd;        /* the BLMOVE, in RESP */
     int64_t next_due;                 /* see hookd_queue_next_due() */
     enum qstate state;                /* connection state */
     int scripts_pending;              /* SCRIPT LOAD replies still to come */
-    int setup_failed;                 /* AUTH, SELECT or a SCRIPT LOAD failed */
     char sha[S_COUNT][41];            /* SHA1 of each script */
     char key[K_COUNT][HOOKD_KEY_MAX]; /* key names, see K_* */
     char log_key[HOOKD_KEY_MAX];      /* "{prefix}:log:", the attempt logs' key before the id */
     char lease[24];                   /* cfg->lease_ms in decimal */
-    uv_timer_t reconnect;             /* backoff timer */
-    int64_t backoff_ms;               /* next reconnect delay */
     uv_timer_t tick;                  /* webhook reload check, twice a second */
     uv_timer_t close_timer;           /* bound on the wait in close */
-    int handles;                      /* uv handles not yet closed */
+    int handles;                      /* timers and connections not yet closed */
     int taking;                       /* a take is in flight */
     int loading;                      /* a registry load is in flight */
     int tending;                      /* a tend is in flight */
@@ -423,11 +414,11 @@ struct hookd_queue {
     int settle_failed;                /* the unit's EVALSHA failed: keep it for a reconnect */
     int closing;                      /* hookd_queue_close() was called */
     int close_expired;                /* the close wait is over; drop what is unsent */
+    int finished;                     /* the close is under way: connections and timers closing */
     char errstr[HOOKD_ERRLEN];        /* last error, for the owner */
 };
 
-static void start_connect(struct hookd_queue *q);
-static void start_wake(struct hookd_queue *q);
+static void closed_one(struct hookd_queue *q);
 static void load_registry(struct hookd_queue *q);
 static void item_of(struct hookd_item *it, const char *tok, size_t tok_len, const redisReply *p);
 static void send_settle(struct hookd_queue *q);
@@ -584,7 +575,13 @@ static void unit_clear(struct unit *u)
     u->eval_len = u->nops = 0;
 }
 
-/* ---- connection ---- */
+/* ---- the connections ----
+ *
+ * Two hookd_redis_conn: the take connection carries every script and
+ * command; the wake connection only ever holds one BLMOVE. Whatever goes
+ * wrong with the wake connection, the owner is told the wait is over and
+ * polls until it is back; its failures are told once until a wait has
+ * succeeded again. */
 
 /* Keeps the error for hookd_queue_errstr() and tells the owner. */
 static void emit_error(struct hookd_queue *q, const char *fmt, ...)
@@ -599,306 +596,93 @@ static void emit_error(struct hookd_queue *q, const char *fmt, ...)
         q->cbs.on_error(q->data, q->errstr);
 }
 
-/* Returns the delay before the next reconnect and doubles it, up to 5 s. */
-static uint64_t backoff_next(int64_t *backoff_ms)
-{
-    uint64_t delay = (uint64_t)*backoff_ms;
-    *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
-    return delay;
-}
-
-/* Starts connecting to Redis on q's loop, with ac->data = q and the two
- * callbacks set. NULL when it cannot even begin, with the reason in why
- * (HOOKD_ERRLEN bytes). Both connections of a queue open here. */
-static redisAsyncContext *conn_open(struct hookd_queue *q, redisConnectCallback *on_conn,
-                                    redisDisconnectCallback *on_disc, char *why)
-{
-    const char *host = q->ip[0] ? q->ip : q->addr.host;
-    redisAsyncContext *ac = q->addr.path[0] ? redisAsyncConnectUnix(q->addr.path)
-                                            : redisAsyncConnect(host, q->addr.port);
-    if (!ac || ac->err || hookd_redis_uv_attach(ac, q->loop) != 0) {
-        const char *reason = "cannot watch its socket";
-        if (!ac)
-            reason = "out of memory";
-        else if (ac->err)
-            reason = ac->errstr;
-        hookd_fail(why, HOOKD_EREDIS, "%s", reason);
-        if (ac)
-            redisAsyncFree(ac);
-        return NULL;
-    }
-    ac->data = q;
-    redisAsyncSetConnectCallback(ac, on_conn);
-    redisAsyncSetDisconnectCallback(ac, on_disc);
-    return ac;
-}
-
-/* Sends what a new connection needs before anything else: AUTH and SELECT
- * as the URL says, with their replies to cb, then CLIENT SETNAME name, whose
- * reply is ignored (a user not allowed to name itself still works). */
-static void conn_setup(struct hookd_queue *q, redisAsyncContext *ac, const char *name,
-                       redisCallbackFn *cb)
-{
-    if (q->addr.password[0]) {
-        if (q->addr.user[0])
-            redisAsyncCommand(ac, cb, NULL, "AUTH %s %s", q->addr.user, q->addr.password);
-        else
-            redisAsyncCommand(ac, cb, NULL, "AUTH %s", q->addr.password);
-    }
-    if (q->addr.db)
-        redisAsyncCommand(ac, cb, NULL, "SELECT %d", q->addr.db);
-    redisAsyncCommand(ac, NULL, NULL, "CLIENT SETNAME %s", name);
-}
-
-static void on_reconnect_timer(uv_timer_t *t)
-{
-    start_connect(t->data);
-}
-
-/* Marks the connection gone, keeps a settle unit that lost replies for
- * sending again, and schedules a reconnect. */
-static void went_down(struct hookd_queue *q)
-{
-    int was_ready = q->state == Q_READY;
-    q->ac = NULL;
-    q->state = Q_DOWN;
-    q->taking = q->loading = 0;
-    /* A unit whose replies did not all arrive stays, to be sent again. */
-    q->settling = q->settle_failed = 0;
-    q->replies = 0;
-    if (was_ready && q->cbs.on_state)
-        q->cbs.on_state(q->data, 0);
-    if (q->closing) {
-        maybe_finish_close(q);
-        return;
-    }
-    uv_timer_start(&q->reconnect, on_reconnect_timer, backoff_next(&q->backoff_ms), 0);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct hookd_queue *q = ac->data;
-    if (status != REDIS_OK)
-        emit_error(q, "redis: connection lost: %s", ac->errstr[0] ? ac->errstr : "closed");
-    went_down(q);
-}
-
-/* Ends a connection whose set-up failed; only the first error is told, as
- * the commands queued behind a failed AUTH all fail the same way. */
-static void setup_error(struct hookd_queue *q, redisAsyncContext *ac, const char *msg)
-{
-    if (q->setup_failed)
-        return;
-    q->setup_failed = 1;
-    emit_error(q, "redis: %s", msg);
-    redisAsyncDisconnect(ac);
-}
-
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
-    if (!reply)
+    if (!reply || ac != q->ac)
         return;
     if (reply->type == REDIS_REPLY_ERROR) {
-        setup_error(q, ac, reply->str);
+        hookd_redis_conn_drop(q->take, reply->str);
         return;
     }
-    if (--q->scripts_pending > 0 || q->setup_failed)
+    if (--q->scripts_pending > 0)
         return;
     q->state = Q_READY;
-    q->backoff_ms = 100;
+    hookd_redis_conn_ready(q->take);
     if (q->cbs.on_state)
         q->cbs.on_state(q->data, 1);
     load_registry(q);
     send_settle(q);
 }
 
-/* AUTH and SELECT replies: an error ends this connection attempt. */
-static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+/* The take connection is open: it is ready once every script is loaded. */
+static void on_take_open(void *data, redisAsyncContext *ac)
 {
-    (void)priv;
-    redisReply *reply = r;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-        setup_error(ac->data, ac, reply->str);
-}
-
-static void on_connect(const redisAsyncContext *cac, int status)
-{
-    struct hookd_queue *q = cac->data;
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    if (status != REDIS_OK) {
-        emit_error(q, "redis: cannot connect: %s", ac->errstr);
-        went_down(q);
-        return;
-    }
-    conn_setup(q, ac, "hookd-take", on_setup_reply);
+    struct hookd_queue *q = data;
+    q->ac = ac;
+    q->state = Q_CONNECTING;
     q->scripts_pending = S_COUNT;
-    q->setup_failed = 0;
     for (int i = 0; i < S_COUNT; i++)
         redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", SCRIPTS[i]);
 }
 
-static void connect_now(struct hookd_queue *q)
+/* The take connection is gone: a settle unit that lost replies stays, to
+ * be sent again after the reconnect. */
+static void on_take_down(void *data)
 {
-    char why[HOOKD_ERRLEN];
-    redisAsyncContext *ac = conn_open(q, on_connect, on_disconnect, why);
-    q->state = Q_CONNECTING; /* went_down reads it */
-    if (!ac) {
-        emit_error(q, "redis: cannot connect: %s", why);
-        went_down(q);
-        return;
-    }
-    q->ac = ac;
+    struct hookd_queue *q = data;
+    int was_ready = q->state == Q_READY;
+    q->ac = NULL;
+    q->state = Q_DOWN;
+    q->taking = q->loading = 0;
+    q->settling = q->settle_failed = 0;
+    q->replies = 0;
+    if (was_ready && q->cbs.on_state)
+        q->cbs.on_state(q->data, 0);
+    if (q->closing)
+        maybe_finish_close(q);
 }
 
-/* The name of addr.host resolved: connect to its first address, which
- * hiredis then takes without a lookup of its own. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+static void on_take_error(void *data, const char *msg)
 {
-    struct hookd_queue *q = req->data;
-    char ip[sizeof(q->ip)] = "";
-    q->resolving = 0;
-    if (status == 0 && res && res->ai_family == AF_INET)
-        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
-    else if (status == 0 && res && res->ai_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
-    uv_freeaddrinfo(res);
-    if (q->closing) {
-        went_down(q);
-        return;
-    }
-    if (!ip[0]) {
-        emit_error(q, "redis: cannot resolve %s: %s", q->addr.host,
-                   status ? uv_strerror(status) : "no IPv4 or IPv6 address");
-        went_down(q);
-        return;
-    }
-    memcpy(q->ip, ip, sizeof(ip));
-    connect_now(q);
+    emit_error(data, "%s", msg);
 }
 
-/* 1 when addr.host is a name, not an IP address or a Unix socket. */
-static int host_is_name(const struct hookd_queue *q)
+static void on_wake_open(void *data, redisAsyncContext *ac)
 {
-    unsigned char bin[16];
-    return !q->addr.path[0] && uv_inet_pton(AF_INET, q->addr.host, bin) != 0 &&
-           uv_inet_pton(AF_INET6, q->addr.host, bin) != 0;
+    struct hookd_queue *q = data;
+    q->wac = ac;
+    if (q->wstate != W_OFF)
+        q->wstate = W_READY;
 }
 
-/* Connects, first resolving addr.host on libuv's thread pool when it is a
- * name: a blocking getaddrinfo would stall the loop at every reconnect, and
- * a name re-pointed (failover by DNS) is followed at the next one. */
-static void start_connect(struct hookd_queue *q)
+/* Tells a waiting owner that the wait is over. */
+static void on_wake_down(void *data)
 {
-    if (!host_is_name(q)) {
-        connect_now(q);
-        return;
-    }
-    if (q->resolving)
-        return;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    q->state = Q_CONNECTING;
-    q->resolve.data = q;
-    int rc = uv_getaddrinfo(q->loop, &q->resolve, on_resolved, q->addr.host, NULL, &hints);
-    if (rc != 0) {
-        emit_error(q, "redis: cannot resolve %s: %s", q->addr.host, uv_strerror(rc));
-        went_down(q);
-        return;
-    }
-    q->resolving = 1;
-}
-
-/* ---- the wake connection ----
- *
- * It only ever holds one BLMOVE at a time. Whatever goes wrong with it, the
- * owner is told the wait is over and polls until it is back; its failures
- * are told once until a wait has succeeded again. */
-
-static void on_wake_timer(uv_timer_t *t)
-{
-    start_wake(t->data);
-}
-
-/* Forgets the wake connection, ending it too when drop (its callbacks then
- * find q->wac changed and do nothing), tells a waiting owner that the wait
- * is over, and reconnects later unless closing or off. why, when not NULL,
- * is told unless a failure was told since the last successful wait. */
-static void wake_down(struct hookd_queue *q, int drop, const char *why)
-{
-    redisAsyncContext *ac = q->wac;
+    struct hookd_queue *q = data;
     int was_waiting = q->waiting;
     q->wac = NULL;
     q->waiting = 0;
     if (q->wstate != W_OFF)
         q->wstate = W_DOWN;
-    if (why && !q->wake_told && !q->closing) {
-        q->wake_told = 1;
-        emit_error(q, "redis: wake connection: %s; %s", why,
-                   q->wstate == W_OFF ? "polling for new events from now on"
-                                      : "polling until it is back");
-    }
-    if (drop && ac)
-        redisAsyncFree(ac);
-    if (q->closing)
-        return;
-    if (q->wstate != W_OFF)
-        uv_timer_start(&q->wake_reconnect, on_wake_timer, backoff_next(&q->wake_backoff_ms), 0);
-    if (was_waiting && q->cbs.on_wake)
+    if (was_waiting && !q->closing && q->cbs.on_wake)
         q->cbs.on_wake(q->data);
 }
 
-static void on_wake_disconnect(const redisAsyncContext *ac, int status)
+static void on_wake_error(void *data, const char *msg)
 {
-    struct hookd_queue *q = ac->data;
-    if (ac != q->wac)
+    struct hookd_queue *q = data;
+    if (q->wake_told || q->closing)
         return;
-    wake_down(q, 0, status != REDIS_OK && ac->errstr[0] ? ac->errstr : "connection closed");
+    q->wake_told = 1;
+    emit_error(q, "%s (the wake connection); polling until it is back", msg);
 }
 
-/* AUTH and SELECT replies of the wake connection. */
-static void on_wake_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+static void on_conn_closed(void *data)
 {
-    (void)priv;
-    struct hookd_queue *q = ac->data;
-    redisReply *reply = r;
-    if (ac == q->wac && reply && reply->type == REDIS_REPLY_ERROR)
-        wake_down(q, 1, reply->str);
-}
-
-static void on_wake_connect(const redisAsyncContext *cac, int status)
-{
-    struct hookd_queue *q = cac->data;
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    if (ac != q->wac)
-        return;
-    if (status != REDIS_OK) {
-        wake_down(q, 0, ac->errstr[0] ? ac->errstr : "cannot connect");
-        return;
-    }
-    conn_setup(q, ac, "hookd-wake", on_wake_setup_reply);
-    q->wstate = W_READY;
-    q->wake_backoff_ms = 100;
-}
-
-static void start_wake(struct hookd_queue *q)
-{
-    char why[HOOKD_ERRLEN];
-    if (q->closing || q->wstate == W_OFF)
-        return;
-    if (host_is_name(q) && !q->ip[0]) {
-        /* It connects to what the main connection resolved, once it has. */
-        uv_timer_start(&q->wake_reconnect, on_wake_timer, 100, 0);
-        return;
-    }
-    q->wstate = W_CONNECTING;
-    q->wac = conn_open(q, on_wake_connect, on_wake_disconnect, why);
-    if (!q->wac)
-        wake_down(q, 0, why);
+    closed_one(data);
 }
 
 /* The BLMOVE answered: an event (left where it was) or nil at the timeout.
@@ -907,27 +691,27 @@ static void start_wake(struct hookd_queue *q)
 static void on_wake_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
-    if (ac != q->wac)
-        return;
-    if (!reply) {
-        wake_down(q, 0, ac->errstr[0] ? ac->errstr : "connection lost");
-        return;
-    }
+    if (ac != q->wac || !reply)
+        return; /* on_wake_down follows */
     if (reply->type == REDIS_REPLY_ERROR) {
         char why[HOOKD_ERRLEN];
+        snprintf(why, sizeof(why), "BLMOVE refused: %s", reply->str);
         if (strncmp(reply->str, "ERR unknown command", 19) == 0 ||
             strncmp(reply->str, "NOPERM", 6) == 0) {
             q->wstate = W_OFF;
-            q->wake_told = 0;
+            emit_error(q, "redis: %s; polling for new events from now on", why);
+            hookd_redis_conn_close(q->wake, 1);
+            return;
         }
-        snprintf(why, sizeof(why), "BLMOVE refused: %s", reply->str);
-        wake_down(q, 1, why);
+        hookd_redis_conn_drop(q->wake, why);
         return;
     }
     q->waiting = 0;
     q->wake_told = 0;
+    hookd_redis_conn_allow(q->wake, 0);
+    hookd_redis_conn_ready(q->wake);
     if (q->cbs.on_wake)
         q->cbs.on_wake(q->data);
 }
@@ -942,46 +726,8 @@ int hookd_queue_wait(struct hookd_queue *q)
                                    q->wake_cmd.len) != REDIS_OK)
         return HOOKD_EREDIS;
     q->waiting = 1;
-    q->wait_since = (int64_t)uv_now(q->loop);
+    hookd_redis_conn_allow(q->wake, HOOKD_QUEUE_WAIT_MS);
     return 0;
-}
-
-/* Ends a wait that went unanswered far past its timeout: the connection is
- * half dead (a lost peer without a reset). Runs on the twice-a-second tick. */
-/* Declares the main connection dead when a reply is later than
- * --redis-timeout: it waits for one, and has heard nothing since the later
- * of its last read and the last tick it waited for nothing (so a command
- * sent after a quiet spell gets the whole timeout). A Redis that is stopped
- * or cut off by a silent network never closes the socket, and hiredis' async
- * commands have no timeout of their own. Freeing the context calls the
- * pending callbacks with no reply and on_disconnect, which keeps the
- * unanswered settle unit and reconnects. */
-static void main_watchdog(struct hookd_queue *q)
-{
-    redisAsyncContext *ac = q->ac;
-    uint64_t now = uv_now(q->loop);
-    if (!ac || !ac->replies.head) {
-        q->quiet_ms = now;
-        return;
-    }
-    uint64_t heard = hookd_redis_uv_heard_ms(ac);
-    uint64_t since = heard > q->quiet_ms ? heard : q->quiet_ms;
-    if (now - since <= (uint64_t)q->cfg->redis_timeout_ms)
-        return;
-    hookd_metrics_count(HOOKD_M_REDIS_STALLS, 1);
-    emit_error(q,
-               "redis: %s:%d answered nothing for %llu ms (--redis-timeout %lld ms); closing "
-               "the connection and connecting again",
-               q->addr.path[0] ? q->addr.path : q->addr.host, q->addr.path[0] ? 0 : q->addr.port,
-               (unsigned long long)(now - since), (long long)q->cfg->redis_timeout_ms);
-    q->quiet_ms = now;
-    redisAsyncFree(ac);
-}
-
-static void wake_watchdog(struct hookd_queue *q)
-{
-    if (q->waiting && (int64_t)uv_now(q->loop) - q->wait_since > HOOKD_QUEUE_WAIT_MS + 2000)
-        wake_down(q, 1, "BLMOVE unanswered past its timeout");
 }
 
 int64_t hookd_queue_next_due(const struct hookd_queue *q)
@@ -1043,7 +789,7 @@ static void apply_registry(struct hookd_queue *q, const redisReply *reply)
 static void on_registry(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     q->loading = 0;
     if (r)
         apply_registry(q, r);
@@ -1114,7 +860,7 @@ static void apply_probes(struct hookd_queue *q, const redisReply *p)
 static void on_tend(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
     q->tending = 0;
     if (!reply)
@@ -1152,8 +898,6 @@ static void on_tick(uv_timer_t *t)
 {
     load_registry(t->data);
     tend(t->data);
-    main_watchdog(t->data);
-    wake_watchdog(t->data);
 }
 
 /* ---- take ---- */
@@ -1229,7 +973,7 @@ static void take_items(struct hookd_queue *q, const redisReply *reply)
 static void on_take(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
     q->taking = 0;
     q->next_due = -1;
@@ -1303,7 +1047,7 @@ static void settle_reply(struct hookd_queue *q)
 static void on_settled(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
     if (!reply)
         return; /* went_down() keeps the unit */
@@ -1332,7 +1076,7 @@ static void on_settled(redisAsyncContext *ac, void *r, void *priv)
 static void on_logged(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
-    struct hookd_queue *q = ac->data;
+    struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
     if (!reply)
         return;
@@ -1607,17 +1351,10 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     struct hookd_queue *q = calloc(1, sizeof(*q));
     if (!q)
         return HOOKD_ENOMEM;
-    char err[HOOKD_ERRLEN];
-    int rc = hookd_redis_url_parse(cfg->redis_url, &q->addr, err);
-    if (rc) {
-        free(q);
-        return rc;
-    }
     q->loop = loop;
     q->cfg = cfg;
     q->cbs = *cbs;
     q->data = data;
-    q->backoff_ms = q->wake_backoff_ms = 100;
     q->next_due = -1;
     batch_init(&q->pending);
     hookd_buf_init(&q->unit.resp, SIZE_MAX / 2); /* bounded by the pending batch */
@@ -1638,70 +1375,73 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
         SHA1((const unsigned char *)SCRIPTS[i], strlen(SCRIPTS[i]), md);
         hookd_hex(md, sizeof(md), q->sha[i]);
     }
-    if ((rc = write_heads(q)) != 0) {
-        queue_bufs_free(q);
-        free(q);
+    static const struct hookd_redis_conn_cbs take_cbs = {
+        .on_open = on_take_open,
+        .on_down = on_take_down,
+        .on_error = on_take_error,
+        .on_closed = on_conn_closed,
+    };
+    static const struct hookd_redis_conn_cbs wake_cbs = {
+        .on_open = on_wake_open,
+        .on_down = on_wake_down,
+        .on_error = on_wake_error,
+        .on_closed = on_conn_closed,
+    };
+    int rc = write_heads(q);
+    if (!rc)
+        rc = hookd_redis_conn_new(loop, cfg, "hookd-take", &take_cbs, q, &q->take, q->errstr);
+    if (!rc)
+        rc = hookd_redis_conn_new(loop, cfg, "hookd-wake", &wake_cbs, q, &q->wake, q->errstr);
+    if (rc) {
+        hookd_queue_free(q); /* neither connection started: nothing is on the loop */
         return rc;
     }
-    uv_timer_init(loop, &q->reconnect);
     uv_timer_init(loop, &q->tick);
     uv_timer_init(loop, &q->close_timer);
-    uv_timer_init(loop, &q->wake_reconnect);
-    q->reconnect.data = q->tick.data = q->close_timer.data = q->wake_reconnect.data = q;
+    q->tick.data = q->close_timer.data = q;
     q->handles = 4;
     uv_timer_start(&q->tick, on_tick, 500, 500);
-    start_connect(q);
-    start_wake(q);
+    hookd_redis_conn_start(q->take);
+    hookd_redis_conn_start(q->wake);
     *out = q;
     return 0;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+/* One of the timers or connections finished closing. */
+static void closed_one(struct hookd_queue *q)
 {
-    struct hookd_queue *q = h->data;
     if (--q->handles == 0 && q->cbs.on_closed)
         q->cbs.on_closed(q->data);
 }
 
-/* Ends the close once everything is settled, or the wait is over. While
- * settlements are unsent and time is left, keeps (re)connecting. */
+static void on_timer_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
+}
+
+/* Ends the close once everything is settled, or the wait is over. Until
+ * then the take connection goes on reconnecting by itself. */
 static void maybe_finish_close(struct hookd_queue *q)
 {
-    if (q->state == Q_CLOSED)
+    if (q->finished)
         return;
-    if ((q->unit.resp.len || q->pending.nops) && !q->close_expired) {
-        if (!q->ac && !uv_is_active((uv_handle_t *)&q->reconnect))
-            uv_timer_start(&q->reconnect, on_reconnect_timer, (uint64_t)q->backoff_ms, 0);
+    if ((q->unit.resp.len || q->pending.nops) && !q->close_expired)
         return;
-    }
-    if (q->ac) {
-        redisAsyncContext *ac = q->ac;
-        redisAsyncDisconnect(ac); /* on_disconnect calls back into here */
-        return;
-    }
-    if (q->resolving) {
-        uv_cancel((uv_req_t *)&q->resolve); /* on_resolved calls back into here */
-        return;
-    }
-    q->state = Q_CLOSED;
-    uv_close((uv_handle_t *)&q->reconnect, on_timer_closed);
+    q->finished = 1;
+    /* What is unsent when the wait expired is dropped: its leases expire and
+     * the work is taken again, so nothing is lost, though some may be
+     * delivered twice. */
+    hookd_redis_conn_close(q->take, q->close_expired);
+    hookd_redis_conn_close(q->wake, 1);
     uv_close((uv_handle_t *)&q->tick, on_timer_closed);
     uv_close((uv_handle_t *)&q->close_timer, on_timer_closed);
-    uv_close((uv_handle_t *)&q->wake_reconnect, on_timer_closed);
 }
 
 static void on_close_timeout(uv_timer_t *t)
 {
     struct hookd_queue *q = t->data;
-    if (q->state == Q_CLOSED)
-        return;
-    /* What is still unsent is dropped: its leases expire and the work is
-     * taken again, so nothing is lost, though some may be delivered twice. */
     q->close_expired = 1;
-    if (q->ac)
-        redisAsyncDisconnect(q->ac);
-    else
-        maybe_finish_close(q);
+    maybe_finish_close(q);
 }
 
 void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms)
@@ -1710,8 +1450,7 @@ void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms)
         return;
     q->closing = 1;
     uv_timer_stop(&q->tick);
-    uv_timer_stop(&q->wake_reconnect);
-    wake_down(q, 1, NULL);
+    hookd_redis_conn_close(q->wake, 1);
     uv_timer_start(&q->close_timer, on_close_timeout, (uint64_t)(wait_ms > 0 ? wait_ms : 1), 0);
     send_settle(q);
     maybe_finish_close(q);
@@ -1721,6 +1460,8 @@ void hookd_queue_free(struct hookd_queue *q)
 {
     if (!q)
         return;
+    hookd_redis_conn_free(q->take);
+    hookd_redis_conn_free(q->wake);
     queue_bufs_free(q);
     free(q);
 }

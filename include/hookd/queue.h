@@ -1,11 +1,12 @@
 /* queue.h - one loop's side of Redis: taking work, settling it, webhooks.
  *
- * A queue owns one hiredis async connection attached to its loop. It
- * reconnects by itself with capped backoff. Work is taken in batches by one
- * Lua script (expired leases first, then due retries, then new events) and
- * settled in batches by another: acknowledgements, retries, dead letters,
- * attempt logs and counters accumulate in memory and go out in one write
- * (one EVALSHA, and an XADD per attempt log entry) while no other settle is
+ * A queue owns two Redis connections on its loop (redis_conn.h: each
+ * reconnects by itself, with TLS, AUTH, SELECT and a watchdog). Work is
+ * taken in batches by one Lua script (expired leases first, then due
+ * retries, then new events) and settled in batches by another:
+ * acknowledgements, retries, dead letters, attempt logs and counters
+ * accumulate in memory and go out in one write (one EVALSHA, and an XADD
+ * per attempt log entry) while no other settle is
  * in flight. Settlements survive a disconnect: a batch whose replies did not
  * all arrive is sent again after reconnecting (every operation in it is
  * idempotent but the dead-list push, the attempt log and the counters, which
@@ -15,11 +16,11 @@
  * the queue empty, hookd_queue_wait() blocks it in BLMOVE on the events list
  * (from the list to itself, right to right: the oldest event is popped and
  * pushed back where it was, so nothing is consumed and the order stays), and
- * on_wake tells the owner when an event arrived or the wait ended. It has the
- * same address, AUTH and SELECT as the main connection and reconnects on its
- * own; while it is down, or when the server lacks BLMOVE (Redis < 6.2), the
- * owner polls with hookd_queue_take(). The connections are named hookd-take
- * and hookd-wake (CLIENT SETNAME). */
+ * on_wake tells the owner when an event arrived or the wait ended; the
+ * watchdog gives the BLMOVE its wait on top of --redis-timeout. While it is
+ * down, or when the server lacks BLMOVE (Redis < 6.2), the owner polls with
+ * hookd_queue_take(). The connections are named hookd-take and hookd-wake
+ * (CLIENT SETNAME). */
 #ifndef HOOKD_QUEUE_H
 #define HOOKD_QUEUE_H
 
