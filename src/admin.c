@@ -19,6 +19,8 @@
 #include "hookd/envelope.h"
 #include "hookd/health.h"
 #include "hookd/job.h"
+#include "hookd/schema.h"
+#include "hookd/scripts.h"
 #include "hookd/sign.h"
 
 #define STDIN_MAX (256u << 20) /* enqueue -: bytes read before refusing */
@@ -33,51 +35,6 @@
 #define COUNTERS_MAX 256
 #define HOSTS_READ_MAX 10000 /* {P}:health fields and {P}:parked members read, at most */
 #define STATS_HOSTS 20       /* hosts `stats` shows, the busiest */
-
-/* KEYS: parked, health. ARGV: prefix, the most members and fields read, the
- * record cap. Returns {deliveries parked (under the first members read),
- * Redis' clock in ms, health values within the cap ...}; no values when the
- * hash holds more fields than the most. */
-static const char HOSTS_LUA[] =
-    "local P = '{' .. ARGV[1] .. '}:'\n"
-    "local t = redis.call('TIME')\n"
-    "local out = {0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}\n"
-    "local most = tonumber(ARGV[2])\n"
-    "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[1], most)) do\n"
-    "  local n = redis.pcall('ZCARD', P .. 'parked:' .. h)\n"
-    "  if type(n) == 'number' then out[1] = out[1] + n end\n"
-    "end\n"
-    "if redis.call('HLEN', KEYS[2]) <= most then\n"
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do\n"
-    "    if #v <= tonumber(ARGV[3]) then out[#out+1] = v end\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: dead, jobs, retry, events. ARGV: the record, "d" or "e", then for
- * "d" the token, payload and due time, for "e" the envelope. Takes the
- * oldest copy of the record out of the dead list and puts its work back;
- * returns 0 when the record was gone already. */
-static const char REPLAY_LUA[] =
-    "if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end\n"
-    "if ARGV[2] == 'd' then\n"
-    "  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])\n"
-    "  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])\n"
-    "else\n"
-    "  redis.call('LPUSH', KEYS[4], ARGV[3])\n"
-    "end\n"
-    "return 1\n";
-
-/* KEYS: events. ARGV: the envelope cap. The oldest event, or nil when there
- * is none or it is over the cap. */
-static const char OLDEST_LUA[] = "local v = redis.call('LINDEX', KEYS[1], -1)\n"
-                                 "if v and #v > tonumber(ARGV[1]) then return false end\n"
-                                 "return v\n";
-
-/* KEYS: dead. Returns how many records it held. */
-static const char PURGE_LUA[] = "local n = redis.call('LLEN', KEYS[1])\n"
-                                "redis.call('DEL', KEYS[1])\n"
-                                "return n\n";
 
 /* ---- enqueue ---- */
 
@@ -202,7 +159,7 @@ static int push_and_report(const struct hookd_config *cfg, char **p, const size_
         redisFree(c);
         return code;
     }
-    hookd_key(key, cfg->prefix, "events");
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
     code = push_all(c, key, p, len, n, &pushed);
     redisFree(c);
     if (code != 0)
@@ -366,18 +323,19 @@ out:
 
 /* ---- hosts ---- */
 
-/* Reads HOSTS_LUA: the deliveries parked into *parked, and the fresh
+/* Reads HOOKD_S_HOSTS' reply: the deliveries parked into *parked, and the fresh
  * records, merged per host, into *rows (malloc'ed, the caller frees), busiest
  * first. Records that do not parse are skipped. 0, or HOOKD_EREDIS. */
 static int hosts_read(redisContext *c, const struct hookd_config *cfg, long long *parked,
                       struct hookd_host_health **rows, size_t *nrows, char *err)
 {
     char kp[HOOKD_KEY_MAX], kh[HOOKD_KEY_MAX], most[HOOKD_I64_LEN], cap[HOOKD_I64_LEN];
-    hookd_key(kp, cfg->prefix, "parked");
-    hookd_key(kh, cfg->prefix, "health");
+    hookd_schema_key(kp, cfg->prefix, HOOKD_K_PARKED);
+    hookd_schema_key(kh, cfg->prefix, HOOKD_K_HEALTH);
     hookd_i64_fmt(most, HOSTS_READ_MAX);
     hookd_i64_fmt(cap, HOOKD_HEALTH_RECORD_MAX);
-    const char *argv[8] = {"EVAL", HOSTS_LUA, "2", kp, kh, cfg->prefix, most, cap};
+    const char *argv[8] = {"EVAL", hookd_script(HOOKD_S_HOSTS), "2", kp, kh, cfg->prefix, most,
+                           cap};
     redisReply *r = hookd_cli_command(c, 8, argv, NULL, err);
     *rows = NULL;
     *nrows = 0;
@@ -515,26 +473,29 @@ static double envelope_age(const char *p, size_t len, int64_t now_ms)
 static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
                        char *errbuf)
 {
-    static const char *const cmds[6][2] = {{"LLEN", "events"},    {"ZCARD", "retry"},
-                                           {"LLEN", "dead"},      {"ZCARD", "leases"},
-                                           {"SCARD", "webhooks"}, {"HGETALL", "stats"}};
+    static const struct {
+        const char *cmd;
+        enum hookd_key_id key;
+    } cmds[6] = {{"LLEN", HOOKD_K_EVENTS},    {"ZCARD", HOOKD_K_RETRY},
+                 {"LLEN", HOOKD_K_DEAD},      {"ZCARD", HOOKD_K_LEASES},
+                 {"SCARD", HOOKD_K_WEBHOOKS}, {"HGETALL", HOOKD_K_STATS}};
     char key[HOOKD_KEY_MAX];
     int rc = 0;
 
     memset(s, 0, sizeof(*s));
     s->oldest_age = -1;
     for (int i = 0; i < 6; i++) {
-        hookd_key(key, cfg->prefix, cmds[i][1]);
-        const char *argv[2] = {cmds[i][0], key};
+        hookd_schema_key(key, cfg->prefix, cmds[i].key);
+        const char *argv[2] = {cmds[i].cmd, key};
         if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
             return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
     }
     /* The oldest waiting envelope (producers LPUSH, so it is the last),
      * unless it is over the cap, when it is not worth its bytes. */
     char cap[HOOKD_I64_LEN];
-    hookd_key(key, cfg->prefix, "events");
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
     hookd_i64_fmt(cap, cfg->max_envelope);
-    const char *oldest[5] = {"EVAL", OLDEST_LUA, "1", key, cap};
+    const char *oldest[5] = {"EVAL", hookd_script(HOOKD_S_OLDEST), "1", key, cap};
     if (redisAppendCommandArgv(c, 5, oldest, NULL) != REDIS_OK)
         return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
     s->at_ms = hookd_now_ms();
@@ -789,7 +750,7 @@ static int dead_list(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_key(key, cfg->prefix, "dead");
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_DEAD);
     snprintf(stop, sizeof(stop), "%lld", n - 1);
     const char *cmd[4] = {"LRANGE", key, "0", stop};
     redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
@@ -899,7 +860,8 @@ static int replay_one(redisContext *c, const char *const keys[4], const redisRep
     }
     snprintf(due, sizeof(due), "%lld", (long long)hookd_now_ms());
     const char *payload = it->payload.data ? it->payload.data : "";
-    const char *argv[12] = {"EVAL", REPLAY_LUA, "4", keys[0], keys[1], keys[2], keys[3], rec->str};
+    const char *argv[12] = {
+        "EVAL", hookd_script(HOOKD_S_REPLAY), "4", keys[0], keys[1], keys[2], keys[3], rec->str};
     size_t lens[12];
     int argc;
     if (it->is_delivery) {
@@ -947,10 +909,10 @@ static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_key(keys[0], cfg->prefix, "dead");
-    hookd_key(keys[1], cfg->prefix, "jobs");
-    hookd_key(keys[2], cfg->prefix, "retry");
-    hookd_key(keys[3], cfg->prefix, "events");
+    hookd_schema_key(keys[0], cfg->prefix, HOOKD_K_DEAD);
+    hookd_schema_key(keys[1], cfg->prefix, HOOKD_K_JOBS);
+    hookd_schema_key(keys[2], cfg->prefix, HOOKD_K_RETRY);
+    hookd_schema_key(keys[3], cfg->prefix, HOOKD_K_EVENTS);
     size_t dead_max = hookd_dead_max((size_t)cfg->max_envelope);
     hookd_buf_init(&it.payload, dead_max);
     it.max_job = hookd_job_max((size_t)cfg->max_envelope);
@@ -1015,8 +977,8 @@ static int dead_purge(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_key(key, cfg->prefix, "dead");
-    const char *cmd[4] = {"EVAL", PURGE_LUA, "1", key};
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_DEAD);
+    const char *cmd[4] = {"EVAL", hookd_script(HOOKD_S_PURGE), "1", key};
     redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
     if (!r)
         code = hookd_cli_err(1, "%s", err);

@@ -25,34 +25,13 @@
 #include "hookd/queue.h"
 #include "hookd/redis.h"
 #include "hookd/registry.h"
+#include "hookd/schema.h"
+#include "hookd/scripts.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
 
 #define WH_LOG_COUNT_MAX 100000
 #define WH_ARGV_MAX 40
-
-/* KEYS: webhook hash, id set, rev counter. ARGV: mode ("add" refuses an
- * existing hash, "update" a missing one), id, fields to delete (separated
- * by spaces, or ""),
- * then field/value pairs. Returns the hash's pairs after the change, or
- * false when the precondition failed. */
-static const char WH_PUT_LUA[] =
-    "local e = redis.call('EXISTS', KEYS[1])\n"
-    "if (ARGV[1] == 'add' and e == 1) or (ARGV[1] == 'update' and e == 0) then\n"
-    "  return false\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
-    "for f in string.gmatch(ARGV[3], '%S+') do redis.call('HDEL', KEYS[1], f) end\n"
-    "redis.call('SADD', KEYS[2], ARGV[2])\n"
-    "redis.call('INCR', KEYS[3])\n"
-    "return redis.call('HGETALL', KEYS[1])\n";
-
-/* KEYS: webhook hash, id set, rev counter. ARGV: id. Returns 1 when the
- * webhook existed. */
-static const char WH_DEL_LUA[] = "local n = redis.call('DEL', KEYS[1])\n"
-                                 "local m = redis.call('SREM', KEYS[2], ARGV[1])\n"
-                                 "if n + m > 0 then redis.call('INCR', KEYS[3]) end\n"
-                                 "return n\n";
 
 /* ---- Shared helpers ---- */
 
@@ -190,20 +169,6 @@ struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const cha
 
 /* ---- Webhooks ---- */
 
-/* KEYS: rev, id set, webhook hash. ARGV: prefix, "". record() of the hash. */
-static const char WH_RECORD_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return record(KEYS[3])\n";
-/* KEYS: rev, id set, webhook hash. ARGV: prefix, "", id. record() of the
- * hash when it exists or the id is listed, else nil. */
-static const char WH_SHOW_LUA[] =
-    HOOKD_WEBHOOK_LUA(1, 2) "if redis.call('EXISTS', KEYS[3]) == 0 and\n"
-                            "   redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then\n"
-                            "  return false\n"
-                            "end\n"
-                            "return record(KEYS[3])\n";
-/* KEYS: rev, id set. ARGV: prefix, "". Every webhook, as the worker reads
- * them: {rev, id, record, ...}. */
-static const char WH_ALL_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
-
 /* Pairs of a record with room for the changes of one add or update. */
 #define WH_PAIRS_MAX (2 * HOOKD_WEBHOOK_FIELDS_MAX + 32)
 
@@ -319,21 +284,20 @@ static json_t *wh_json(const char *id, const struct wh_record *rec, int show_sec
 /* Writes "{P}:webhook:<id>" into key (HOOKD_KEY_MAX bytes). */
 static void wh_key(char *key, const struct hookd_config *cfg, const char *id)
 {
-    char suffix[HOOKD_KEY_MAX];
-    snprintf(suffix, sizeof(suffix), "webhook:%s", id);
-    hookd_key(key, cfg->prefix, suffix);
+    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_WEBHOOK_OF, id);
 }
 
-/* Reads webhook id as `webhook show` does: the reply of WH_SHOW_LUA (nil
+/* Reads webhook id as `webhook show` does: the reply of HOOKD_S_WEBHOOK_SHOW (nil
  * when there is no such webhook), or NULL with the reason in errbuf. */
 static redisReply *wh_read(redisContext *c, const struct hookd_config *cfg, const char *id,
                            char *errbuf)
 {
     char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX];
     wh_key(key, cfg, id);
-    hookd_key(set, cfg->prefix, "webhooks");
-    hookd_key(rev, cfg->prefix, "webhooks:rev");
-    const char *cmd[9] = {"EVAL", WH_SHOW_LUA, "3", rev, set, key, cfg->prefix, "", id};
+    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
+    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
+    const char *cmd[9] = {
+        "EVAL", hookd_script(HOOKD_S_WEBHOOK_SHOW), "3", rev, set, key, cfg->prefix, "", id};
     return hookd_cli_command(c, 9, cmd, NULL, errbuf);
 }
 
@@ -629,7 +593,7 @@ static int wh_simple(redisContext *c, int argc, const char **argv, const size_t 
 
 /* One try of a change under WATCH: reads the record, judges the record the
  * change would make as the worker will, and writes it in MULTI/EXEC with
- * WH_PUT_LUA. Returns 0 after printing the webhook, 1 or 2 after printing
+ * HOOKD_S_WEBHOOK_PUT. Returns 0 after printing the webhook, 1 or 2 after printing
  * the reason, or -1 when the record changed meanwhile (try again). */
 static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const char *cmd,
                        const char *mode, const char *id, struct wh_change *ch, int show_secret)
@@ -641,12 +605,13 @@ static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const ch
     int argc = 0, code = 1, rc;
 
     wh_key(key, cfg, id);
-    hookd_key(set, cfg->prefix, "webhooks");
-    hookd_key(rev, cfg->prefix, "webhooks:rev");
+    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
+    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
     const char *watch[2] = {"WATCH", key};
     if (wh_simple(c, 2, watch, NULL) != 0)
         return 1;
-    const char *read[8] = {"EVAL", WH_RECORD_LUA, "3", rev, set, key, cfg->prefix, ""};
+    const char *read[8] = {
+        "EVAL", hookd_script(HOOKD_S_WEBHOOK_RECORD), "3", rev, set, key, cfg->prefix, ""};
     redisReply *cur = hookd_cli_command(c, 8, read, NULL, err), *r = NULL;
     if (!cur)
         return hookd_cli_err(1, "%s", err);
@@ -700,7 +665,7 @@ static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const ch
     if (wh_simple(c, 1, multi, NULL) != 0)
         goto out;
     argv[argc++] = "EVAL";
-    argv[argc++] = WH_PUT_LUA;
+    argv[argc++] = hookd_script(HOOKD_S_WEBHOOK_PUT);
     argv[argc++] = "3";
     argv[argc++] = key;
     argv[argc++] = set;
@@ -959,8 +924,8 @@ static int wh_health(redisContext *c, const struct hookd_config *cfg, const char
     json_t *one = json_array_get(hosts, 0);
     json_object_set_new(j, "health", one ? json_incref(one) : json_null());
     json_decref(hosts);
-    snprintf(suffix, sizeof(suffix), "parked:" HOOKD_PARK_WEBHOOK "%s", id);
-    hookd_key(key, cfg->prefix, suffix);
+    snprintf(suffix, sizeof(suffix), HOOKD_PARK_WEBHOOK "%s", id);
+    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_PARKED_OF, suffix);
     const char *zcard[2] = {"ZCARD", key};
     redisReply *r = hookd_cli_command(c, 2, zcard, NULL, err);
     if (!r)
@@ -1025,9 +990,10 @@ static int wh_list(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_key(set, cfg->prefix, "webhooks");
-    hookd_key(rev, cfg->prefix, "webhooks:rev");
-    const char *cmd[7] = {"EVAL", WH_ALL_LUA, "2", rev, set, cfg->prefix, ""};
+    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
+    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
+    const char *cmd[7] = {"EVAL", hookd_script(HOOKD_S_WEBHOOK_ALL), "2", rev, set, cfg->prefix,
+                          ""};
     redisReply *r = hookd_cli_command(c, 7, cmd, NULL, err);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         code = hookd_cli_err(1, "%s", r ? "redis: unexpected reply" : err);
@@ -1070,9 +1036,9 @@ static int wh_delete(const struct hookd_config *cfg, int argc, char **argv)
     if (!c)
         return hookd_cli_err(1, "%s", err);
     wh_key(key, cfg, id);
-    hookd_key(set, cfg->prefix, "webhooks");
-    hookd_key(rev, cfg->prefix, "webhooks:rev");
-    const char *cmd[7] = {"EVAL", WH_DEL_LUA, "3", key, set, rev, id};
+    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
+    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
+    const char *cmd[7] = {"EVAL", hookd_script(HOOKD_S_WEBHOOK_DEL), "3", key, set, rev, id};
     redisReply *r = hookd_cli_command(c, 7, cmd, NULL, err);
     if (!r) {
         code = hookd_cli_err(1, "%s", err);
@@ -1090,7 +1056,7 @@ static int wh_delete(const struct hookd_config *cfg, int argc, char **argv)
 static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
-    char suffix[HOOKD_KEY_MAX], key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN], count[24];
+    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN], count[24];
     const char *id;
     long long n = 20;
     int code;
@@ -1102,8 +1068,7 @@ static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    snprintf(suffix, sizeof(suffix), "log:%s", id);
-    hookd_key(key, cfg->prefix, suffix);
+    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_LOG_OF, id);
     snprintf(count, sizeof(count), "%lld", n);
     const char *cmd[6] = {"XREVRANGE", key, "+", "-", "COUNT", count};
     redisReply *r = hookd_cli_command(c, 6, cmd, NULL, err);

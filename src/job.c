@@ -1,4 +1,4 @@
-/* job.c - key names and the records hookd keeps in Redis between attempts. */
+/* job.c - the records hookd keeps in Redis between attempts. */
 #include "hookd/job.h"
 
 #include <jansson.h>
@@ -8,11 +8,6 @@
 #include <string.h>
 
 #include "hookd/envelope.h"
-
-void hookd_key(char *out, const char *prefix, const char *suffix)
-{
-    snprintf(out, HOOKD_KEY_MAX, "{%s}:%s", prefix, suffix);
-}
 
 /* Appends the serialised object to out and frees it. */
 static int dump_into(json_t *o, struct hookd_buf *out)

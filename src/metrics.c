@@ -23,6 +23,7 @@
 #include "hookd/httpd.h"
 #include "hookd/job.h"
 #include "hookd/redis.h"
+#include "hookd/schema.h"
 
 #define LOOPS_MAX 1024
 #define BUCKETS_MAX 16
@@ -571,7 +572,8 @@ static void server_free(struct server *s)
 
 int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
 {
-    static const char *const suffix[D_COUNT] = {"events", "retry", "dead", "leases"};
+    static const enum hookd_key_id depth_key[D_COUNT] = {HOOKD_K_EVENTS, HOOKD_K_RETRY,
+                                                         HOOKD_K_DEAD, HOOKD_K_LEASES};
     int rc;
 
     if (!cfg->metrics_addr || !cfg->metrics_addr[0])
@@ -583,7 +585,7 @@ int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
         return hookd_fail(errbuf, HOOKD_ENOMEM, "metrics: out of memory");
     s->cfg = cfg;
     for (int i = 0; i < D_COUNT; i++)
-        hookd_key(s->keys[i], cfg->prefix, suffix[i]);
+        hookd_schema_key(s->keys[i], cfg->prefix, depth_key[i]);
     if ((rc = uv_loop_init(&s->loop)) != 0) {
         server_free(s);
         return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot create a loop: %s", uv_strerror(rc));

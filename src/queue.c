@@ -25,300 +25,10 @@
 #include "hookd/metrics.h"
 #include "hookd/redis_conn.h"
 #include "hookd/resp.h"
+#include "hookd/schema.h"
+#include "hookd/scripts.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
-
-/* KEYS: events leases jobs retry seq rev webhooks. ARGV: lease_ms, n, prefix,
- * the webhook revision loaded, the envelope cap, the job cap, a byte budget, HOOKD_QUEUE_CUT_KEEP.
- * Returns {now_ms, webhooks, base, {event, ...}, next_due, token, payload,
- * ...}: expired leases (work of a worker that died) and due retries as
- * pairs, then up to n of them in all, new events, whose tokens are "e:" ..
- * base + i, i counting from 1; base is 0 when there are none. The webhooks
- * come along when they changed, so that an event is never judged against
- * webhooks older than the event. Every token taken is leased by one ZADD at
- * the end. When nothing was taken, next_due is the due time of the earliest
- * retry (one ZRANGE), so that a worker waiting for events can wake for it;
- * else, or when there is none, -1.
- *
- * What would cost hookd memory it must not spend never leaves Redis: an
- * event over the envelope cap (or one that starts with a NUL byte, which no
- * envelope may hold) is replaced, in the reply and in {P}:jobs alike, by a
- * cut: NUL, its size in decimal, ':', its first HOOKD_QUEUE_CUT_KEEP bytes; so is
- * a leased or retried payload over the job cap. Items stop once the budget
- * would be passed (the first always comes); events popped past it go back
- * where they were. */
-static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
-    6, 4) "local t = redis.call('TIME')\n"
-          "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-          "local deadline = string.format('%d', now + tonumber(ARGV[1]))\n"
-          "local n = tonumber(ARGV[2])\n"
-          "local cap_env, cap_job = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-          "local budget, keep, bytes = tonumber(ARGV[7]), tonumber(ARGV[8]), 0\n"
-          "local out = {now, webhooks(), 0, {}, -1}\n"
-          "local k, got, z = 5, 0, {}\n"
-          "local function cut(p)\n"
-          "  return '\\0' .. #p .. ':' .. string.sub(p, 1, keep)\n"
-          "end\n"
-          "local function claim(toks, taken, gone)\n"
-          "  if #toks == 0 then return end\n"
-          "  local ps = redis.call('HMGET', KEYS[3], unpack(toks))\n"
-          "  for i = 1, #toks do\n"
-          "    local p = ps[i]\n"
-          "    if p then\n"
-          "      if #p > cap_job then p = cut(p) end\n"
-          "      if got > 0 and bytes + #p > budget then break end\n"
-          "      bytes = bytes + #p\n"
-          "      z[#z+1] = deadline; z[#z+1] = toks[i]\n"
-          "      out[k+1] = toks[i]; out[k+2] = p; k = k + 2; got = got + 1\n"
-          "      if taken then taken[#taken+1] = toks[i] end\n"
-          "    else gone[#gone+1] = toks[i] end\n"
-          "  end\n"
-          "end\n"
-          "local gone = {}\n"
-          "claim(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n), nil, gone)\n"
-          "if #gone > 0 then redis.call('ZREM', KEYS[2], unpack(gone)) end\n"
-          "if got < n then\n"
-          "  local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, n - got)\n"
-          "  local taken = {}\n"
-          "  claim(due, taken, taken)\n"
-          "  if #taken > 0 then redis.call('ZREM', KEYS[4], unpack(taken)) end\n"
-          "end\n"
-          "if got < n and (got == 0 or bytes < budget) then\n"
-          "  local evs = redis.call('RPOP', KEYS[1], n - got)\n"
-          "  if evs then\n"
-          "    local m, c = #evs, 0\n"
-          "    for i = 1, m do\n"
-          "      local e = evs[i]\n"
-          "      if #e > cap_env or string.byte(e, 1) == 0 then e = cut(e) end\n"
-          "      if got + c > 0 and bytes + #e > budget then break end\n"
-          "      evs[i] = e; bytes = bytes + #e; c = c + 1\n"
-          "    end\n"
-          "    if c < m then\n"
-          "      local back = {}\n"
-          "      for i = m, c + 1, -1 do back[#back+1] = evs[i]; evs[i] = nil end\n"
-          "      redis.call('RPUSH', KEYS[1], unpack(back))\n"
-          "    end\n"
-          "    if c > 0 then\n"
-          "      local j, h, fmt = #z, {}, string.format\n"
-          "      local base = redis.call('INCRBY', KEYS[5], c) - c\n"
-          "      for i = 1, c do\n"
-          "        local tok = fmt('e:%d', base + i)\n"
-          "        h[2*i-1] = tok; h[2*i] = evs[i]\n"
-          "        z[j+2*i-1] = deadline; z[j+2*i] = tok\n"
-          "      end\n"
-          "      redis.call('HSET', KEYS[3], unpack(h))\n"
-          "      out[3] = base; out[4] = evs; got = got + c\n"
-          "    end\n"
-          "  end\n"
-          "end\n"
-          "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
-          "if got == 0 then\n"
-          "  local r = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
-          "  local d = tonumber(r[2] or '')\n"
-          "  if d and d >= 0 and d < 1e15 then out[5] = math.floor(d) end\n"
-          "end\n"
-          "return out\n";
-
-/* Open circuits the tend script reads at most, and the rounds of 1,000 in
- * which closing a circuit moves its parked deliveries. */
-#define CIRCUIT_MAX 10000
-#define CIRCUIT_MAX_S "10000"
-#define CLOSE_MOVE_ROUNDS "10"
-#define SWEEP_MAX 1000 /* parked deliveries one host's sweep moves */
-#define PROBES_MAX 16  /* probes one tend claims, at most (x3 reply elements) */
-
-/* KEYS: leases jobs retry dead stats. ARGV: prefix, dead_max, then
- * operations:  a N TOKEN... | r TOKEN DUE JOB | x TOKEN RECORD
- *            | g WEBHOOK REASON NOW LAST_ERROR | c COUNTER N
- *            | p TOKEN HOST SCORE JOB | o HOST NOW MIN MAX REOPEN | k HOST NOW
- *            | f WEBHOOK NOW WINDOW REASON LAST_ERROR | h WEBHOOK
- *            | H FIELD VALUE | D FIELD
- * "a" acknowledges a run of N tokens (N written as four digits, so that the
- * client can count the run up in place) with one ZREM and one HDEL, in order
- * with the operations around it. "g" disables a webhook and appends
- * webhook.disabled to {P}:ops. "p" parks a delivery under its host, "o" opens
- * (or, REOPEN 1, re-opens after a failed probe with the interval doubled up
- * to MAX) a host's circuit, "k" closes it and moves up to CLOSE_MOVE_MAX of
- * its parked deliveries to the retry set, due now (the tend script's sweep
- * moves the rest). "f" notes a failed attempt for auto-disable: the first
- * sets failing_since, one WINDOW ms after it (WINDOW > 0) disables; "h" notes
- * a success. "H" and "D" write and remove a field of {P}:health. A webhook
- * key that is not a hash is left alone. Circuit records follow health.h.
- * Returns {webhook, kind ("gone" or "failing"), workspace, reason,
- * last_error, at, ...} for each webhook this batch disabled. */
-static const char SETTLE_LUA[] =
-    "local P = '{' .. ARGV[1] .. '}:'\n"
-    "local dead_max = tonumber(ARGV[2])\n"
-    "local function hash(k) return redis.call('TYPE', k).ok == 'hash' end\n"
-    "local told = {}\n"
-    "local function disable(id, kind, reason, last_error, now)\n"
-    "  local k = P .. 'webhook:' .. id\n"
-    "  if not hash(k) or redis.call('HGET', k, 'enabled') == '0' then return end\n"
-    "  redis.call('HSET', k, 'enabled', '0', 'disabled_reason', reason, 'disabled_at', now)\n"
-    "  redis.call('HDEL', k, 'failing_since')\n"
-    "  redis.call('INCR', P .. 'webhooks:rev')\n"
-    "  local ws = redis.call('HGET', k, 'workspace') or ''\n"
-    "  redis.call('XADD', P .. 'ops', 'MAXLEN', '~', '10000', '*', 'type', 'webhook.disabled',\n"
-    "    'webhook', id, 'workspace', ws, 'reason', reason, 'last_error', last_error, 'at', now)\n"
-    "  for _, v in ipairs({id, kind, ws, reason, last_error, now}) do told[#told+1] = v end\n"
-    "end\n"
-    "local i, n = 3, #ARGV\n"
-    "while i <= n do\n"
-    "  local op = ARGV[i]\n"
-    "  if op == 'a' then\n"
-    "    local j = i + 1 + tonumber(ARGV[i+1])\n"
-    "    redis.call('ZREM', KEYS[1], unpack(ARGV, i + 2, j))\n"
-    "    redis.call('HDEL', KEYS[2], unpack(ARGV, i + 2, j))\n"
-    "    i = j + 1\n"
-    "  elseif op == 'r' then\n"
-    "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+3])\n"
-    "    redis.call('ZADD', KEYS[3], ARGV[i+2], ARGV[i+1])\n"
-    "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 4\n"
-    "  elseif op == 'x' then\n"
-    "    redis.call('ZREM', KEYS[1], ARGV[i+1]); redis.call('HDEL', KEYS[2], ARGV[i+1])\n"
-    "    redis.call('LPUSH', KEYS[4], ARGV[i+2]); redis.call('LTRIM', KEYS[4], 0, dead_max - 1)\n"
-    "    i = i + 3\n"
-    "  elseif op == 'g' then\n"
-    "    disable(ARGV[i+1], 'gone', ARGV[i+2], ARGV[i+4], ARGV[i+3]); i = i + 5\n"
-    "  elseif op == 'p' then\n"
-    "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+4])\n"
-    "    redis.call('ZADD', P .. 'parked:' .. ARGV[i+2], ARGV[i+3], ARGV[i+1])\n"
-    "    redis.call('SADD', P .. 'parked', ARGV[i+2])\n"
-    "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 5\n"
-    "  elseif op == 'o' then\n"
-    "    local h, now = ARGV[i+1], tonumber(ARGV[i+2])\n"
-    "    local v = redis.call('HGET', P .. 'circuit', h)\n"
-    "    if not v or ARGV[i+5] == '1' then\n"
-    "      local iv, at = tonumber(ARGV[i+3]), now\n"
-    "      local _, pi, oa = string.match(v or '', '^(%d+) (%d+) (%d+)$')\n"
-    "      if pi then iv = math.min(tonumber(ARGV[i+4]), math.max(iv, tonumber(pi) * 2));"
-    " at = tonumber(oa) end\n"
-    "      redis.call('HSET', P .. 'circuit', h, string.format('%d %d %d', now + iv, iv, at))\n"
-    "      redis.call('DEL', P .. 'probe:' .. h)\n"
-    "      redis.call('INCR', P .. 'circuit:rev')\n"
-    "    end\n"
-    "    i = i + 6\n"
-    "  elseif op == 'k' then\n"
-    "    local h = ARGV[i+1]\n"
-    "    if redis.call('HDEL', P .. 'circuit', h) == 1 then redis.call('INCR', P .. 'circuit:rev') "
-    "end\n"
-    "    redis.call('DEL', P .. 'probe:' .. h)\n"
-    "    local pk = P .. 'parked:' .. h\n"
-    "    for _ = 1, " CLOSE_MOVE_ROUNDS " do\n"
-    "      local m = redis.call('ZPOPMIN', pk, 1000)\n"
-    "      if #m == 0 then break end\n"
-    "      local z = {}\n"
-    "      for j = 1, #m, 2 do z[#z+1] = ARGV[i+2]; z[#z+1] = m[j] end\n"
-    "      redis.call('ZADD', KEYS[3], unpack(z))\n"
-    "    end\n"
-    "    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', P .. 'parked', h) end\n"
-    "    i = i + 3\n"
-    "  elseif op == 'f' then\n"
-    "    local k, now = P .. 'webhook:' .. ARGV[i+1], tonumber(ARGV[i+2])\n"
-    "    if hash(k) then\n"
-    "      local since = tonumber(redis.call('HGET', k, 'failing_since') or '')\n"
-    "      if not since then redis.call('HSET', k, 'failing_since', ARGV[i+2])\n"
-    "      elseif tonumber(ARGV[i+3]) > 0 and now - since >= tonumber(ARGV[i+3]) then\n"
-    "        disable(ARGV[i+1], 'failing', ARGV[i+4], ARGV[i+5], ARGV[i+2])\n"
-    "      end\n"
-    "    end\n"
-    "    i = i + 6\n"
-    "  elseif op == 'h' then\n"
-    "    local k = P .. 'webhook:' .. ARGV[i+1]\n"
-    "    if hash(k) then redis.call('HDEL', k, 'failing_since') end\n"
-    "    i = i + 2\n"
-    "  elseif op == 'H' then\n"
-    "    redis.call('HSET', P .. 'health', ARGV[i+1], ARGV[i+2]); i = i + 3\n"
-    "  elseif op == 'D' then\n"
-    "    redis.call('HDEL', P .. 'health', ARGV[i+1]); i = i + 2\n"
-    "  elseif op == 'c' then\n"
-    "    redis.call('HINCRBY', KEYS[5], ARGV[i+1], ARGV[i+2]); i = i + 3\n"
-    "  else\n"
-    "    return redis.error_reply('settle: unknown op ' .. tostring(op))\n"
-    "  end\n"
-    "end\n"
-    "return told\n";
-
-/* KEYS: circuit circuit:rev parked retry leases jobs. ARGV: prefix, the
- * circuit revision known, lease_ms, probes at most, parked deliveries one
- * host's sweep moves at most, the job cap. Runs twice a second per loop:
- * returns {revision, the circuit table as field, value pairs (or false when
- * the revision is known, or "too many" past CIRCUIT_MAX), {host, token,
- * job, ...}, moved}. For each open circuit whose probe is due it claims the
- * host's probe (SET NX, for a lease: the outcome ends the claim) and leases
- * the oldest parked delivery to the caller; a circuit with nothing parked is
- * closed (nothing is waiting for it). It then sweeps: the parked deliveries
- * of hosts whose circuit is closed, and of webhooks no longer disabled
- * (HOOKD_PARK_WEBHOOK), parked until now or earlier, go to the retry set,
- * due now. */
-static const char TEND_LUA[] =
-    "local P = '{' .. ARGV[1] .. '}:'\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local lease = tonumber(ARGV[3])\n"
-    "local n = redis.call('HLEN', KEYS[1])\n"
-    "local all = {}\n"
-    "if n > 0 and n <= " CIRCUIT_MAX_S " then all = redis.call('HGETALL', KEYS[1]) end\n"
-    "local rev = redis.call('GET', KEYS[2]) or '0'\n"
-    "local out = {rev, false, {}, 0}\n"
-    "if rev ~= ARGV[2] then out[2] = n > " CIRCUIT_MAX_S " and 'too many' or all end\n"
-    "local probes = out[3]\n"
-    "for j = 1, #all, 2 do\n"
-    "  local h = all[j]\n"
-    "  local u = tonumber(string.match(all[j+1], '^(%d+) ') or '')\n"
-    "  if u and u <= now and #probes < 3 * tonumber(ARGV[4]) and\n"
-    "     redis.call('SET', P .. 'probe:' .. h, '1', 'NX', 'PX', lease) then\n"
-    "    local pk = P .. 'parked:' .. h\n"
-    "    local m = redis.call('ZPOPMIN', pk, 1)\n"
-    "    if #m == 0 then\n"
-    "      redis.call('HDEL', KEYS[1], h); redis.call('INCR', KEYS[2])\n"
-    "      redis.call('DEL', P .. 'probe:' .. h); redis.call('SREM', KEYS[3], h)\n"
-    "    else\n"
-    "      local job = redis.call('HGET', KEYS[6], m[1])\n"
-    "      if job and #job > tonumber(ARGV[6]) then\n"
-    "        redis.call('ZADD', KEYS[4], now, m[1]); redis.call('DEL', P .. 'probe:' .. h)\n"
-    "      else\n"
-    "        redis.call('ZADD', KEYS[5], now + lease, m[1])\n"
-    "        probes[#probes+1] = h; probes[#probes+1] = m[1]; probes[#probes+1] = job or ''\n"
-    "      end\n"
-    "      if redis.call('EXISTS', pk) == 0 then redis.call('SREM', KEYS[3], h) end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local moved = 0\n"
-    "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[3], 100)) do\n"
-    "  local wid, ready = string.match(h, '^" HOOKD_PARK_WEBHOOK "(.+)$')\n"
-    "  if wid then ready = redis.pcall('HGET', P .. 'webhook:' .. wid, 'enabled') ~= '0'\n"
-    "  else ready = redis.call('HEXISTS', KEYS[1], h) == 0 end\n"
-    "  if ready then\n"
-    "    local pk = P .. 'parked:' .. h\n"
-    "    local m = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))\n"
-    "    if #m > 0 then\n"
-    "      local z = {}\n"
-    "      for j = 1, #m do z[2*j-1] = now; z[2*j] = m[j] end\n"
-    "      redis.call('ZADD', KEYS[4], unpack(z)); redis.call('ZREM', pk, unpack(m))\n"
-    "      moved = moved + #m\n"
-    "    end\n"
-    "    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', KEYS[3], h) end\n"
-    "  end\n"
-    "end\n"
-    "out[4] = moved\n"
-    "return out\n";
-
-/* KEYS: leases. ARGV: lease_ms, tokens... Extends the leases still held. */
-static const char RENEW_LUA[] =
-    "local t = redis.call('TIME')\n"
-    "local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + "
-    "tonumber(ARGV[1])\n"
-    "for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end\n"
-    "return 0\n";
-
-/* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded. */
-static const char REGISTRY_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
-
-enum { S_TAKE, S_SETTLE, S_RENEW, S_REGISTRY, S_TEND, S_COUNT };
-static const char *const SCRIPTS[S_COUNT] = {TAKE_LUA, SETTLE_LUA, RENEW_LUA, REGISTRY_LUA,
-                                             TEND_LUA};
 
 enum qstate { Q_DOWN, Q_CONNECTING, Q_READY };
 /* The wake connection: W_OFF for good once the server refused BLMOVE. */
@@ -359,63 +69,47 @@ struct unit {
     size_t nops;           /* operations in it */
 };
 
-enum {
-    K_EVENTS,
-    K_LEASES,
-    K_JOBS,
-    K_RETRY,
-    K_SEQ,
-    K_DEAD,
-    K_STATS,
-    K_REV,
-    K_WEBHOOKS,
-    K_CIRCUIT,
-    K_CIRCUIT_REV,
-    K_PARKED,
-    K_COUNT
-};
-
 struct hookd_queue {
-    uv_loop_t *loop;                  /* the loop we belong to */
-    const struct hookd_config *cfg;   /* lives longer than the queue */
-    struct hookd_queue_cbs cbs;       /* owner's callbacks */
-    void *data;                       /* owner's pointer for callbacks */
-    struct hookd_redis_conn *take;    /* the take connection */
-    struct hookd_redis_conn *wake;    /* the wake connection */
-    redisAsyncContext *ac;            /* take's context, NULL when down */
-    redisAsyncContext *wac;           /* wake's context, NULL when down */
-    enum wstate wstate;               /* the wake connection's state */
-    int waiting;                      /* a BLMOVE is in flight on wac */
-    int wake_told;                    /* a failure was told since a wait last worked */
-    struct hookd_buf wake_cmd;        /* the BLMOVE, in RESP */
-    int64_t next_due;                 /* see hookd_queue_next_due() */
-    enum qstate state;                /* connection state */
-    int scripts_pending;              /* SCRIPT LOAD replies still to come */
-    char sha[S_COUNT][41];            /* SHA1 of each script */
-    char key[K_COUNT][HOOKD_KEY_MAX]; /* key names, see K_* */
-    char log_key[HOOKD_KEY_MAX];      /* "{prefix}:log:", the attempt logs' key before the id */
-    char lease[24];                   /* cfg->lease_ms in decimal */
-    uv_timer_t tick;                  /* webhook reload check, twice a second */
-    uv_timer_t close_timer;           /* bound on the wait in close */
-    int handles;                      /* timers and connections not yet closed */
-    int taking;                       /* a take is in flight */
-    int loading;                      /* a registry load is in flight */
-    int tending;                      /* a tend is in flight */
-    char circuit_rev[32];             /* circuit revision known, "" for none */
-    char rev[32];                     /* webhook revision loaded, "" for none */
-    struct hookd_buf cmd;             /* scratch for one command being written */
-    struct hookd_buf settle_head;     /* the settle EVALSHA's fixed arguments, in RESP */
-    struct hookd_buf xadd_mid;        /* "MAXLEN ~ log_max *" in RESP */
-    struct batch pending;             /* settle operations not yet sent */
-    struct unit unit;                 /* the batch sent or to send again; empty when none */
-    size_t replies;                   /* replies of the unit still awaited */
-    size_t log_refused;               /* XADDs of the unit answered with an error */
-    int settling;                     /* the unit is sent and its replies awaited */
-    int settle_failed;                /* the unit's EVALSHA failed: keep it for a reconnect */
-    int closing;                      /* hookd_queue_close() was called */
-    int close_expired;                /* the close wait is over; drop what is unsent */
-    int finished;                     /* the close is under way: connections and timers closing */
-    char errstr[HOOKD_ERRLEN];        /* last error, for the owner */
+    uv_loop_t *loop;                        /* the loop we belong to */
+    const struct hookd_config *cfg;         /* lives longer than the queue */
+    struct hookd_queue_cbs cbs;             /* owner's callbacks */
+    void *data;                             /* owner's pointer for callbacks */
+    struct hookd_redis_conn *take;          /* the take connection */
+    struct hookd_redis_conn *wake;          /* the wake connection */
+    redisAsyncContext *ac;                  /* take's context, NULL when down */
+    redisAsyncContext *wac;                 /* wake's context, NULL when down */
+    enum wstate wstate;                     /* the wake connection's state */
+    int waiting;                            /* a BLMOVE is in flight on wac */
+    int wake_told;                          /* a failure was told since a wait last worked */
+    struct hookd_buf wake_cmd;              /* the BLMOVE, in RESP */
+    int64_t next_due;                       /* see hookd_queue_next_due() */
+    enum qstate state;                      /* connection state */
+    int scripts_pending;                    /* SCRIPT LOAD replies still to come */
+    char sha[HOOKD_S_LOOP_COUNT][41];       /* SHA1 of each script */
+    char key[HOOKD_K_COUNT][HOOKD_KEY_MAX]; /* every key of the namespace (schema.h) */
+    char log_key[HOOKD_KEY_MAX];  /* "{prefix}:log:", the attempt logs' key before the id */
+    char lease[24];               /* cfg->lease_ms in decimal */
+    uv_timer_t tick;              /* webhook reload check, twice a second */
+    uv_timer_t close_timer;       /* bound on the wait in close */
+    int handles;                  /* timers and connections not yet closed */
+    int taking;                   /* a take is in flight */
+    int loading;                  /* a registry load is in flight */
+    int tending;                  /* a tend is in flight */
+    char circuit_rev[32];         /* circuit revision known, "" for none */
+    char rev[32];                 /* webhook revision loaded, "" for none */
+    struct hookd_buf cmd;         /* scratch for one command being written */
+    struct hookd_buf settle_head; /* the settle EVALSHA's fixed arguments, in RESP */
+    struct hookd_buf xadd_mid;    /* "MAXLEN ~ log_max *" in RESP */
+    struct batch pending;         /* settle operations not yet sent */
+    struct unit unit;             /* the batch sent or to send again; empty when none */
+    size_t replies;               /* replies of the unit still awaited */
+    size_t log_refused;           /* XADDs of the unit answered with an error */
+    int settling;                 /* the unit is sent and its replies awaited */
+    int settle_failed;            /* the unit's EVALSHA failed: keep it for a reconnect */
+    int closing;                  /* hookd_queue_close() was called */
+    int close_expired;            /* the close wait is over; drop what is unsent */
+    int finished;                 /* the close is under way: connections and timers closing */
+    char errstr[HOOKD_ERRLEN];    /* last error, for the owner */
 };
 
 static void closed_one(struct hookd_queue *q);
@@ -506,7 +200,7 @@ static void op_i64(struct batch *b, struct hookd_resp_w *w, int64_t v)
 
 /* Appends one settle operation: its letter, then an argument for each
  * letter of types: 's' a string, 'i' an int64_t, 'b' bytes (a pointer and
- * a size_t). The one writer of SETTLE_LUA's operations but "a". */
+ * a size_t). The one writer of HOOKD_S_SETTLE's operations but "a". */
 static int op_put(struct hookd_queue *q, const char *op, const char *types, ...)
 {
     struct batch *b = &q->pending;
@@ -623,9 +317,9 @@ static void on_take_open(void *data, redisAsyncContext *ac)
     struct hookd_queue *q = data;
     q->ac = ac;
     q->state = Q_CONNECTING;
-    q->scripts_pending = S_COUNT;
-    for (int i = 0; i < S_COUNT; i++)
-        redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", SCRIPTS[i]);
+    q->scripts_pending = HOOKD_S_LOOP_COUNT;
+    for (int i = 0; i < HOOKD_S_LOOP_COUNT; i++)
+        redisAsyncCommand(ac, on_script_loaded, NULL, "SCRIPT LOAD %s", hookd_script(i));
 }
 
 /* The take connection is gone: a settle unit that lost replies stays, to
@@ -800,8 +494,9 @@ static void load_registry(struct hookd_queue *q)
     if (q->state != Q_READY || q->loading)
         return;
     q->loading = 1;
-    redisAsyncCommand(q->ac, on_registry, NULL, "EVALSHA %s 2 %s %s %s %s", q->sha[S_REGISTRY],
-                      q->key[K_REV], q->key[K_WEBHOOKS], q->cfg->prefix, q->rev);
+    redisAsyncCommand(q->ac, on_registry, NULL, "EVALSHA %s 2 %s %s %s %s",
+                      q->sha[HOOKD_S_REGISTRY], q->key[HOOKD_K_WEBHOOKS_REV],
+                      q->key[HOOKD_K_WEBHOOKS], q->cfg->prefix, q->rev);
 }
 
 /* ---- circuits ---- */
@@ -813,8 +508,8 @@ static void apply_circuits(struct hookd_queue *q, const redisReply *rev, const r
     if (tab->type == REDIS_REPLY_NIL || (tab->type == REDIS_REPLY_INTEGER && !tab->integer))
         return; /* the revision known */
     if (tab->type != REDIS_REPLY_ARRAY) {
-        emit_error(q, "redis: {%s}:circuit holds over %d hosts; circuits are not read",
-                   q->cfg->prefix, CIRCUIT_MAX);
+        emit_error(q, "redis: %s holds over %d hosts; circuits are not read",
+                   q->key[HOOKD_K_CIRCUIT], HOOKD_SCRIPT_CIRCUIT_MAX);
         return;
     }
     size_t n = tab->elements / 2, k = 0, bad = 0;
@@ -833,7 +528,7 @@ static void apply_circuits(struct hookd_queue *q, const redisReply *rev, const r
         e[k++].host = h->str;
     }
     if (bad)
-        emit_error(q, "redis: {%s}:circuit: %zu fields left out (%s)", q->cfg->prefix, bad,
+        emit_error(q, "redis: %s: %zu fields left out (%s)", q->key[HOOKD_K_CIRCUIT], bad,
                    err[0] ? err : "not a host key");
     if (rev->type == REDIS_REPLY_STRING && rev->len < sizeof(q->circuit_rev))
         memcpy(q->circuit_rev, rev->str, rev->len + 1);
@@ -845,7 +540,7 @@ static void apply_circuits(struct hookd_queue *q, const redisReply *rev, const r
 /* Hands the owner each probe a tend claimed: host, token, job. */
 static void apply_probes(struct hookd_queue *q, const redisReply *p)
 {
-    for (size_t i = 0; i + 2 < p->elements && i < 3 * PROBES_MAX; i += 3) {
+    for (size_t i = 0; i + 2 < p->elements && i < 3 * HOOKD_SCRIPT_PROBES_MAX; i += 3) {
         const redisReply *h = p->element[i], *t = p->element[i + 1], *j = p->element[i + 2];
         if (h->type != REDIS_REPLY_STRING || t->type != REDIS_REPLY_STRING ||
             j->type != REDIS_REPLY_STRING)
@@ -879,7 +574,7 @@ static void on_tend(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* Reads the circuits when they changed, claims due probes and sweeps parked
- * deliveries back (see TEND_LUA); one tend at a time. */
+ * deliveries back (see HOOKD_S_TEND); one tend at a time. */
 static void tend(struct hookd_queue *q)
 {
     if (q->state != Q_READY || q->tending || q->closing)
@@ -887,10 +582,11 @@ static void tend(struct hookd_queue *q)
     char jobmax[HOOKD_I64_LEN];
     hookd_i64_fmt(jobmax, (int64_t)hookd_job_max((size_t)q->cfg->max_envelope));
     if (redisAsyncCommand(q->ac, on_tend, NULL, "EVALSHA %s 6 %s %s %s %s %s %s %s %s %s %d %d %s",
-                          q->sha[S_TEND], q->key[K_CIRCUIT], q->key[K_CIRCUIT_REV],
-                          q->key[K_PARKED], q->key[K_RETRY], q->key[K_LEASES], q->key[K_JOBS],
+                          q->sha[HOOKD_S_TEND], q->key[HOOKD_K_CIRCUIT],
+                          q->key[HOOKD_K_CIRCUIT_REV], q->key[HOOKD_K_PARKED],
+                          q->key[HOOKD_K_RETRY], q->key[HOOKD_K_LEASES], q->key[HOOKD_K_JOBS],
                           q->cfg->prefix, q->circuit_rev[0] ? q->circuit_rev : "-", q->lease,
-                          PROBES_MAX, SWEEP_MAX, jobmax) == REDIS_OK)
+                          HOOKD_SCRIPT_PROBES_MAX, HOOKD_SCRIPT_SWEEP_MAX, jobmax) == REDIS_OK)
         q->tending = 1;
 }
 
@@ -902,7 +598,7 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- take ---- */
 
-/* Fills an item from its token and payload, reading a cut (see TAKE_LUA)
+/* Fills an item from its token and payload, reading a cut (see HOOKD_S_TAKE)
  * as the prefix it carries and the size the payload had. */
 static void item_of(struct hookd_item *it, const char *tok, size_t tok_len, const redisReply *p)
 {
@@ -925,7 +621,7 @@ static void item_of(struct hookd_item *it, const char *tok, size_t tok_len, cons
 }
 
 /* Hands the owner the items of a take reply, {now, webhooks, base, {event,
- * ...}, next_due, token, payload, ...} (see TAKE_LUA): the pairs first, then
+ * ...}, next_due, token, payload, ...} (see HOOKD_S_TAKE): the pairs first, then
  * the events with the tokens rebuilt from base. */
 static void take_items(struct hookd_queue *q, const redisReply *reply)
 {
@@ -1004,9 +700,10 @@ int hookd_queue_take(struct hookd_queue *q, int n, size_t budget)
     hookd_resp_init(&w, b);
     hookd_resp_line(&w, '*', 18);
     hookd_resp_str(&w, "EVALSHA");
-    hookd_resp_str(&w, q->sha[S_TAKE]);
+    hookd_resp_str(&w, q->sha[HOOKD_S_TAKE]);
     hookd_resp_str(&w, "7");
-    static const int keys[] = {K_EVENTS, K_LEASES, K_JOBS, K_RETRY, K_SEQ, K_REV, K_WEBHOOKS};
+    static const int keys[] = {HOOKD_K_EVENTS, HOOKD_K_LEASES,       HOOKD_K_JOBS,    HOOKD_K_RETRY,
+                               HOOKD_K_SEQ,    HOOKD_K_WEBHOOKS_REV, HOOKD_K_WEBHOOKS};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         hookd_resp_str(&w, q->key[keys[i]]);
     hookd_resp_str(&w, q->lease);
@@ -1266,9 +963,9 @@ int hookd_queue_renew(struct hookd_queue *q, const char *const *tokens, size_t n
     hookd_resp_init(&w, b);
     hookd_resp_line(&w, '*', 5 + n);
     hookd_resp_str(&w, "EVALSHA");
-    hookd_resp_str(&w, q->sha[S_RENEW]);
+    hookd_resp_str(&w, q->sha[HOOKD_S_RENEW]);
     hookd_resp_str(&w, "1");
-    hookd_resp_str(&w, q->key[K_LEASES]);
+    hookd_resp_str(&w, q->key[HOOKD_K_LEASES]);
     hookd_resp_str(&w, q->lease);
     for (size_t i = 0; i < n; i++)
         hookd_resp_str(&w, tokens[i]);
@@ -1291,9 +988,10 @@ static int write_heads(struct hookd_queue *q)
     struct hookd_resp_w w;
     hookd_resp_init(&w, &q->settle_head);
     hookd_resp_str(&w, "EVALSHA");
-    hookd_resp_str(&w, q->sha[S_SETTLE]);
+    hookd_resp_str(&w, q->sha[HOOKD_S_SETTLE]);
     hookd_resp_str(&w, "5");
-    static const int keys[] = {K_LEASES, K_JOBS, K_RETRY, K_DEAD, K_STATS};
+    static const int keys[] = {HOOKD_K_LEASES, HOOKD_K_JOBS, HOOKD_K_RETRY, HOOKD_K_DEAD,
+                               HOOKD_K_STATS};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         hookd_resp_str(&w, q->key[keys[i]]);
     hookd_resp_str(&w, q->cfg->prefix);
@@ -1304,8 +1002,8 @@ static int write_heads(struct hookd_queue *q)
     hookd_resp_init(&w, &q->wake_cmd);
     hookd_resp_line(&w, '*', 6);
     hookd_resp_str(&w, "BLMOVE");
-    hookd_resp_str(&w, q->key[K_EVENTS]);
-    hookd_resp_str(&w, q->key[K_EVENTS]);
+    hookd_resp_str(&w, q->key[HOOKD_K_EVENTS]);
+    hookd_resp_str(&w, q->key[HOOKD_K_EVENTS]);
     hookd_resp_str(&w, "RIGHT");
     hookd_resp_str(&w, "RIGHT");
     hookd_resp_i64(&w, HOOKD_QUEUE_WAIT_MS / 1000);
@@ -1364,15 +1062,12 @@ int hookd_queue_new(uv_loop_t *loop, const struct hookd_config *cfg,
     hookd_buf_init(&q->xadd_mid, SETTLE_MAX);
     hookd_buf_init(&q->wake_cmd, SETTLE_MAX);
     snprintf(q->lease, sizeof(q->lease), "%lld", (long long)cfg->lease_ms);
-    hookd_key(q->log_key, cfg->prefix, "log:");
-    static const char *const names[K_COUNT] = {"events",   "leases",  "jobs",        "retry",
-                                               "seq",      "dead",    "stats",       "webhooks:rev",
-                                               "webhooks", "circuit", "circuit:rev", "parked"};
-    for (int i = 0; i < K_COUNT; i++)
-        hookd_key(q->key[i], cfg->prefix, names[i]);
-    for (int i = 0; i < S_COUNT; i++) {
+    hookd_schema_key(q->log_key, cfg->prefix, HOOKD_K_LOG_OF);
+    for (int i = 0; i < HOOKD_K_COUNT; i++)
+        hookd_schema_key(q->key[i], cfg->prefix, (enum hookd_key_id)i);
+    for (int i = 0; i < HOOKD_S_LOOP_COUNT; i++) {
         unsigned char md[SHA_DIGEST_LENGTH];
-        SHA1((const unsigned char *)SCRIPTS[i], strlen(SCRIPTS[i]), md);
+        SHA1((const unsigned char *)hookd_script(i), strlen(hookd_script(i)), md);
         hookd_hex(md, sizeof(md), q->sha[i]);
     }
     static const struct hookd_redis_conn_cbs take_cbs = {

@@ -1,20 +1,9 @@
-/* job.h - what hookd stores in Redis, and the names of its keys.
- *
- * Keys, all under one hash tag so that a namespace lives in one cluster slot:
- *   {P}:events          list    envelopes; producers LPUSH, workers take from the right
- *   {P}:jobs            hash    token -> payload of work that is leased or waiting to retry
- *   {P}:leases          zset    token -> deadline (ms); past it, any worker may take it
- *   {P}:retry           zset    token -> due time (ms) of a delivery's next attempt
- *   {P}:seq             string  counter that names event tokens
- *   {P}:dead            list    JSON records of what could not be delivered, newest first
- *   {P}:stats           hash    counters (delivered, retried, dead, ...)
- *   {P}:log:<webhook>   stream  one entry per attempt
- *   {P}:webhook:<id>    hash    one webhook
- *   {P}:webhooks        set     webhook ids
- *   {P}:webhooks:rev    string  bumped on every webhook change
+/* job.h - the records hookd keeps in Redis between attempts: the delivery
+ * job (the payload of a "d:" token in {P}:jobs) and the dead record (an
+ * entry of {P}:dead), each with its encoder and decoder side by side.
  * Tokens: "e:<n>" for a taken event (payload: the envelope bytes) and
  * "d:<delivery id>" for a delivery that failed at least once (payload: a
- * delivery job, below). */
+ * delivery job, below). Key names: schema.h. */
 #ifndef HOOKD_JOB_H
 #define HOOKD_JOB_H
 
@@ -22,11 +11,6 @@
 #include <stdint.h>
 
 #include "hookd/common.h"
-
-#define HOOKD_KEY_MAX 512
-
-/* Writes "{prefix}:suffix" into out (HOOKD_KEY_MAX bytes). */
-void hookd_key(char *out, const char *prefix, const char *suffix);
 
 /* A delivery of one event to one webhook, as stored between attempts. */
 struct hookd_job {

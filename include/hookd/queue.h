@@ -32,6 +32,7 @@
 #include "hookd/config.h"
 #include "hookd/health.h"
 #include "hookd/registry.h"
+#include "hookd/schema.h"
 
 struct hookd_queue; /* opaque */
 
@@ -143,9 +144,8 @@ int hookd_queue_disable(struct hookd_queue *q, const char *webhook_id, const cha
                         int64_t now_ms, const char *last_error);
 /* Parks a delivery (token and job as for a retry) under its receiver host,
  * not to come back before until_ms unless the host's circuit closes; or,
- * with host HOOKD_PARK_WEBHOOK followed by a webhook id, under a disabled
+ * with host HOOKD_PARK_WEBHOOK (schema.h) followed by a webhook id, under a disabled
  * webhook, until it is enabled again. */
-#define HOOKD_PARK_WEBHOOK "webhook:" /* no host key begins so ("scheme://...") */
 int hookd_queue_park(struct hookd_queue *q, const char *token, const char *host, int64_t until_ms,
                      const char *job, size_t job_len);
 /* Opens host's circuit for min_ms, unless it is open; reopen (after a failed

@@ -1,0 +1,35 @@
+/* schema.c - the key table. */
+#include "hookd/schema.h"
+
+#include <stdio.h>
+
+/* The suffix of each key after "{P}:", in the order of enum hookd_key_id. */
+static const char *const SUFFIX[HOOKD_K_COUNT] = {
+    [HOOKD_K_EVENTS] = "events",
+    [HOOKD_K_LEASES] = "leases",
+    [HOOKD_K_JOBS] = "jobs",
+    [HOOKD_K_RETRY] = "retry",
+    [HOOKD_K_SEQ] = "seq",
+    [HOOKD_K_DEAD] = "dead",
+    [HOOKD_K_STATS] = "stats",
+    [HOOKD_K_WEBHOOKS_REV] = "webhooks:rev",
+    [HOOKD_K_WEBHOOKS] = "webhooks",
+    [HOOKD_K_CIRCUIT] = "circuit",
+    [HOOKD_K_CIRCUIT_REV] = "circuit:rev",
+    [HOOKD_K_PARKED] = "parked",
+    [HOOKD_K_HEALTH] = "health",
+    [HOOKD_K_OPS] = "ops",
+    [HOOKD_K_WEBHOOK_OF] = "webhook:",
+    [HOOKD_K_LOG_OF] = "log:",
+    [HOOKD_K_PARKED_OF] = "parked:",
+};
+
+void hookd_schema_key(char *out, const char *prefix, enum hookd_key_id k)
+{
+    snprintf(out, HOOKD_KEY_MAX, "{%s}:%s", prefix, SUFFIX[k]);
+}
+
+void hookd_schema_key_of(char *out, const char *prefix, enum hookd_key_id k, const char *id)
+{
+    snprintf(out, HOOKD_KEY_MAX, "{%s}:%s%s", prefix, SUFFIX[k], id);
+}
