@@ -767,93 +767,13 @@ static int dead_list(const struct hookd_config *cfg, int argc, char **argv)
     return code;
 }
 
-/* What replaying one dead record does, built from its JSON. */
-struct replay_item {
-    int is_delivery;
-    char token[HOOKD_ID_MAX + 3]; /* "d:<delivery id>" */
-    struct hookd_buf payload;     /* the job, or the envelope's bytes */
-    size_t max_job;               /* hookd_job_max() of the envelope cap */
-};
-
-/* Turns a dead record into the work to put back. Returns 0, or
- * HOOKD_EINVAL with the reason in errbuf. */
-static int replay_prepare(const char *rec, size_t len, struct replay_item *it, char *errbuf)
-{
-    json_error_t jerr;
-    int rc = HOOKD_EINVAL;
-
-    it->is_delivery = 0;
-    hookd_buf_reset(&it->payload);
-    json_t *o = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(o)) {
-        hookd_fail(errbuf, HOOKD_EINVAL, "not a JSON object");
-        goto out;
-    }
-    const char *kind = json_string_value(json_object_get(o, "kind"));
-    if (kind && strcmp(kind, "delivery") == 0) {
-        struct hookd_job job;
-        json_t *body = json_object_get(o, "body");
-        json_t *first = json_object_get(o, "first_ms");
-        memset(&job, 0, sizeof(job));
-        job.webhook = (char *)json_string_value(json_object_get(o, "webhook"));
-        job.delivery = (char *)json_string_value(json_object_get(o, "delivery"));
-        job.event_id = (char *)json_string_value(json_object_get(o, "event_id"));
-        job.event = (char *)json_string_value(json_object_get(o, "event"));
-        job.last_error = (char *)json_string_value(json_object_get(o, "reason"));
-        if (!job.webhook || !job.delivery || !job.event_id || !job.event || !json_is_string(body) ||
-            !hookd_delivery_id_valid(job.delivery)) {
-            hookd_fail(errbuf, HOOKD_EINVAL,
-                       "delivery record without webhook, delivery, event_id, "
-                       "event or body");
-            goto out;
-        }
-        job.body = (char *)json_string_value(body);
-        job.body_len = json_string_length(body);
-        job.attempt = 1;
-        job.first_ms = json_is_integer(first) ? json_integer_value(first) : hookd_now_ms();
-        if (hookd_job_encode(&job, &it->payload) != 0 || it->payload.len > it->max_job) {
-            hookd_fail(errbuf, HOOKD_EINVAL, "delivery too large to put back");
-            goto out;
-        }
-        snprintf(it->token, sizeof(it->token), "d:%s", job.delivery);
-        it->is_delivery = 1;
-        rc = 0;
-    } else if (kind && strcmp(kind, "envelope") == 0) {
-        json_t *env = json_object_get(o, "envelope");
-        json_t *b64 = json_object_get(o, "envelope_base64");
-        if (json_is_string(env)) {
-            rc = hookd_buf_add(&it->payload, json_string_value(env), json_string_length(env));
-        } else if (json_is_string(b64)) {
-            size_t n = json_string_length(b64), m = 0;
-            unsigned char *raw = malloc(n / 4 * 3 + 3);
-            rc = raw ? hookd_base64_decode(json_string_value(b64), n, raw, n / 4 * 3 + 3, &m)
-                     : HOOKD_ENOMEM;
-            if (rc == 0)
-                rc = hookd_buf_add(&it->payload, raw, m);
-            free(raw);
-        }
-        if (rc != 0 &&
-            (json_object_get(o, "envelope_prefix") || json_object_get(o, "envelope_prefix_base64")))
-            hookd_fail(errbuf, HOOKD_EINVAL,
-                       "only a prefix of this envelope was kept (it was over the cap): it cannot "
-                       "be put back");
-        else if (rc != 0)
-            hookd_fail(errbuf, HOOKD_EINVAL, "envelope record without a usable envelope");
-    } else {
-        hookd_fail(errbuf, HOOKD_EINVAL, "unknown kind");
-    }
-out:
-    json_decref(o);
-    return rc;
-}
-
 /* Moves one record back; 1 when moved, 0 when gone already or skipped,
  * -1 on a Redis failure (printed). */
 static int replay_one(redisContext *c, const char *const keys[4], const redisReply *rec,
-                      struct replay_item *it, size_t *skipped)
+                      struct hookd_dead_work *it, size_t *skipped)
 {
     char err[HOOKD_ERRLEN], due[24];
-    if (replay_prepare(rec->str, rec->len, it, err) != 0) {
+    if (hookd_dead_decode(rec->str, rec->len, it, err) != 0) {
         hookd_cli_err(0, "dead record skipped: %s", err);
         (*skipped)++;
         return 0;
@@ -894,7 +814,7 @@ static int replay_one(redisContext *c, const char *const keys[4], const redisRep
 static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
-    struct replay_item it;
+    struct hookd_dead_work it;
     const char *pos[1];
     char keys[4][HOOKD_KEY_MAX], err[HOOKD_ERRLEN], start[24], stop[24];
     const char *const kp[4] = {keys[0], keys[1], keys[2], keys[3]};
@@ -916,6 +836,8 @@ static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
     size_t dead_max = hookd_dead_max((size_t)cfg->max_envelope);
     hookd_buf_init(&it.payload, dead_max);
     it.max_job = hookd_job_max((size_t)cfg->max_envelope);
+    it.max_record = dead_max;
+    it.max_envelope = (size_t)cfg->max_envelope;
     const char *llen[2] = {"LLEN", keys[0]};
     redisReply *r = hookd_cli_command(c, 2, llen, NULL, err);
     if (!r) {

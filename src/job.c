@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hookd/envelope.h"
+#include "hookd/sign.h"
 
 /* Appends the serialised object to out and frees it. */
 static int dump_into(json_t *o, struct hookd_buf *out)
@@ -208,17 +209,6 @@ void hookd_job_free(struct hookd_job *job)
     memset(job, 0, sizeof(*job));
 }
 
-int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, int64_t at_ms,
-                               struct hookd_buf *out)
-{
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s#}", "kind", "delivery",
-                          "reason", reason, "at", (json_int_t)at_ms, "webhook", job->webhook,
-                          "delivery", job->delivery, "event_id", job->event_id, "event", job->event,
-                          "attempts", job->attempt, "first_ms", (json_int_t)job->first_ms, "body",
-                          job->body, job->body_len);
-    return dump_into(o, out);
-}
-
 /* Sets member name (or name "_base64" when raw is not valid UTF-8 without
  * NUL) of o to raw[0..len). */
 static int set_bytes(json_t *o, const char *name, const char *raw, size_t len)
@@ -238,6 +228,23 @@ static int set_bytes(json_t *o, const char *name, const char *raw, size_t len)
     int rc = json_object_set_new(o, key, json_string((char *)b64)) == 0 ? 0 : HOOKD_ENOMEM;
     free(b64);
     return rc;
+}
+
+int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, int64_t at_ms,
+                               struct hookd_buf *out)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:i, s:I}", "kind", "delivery",
+                          "reason", reason, "at", (json_int_t)at_ms, "webhook", job->webhook,
+                          "delivery", job->delivery, "event_id", job->event_id, "event", job->event,
+                          "attempts", job->attempt, "first_ms", (json_int_t)job->first_ms);
+    if (!o)
+        return HOOKD_ENOMEM;
+    int rc = set_bytes(o, "body", job->body, job->body_len);
+    if (rc) {
+        json_decref(o);
+        return rc;
+    }
+    return dump_into(o, out);
 }
 
 int hookd_dead_encode_envelope(const char *raw, size_t len, size_t size, const char *reason,
@@ -266,4 +273,99 @@ int hookd_dead_encode_envelope(const char *raw, size_t len, size_t size, const c
         return rc;
     }
     return dump_into(o, out);
+}
+
+/* Appends to out the bytes set_bytes() wrote as member name of o (a string,
+ * or name "_base64"). HOOKD_EINVAL when neither is a string or the base64
+ * is broken, HOOKD_ETOOBIG past out's cap. */
+static int get_bytes(const json_t *o, const char *name, struct hookd_buf *out)
+{
+    char key[64];
+    const json_t *s = json_object_get(o, name);
+    if (json_is_string(s))
+        return hookd_buf_add(out, json_string_value(s), json_string_length(s));
+    snprintf(key, sizeof(key), "%s_base64", name);
+    s = json_object_get(o, key);
+    if (!json_is_string(s))
+        return HOOKD_EINVAL;
+    size_t n = json_string_length(s), m = 0, cap = n / 4 * 3 + 3;
+    unsigned char *raw = malloc(cap);
+    int rc = raw ? hookd_base64_decode(json_string_value(s), n, raw, cap, &m) : HOOKD_ENOMEM;
+    if (rc == 0)
+        rc = hookd_buf_add(out, raw, m);
+    free(raw);
+    return rc;
+}
+
+int hookd_dead_decode(const char *rec, size_t len, struct hookd_dead_work *it, char *errbuf)
+{
+    json_error_t jerr;
+    struct hookd_buf body;
+    int rc = HOOKD_EINVAL;
+
+    it->is_delivery = 0;
+    hookd_buf_reset(&it->payload);
+    if (len > it->max_record)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "record of %zu bytes, over the cap of %zu", len,
+                          it->max_record);
+    hookd_buf_init(&body, it->max_job);
+    json_t *o = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    if (!json_is_object(o)) {
+        hookd_fail(errbuf, HOOKD_EINVAL, "not a JSON object");
+    } else if (kind && strcmp(kind, "delivery") == 0) {
+        struct hookd_job job;
+        json_t *first = json_object_get(o, "first_ms");
+        memset(&job, 0, sizeof(job));
+        job.webhook = (char *)json_string_value(json_object_get(o, "webhook"));
+        job.delivery = (char *)json_string_value(json_object_get(o, "delivery"));
+        job.event_id = (char *)json_string_value(json_object_get(o, "event_id"));
+        job.event = (char *)json_string_value(json_object_get(o, "event"));
+        job.last_error = (char *)json_string_value(json_object_get(o, "reason"));
+        int got = get_bytes(o, "body", &body);
+        if (!job.webhook || !job.delivery || !job.event_id || !job.event || got == HOOKD_EINVAL ||
+            !hookd_delivery_id_valid(job.delivery)) {
+            hookd_fail(errbuf, HOOKD_EINVAL,
+                       "delivery record without webhook, delivery, event_id, event or body");
+            goto out;
+        }
+        job.body = body.data ? body.data : "";
+        job.body_len = body.len;
+        job.attempt = 1;
+        job.first_ms = json_is_integer(first) ? json_integer_value(first) : hookd_now_ms();
+        if (got != 0 || hookd_job_encode(&job, &it->payload) != 0 ||
+            it->payload.len > it->max_job) {
+            hookd_fail(errbuf, HOOKD_EINVAL, "delivery too large to put back");
+            goto out;
+        }
+        snprintf(it->token, sizeof(it->token), "d:%s", job.delivery);
+        /* Judged as the worker will judge it when it is taken again. */
+        struct hookd_job check;
+        char why[HOOKD_ERRLEN];
+        if (hookd_job_decode(it->payload.data, it->payload.len, it->max_envelope, it->token,
+                             strlen(it->token), &check, why) != 0) {
+            hookd_fail(errbuf, HOOKD_EINVAL, "delivery record the worker would refuse: %s", why);
+            goto out;
+        }
+        hookd_job_free(&check);
+        it->is_delivery = 1;
+        rc = 0;
+    } else if (kind && strcmp(kind, "envelope") == 0) {
+        rc = get_bytes(o, "envelope", &it->payload);
+        if (rc != 0 &&
+            (json_object_get(o, "envelope_prefix") || json_object_get(o, "envelope_prefix_base64")))
+            hookd_fail(errbuf, HOOKD_EINVAL,
+                       "only a prefix of this envelope was kept (it was over the cap): it cannot "
+                       "be put back");
+        else if (rc != 0)
+            hookd_fail(errbuf, HOOKD_EINVAL, "envelope record without a usable envelope");
+        if (rc != 0)
+            rc = HOOKD_EINVAL;
+    } else {
+        hookd_fail(errbuf, HOOKD_EINVAL, "unknown kind");
+    }
+out:
+    hookd_buf_free(&body);
+    json_decref(o);
+    return rc;
 }

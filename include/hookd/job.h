@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "hookd/common.h"
+#include "hookd/envelope.h"
 
 /* A delivery of one event to one webhook, as stored between attempts. */
 struct hookd_job {
@@ -59,7 +60,8 @@ size_t hookd_dead_max(size_t max_envelope);
 
 /* A dead-list record for a delivery out of attempts (or refused for good):
  * {"kind":"delivery","reason":..,"at":ms,"webhook":..,"delivery":..,
- *  "event_id":..,"event":..,"attempts":n,"body":..}. */
+ *  "event_id":..,"event":..,"attempts":n,"first_ms":ms,"body":..}, the body
+ * as "body_base64" when it is not valid UTF-8 without NUL. */
 int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, int64_t at_ms,
                                struct hookd_buf *out);
 /* A dead-list record for an envelope that could not be parsed:
@@ -71,5 +73,25 @@ int hookd_dead_encode_delivery(const struct hookd_job *job, const char *reason, 
  * which no replay can bring back. */
 int hookd_dead_encode_envelope(const char *raw, size_t len, size_t size, const char *reason,
                                int64_t at_ms, struct hookd_buf *out);
+
+/* The work a dead record holds, to be put back (`hookd dead replay`). The
+ * caller sets max_record, max_envelope and max_job and owns payload (hookd_buf_init()
+ * it, with a cap); hookd_dead_decode() refills it. */
+struct hookd_dead_work {
+    size_t max_record;            /* records longer than this are refused (ETOOBIG) */
+    size_t max_envelope;          /* --max-envelope, the cap jobs are judged by */
+    size_t max_job;               /* hookd_job_max() of the envelope cap */
+    int is_delivery;              /* 1: a job for token; 0: an envelope for {P}:events */
+    char token[HOOKD_ID_MAX + 3]; /* "d:<delivery id>" when is_delivery */
+    struct hookd_buf payload;     /* the job, at attempt 1 again, or the envelope's bytes */
+};
+
+/* Reads a record hookd_dead_encode_delivery() or _envelope() wrote back into
+ * the work it stands for: a delivery becomes a job at attempt 1 (its last
+ * error the record's reason), an envelope its bytes (from the text or its
+ * base64). 0, or HOOKD_EINVAL / HOOKD_ETOOBIG with the reason in errbuf:
+ * not JSON, a field missing, an envelope of which only a prefix was kept,
+ * a job over max_job or one hookd_job_decode() would refuse. */
+int hookd_dead_decode(const char *rec, size_t len, struct hookd_dead_work *w, char *errbuf);
 
 #endif
