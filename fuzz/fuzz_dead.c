@@ -1,9 +1,36 @@
-/* fuzz_dead.c - hookd_dead_decode (what `hookd dead replay` reads back from
- * {P}:dead) on arbitrary bytes, and the round trips: an envelope record made
- * of the input gives the input back; a delivery record of a job decoded
- * from it gives back a job with the same fields at attempt 1. */
+/* fuzz_dead.c - what the CLI reads back of the records of job.h:
+ * hookd_dead_decode (what `hookd dead replay` reads from {P}:dead) on
+ * arbitrary bytes, and the round trips: an envelope record made of the input
+ * gives the input back; a delivery record of a job decoded from it gives
+ * back a job with the same fields at attempt 1. And an attempt log pair
+ * (`hookd webhook log`): kept as a capped string, or left out. */
+#include <jansson.h>
+
 #include "fuzz_common.h"
 #include "hookd/job.h"
+
+/* The input as a field and a value, split after its first byte's count. */
+static void check_attempt_pair(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return;
+    size_t nlen = data[0] % 16 < size - 1 ? data[0] % 16 : size - 1;
+    const char *name = (const char *)data + 1, *v = name + nlen;
+    size_t vlen = size - 1 - nlen;
+    json_t *o = json_object();
+    FUZZ_CHECK(o != NULL);
+    FUZZ_CHECK(hookd_attempt_decode_pair(o, name, nlen, v, vlen) == 0);
+    FUZZ_CHECK(json_object_size(o) <= 1);
+    const char *k;
+    json_t *val;
+    json_object_foreach(o, k, val)
+    {
+        FUZZ_CHECK(strlen(k) == nlen && memcmp(k, name, nlen) == 0);
+        FUZZ_CHECK(json_is_string(val) && json_string_length(val) <= HOOKD_ATTEMPT_VALUE_MAX);
+        FUZZ_CHECK(memcmp(json_string_value(val), v, json_string_length(val)) == 0);
+    }
+    json_decref(o);
+}
 
 #define FUZZ_MAX_ENVELOPE ((size_t)1 << 20)
 
@@ -61,5 +88,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     hookd_buf_free(&rec);
     hookd_buf_free(&w.payload);
+    check_attempt_pair(data, size);
     return 0;
 }

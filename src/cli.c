@@ -1088,13 +1088,16 @@ static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
             break;
         }
         json_object_set_new(j, "entry_id", str_or_empty(e->element[0]->str));
-        for (size_t k = 0; k + 1 < kv->elements; k += 2) {
-            if (kv->element[k]->type == REDIS_REPLY_STRING &&
-                kv->element[k + 1]->type == REDIS_REPLY_STRING &&
-                strcmp(kv->element[k]->str, "entry_id") != 0)
-                json_object_set_new(j, kv->element[k]->str, str_or_empty(kv->element[k + 1]->str));
+        for (size_t k = 0; k + 1 < kv->elements && code == 0; k += 2) {
+            const redisReply *f = kv->element[k], *v = kv->element[k + 1];
+            if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+                hookd_attempt_decode_pair(j, f->str, f->len, v->str, v->len) != 0)
+                code = hookd_cli_err(1, "out of memory");
         }
-        code = hookd_cli_print_json(j);
+        if (code == 0)
+            code = hookd_cli_print_json(j);
+        else
+            json_decref(j);
     }
 out:
     freeReplyObject(r);

@@ -369,3 +369,41 @@ out:
     json_decref(o);
     return rc;
 }
+
+/* The fields of an attempt log entry, in the order they are written. */
+static const char *const ATTEMPT_FIELD[HOOKD_ATTEMPT_FIELDS] = {
+    "delivery", "event_id", "event", "attempt", "status", "ms", "at", "error"};
+
+void hookd_attempt_encode(const struct hookd_attempt_rec *e, struct hookd_attempt_text *t)
+{
+    const int64_t nums[4] = {e->attempt, e->status, e->ms, e->at};
+    for (int i = 0; i < 4; i++)
+        hookd_i64_fmt(t->num[i], nums[i]);
+    const char *vals[HOOKD_ATTEMPT_FIELDS] = {e->delivery, e->event_id, e->event,  t->num[0],
+                                              t->num[1],   t->num[2],   t->num[3], e->error};
+    for (int i = 0; i < HOOKD_ATTEMPT_FIELDS; i++) {
+        t->fields[2 * i] = ATTEMPT_FIELD[i];
+        t->fields[2 * i + 1] = vals[i] ? vals[i] : "";
+    }
+    t->fields[2 * HOOKD_ATTEMPT_FIELDS] = NULL;
+}
+
+int hookd_attempt_decode_pair(json_t *o, const char *name, size_t name_len, const char *v,
+                              size_t v_len)
+{
+    int known = 0;
+    for (int i = 0; i < HOOKD_ATTEMPT_FIELDS && !known; i++)
+        known =
+            strlen(ATTEMPT_FIELD[i]) == name_len && memcmp(ATTEMPT_FIELD[i], name, name_len) == 0;
+    if (!known)
+        return 0;
+    size_t n = v_len > HOOKD_ATTEMPT_VALUE_MAX ? HOOKD_ATTEMPT_VALUE_MAX : v_len;
+    while (n > 0 && n + 3 > v_len && !hookd_utf8_valid(v, n))
+        n--; /* a cut inside a UTF-8 sequence loses that sequence */
+    json_t *s = json_stringn(v, n);
+    if (!s)
+        return 0; /* not UTF-8: left out */
+    char key[16];
+    snprintf(key, sizeof(key), "%.*s", (int)name_len, name);
+    return json_object_set_new(o, key, s) == 0 ? 0 : HOOKD_ENOMEM;
+}

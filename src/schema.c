@@ -33,3 +33,19 @@ void hookd_schema_key_of(char *out, const char *prefix, enum hookd_key_id k, con
 {
     snprintf(out, HOOKD_KEY_MAX, "{%s}:%s%s", prefix, SUFFIX[k], id);
 }
+
+static const char *const STAT[HOOKD_STAT_COUNT] = {
+    [HOOKD_STAT_EVENTS] = "events",
+    [HOOKD_STAT_INVALID] = "invalid",
+    [HOOKD_STAT_UNROUTED] = "unrouted",
+    [HOOKD_STAT_DELIVERED] = "delivered",
+    [HOOKD_STAT_FAILED_ATTEMPTS] = "failed_attempts",
+    [HOOKD_STAT_RETRIED] = "retried",
+    [HOOKD_STAT_DEAD] = "dead",
+    [HOOKD_STAT_GONE] = "gone",
+};
+
+const char *hookd_schema_stat(enum hookd_stat s)
+{
+    return STAT[s];
+}

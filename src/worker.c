@@ -47,6 +47,7 @@
 #include "hookd/metrics.h"
 #include "hookd/queue.h"
 #include "hookd/registry.h"
+#include "hookd/schema.h"
 #include "hookd/retry.h"
 #include "hookd/sign.h"
 #include "hookd/webhook.h"
@@ -76,19 +77,18 @@
 #define HEALTHY_EVERY_MS 60000 /* a webhook's run of failures is ended at least this often */
 #define TABLE_BUCKETS 256
 
+/* The counters a worker adds up between settles: {P}:stats' (schema.h). */
 enum counter {
-    C_EVENTS,
-    C_INVALID,
-    C_UNROUTED,
-    C_DELIVERED,
-    C_FAILED,
-    C_RETRIED,
-    C_DEAD,
-    C_GONE,
-    C_COUNT
+    C_EVENTS = HOOKD_STAT_EVENTS,
+    C_INVALID = HOOKD_STAT_INVALID,
+    C_UNROUTED = HOOKD_STAT_UNROUTED,
+    C_DELIVERED = HOOKD_STAT_DELIVERED,
+    C_FAILED = HOOKD_STAT_FAILED_ATTEMPTS,
+    C_RETRIED = HOOKD_STAT_RETRIED,
+    C_DEAD = HOOKD_STAT_DEAD,
+    C_GONE = HOOKD_STAT_GONE,
+    C_COUNT = HOOKD_STAT_COUNT
 };
-static const char *const COUNTER_NAMES[C_COUNT] = {
-    "events", "invalid", "unrouted", "delivered", "failed_attempts", "retried", "dead", "gone"};
 
 /* A token this worker holds a lease on: an event, or a retried delivery. */
 struct work {
@@ -354,7 +354,7 @@ static void on_before_settle(void *data)
     struct hookd_worker *w = data;
     for (int i = 0; i < C_COUNT; i++) {
         if (w->counters[i]) {
-            hookd_queue_count(w->q, COUNTER_NAMES[i], w->counters[i]);
+            hookd_queue_count(w->q, hookd_schema_stat((enum hookd_stat)i), w->counters[i]);
             w->counters[i] = 0;
         }
     }
@@ -399,23 +399,30 @@ static void settle_dead(struct hookd_worker *w, struct delivery *dl, const char 
     hookd_buf_init(&b, (size_t)64 << 20);
     job_of(dl, dl->attempt, dl->a.error, &j);
     snprintf(tok, sizeof(tok), "d:%s", dl->id);
-    if (hookd_dead_encode_delivery(&j, reason, redis_now(w), &b) == 0)
+    int rc = hookd_dead_encode_delivery(&j, reason, redis_now(w), &b);
+    if (rc == 0)
         hookd_queue_dead(w->q, tok, b.data, b.len);
+    else
+        hookd_error("worker %d: delivery %s: cannot write its dead record (%s); its lease "
+                    "expires and it is taken again",
+                    w->index, dl->id, hookd_strerror(rc));
     hookd_buf_free(&b);
     w->counters[C_DEAD]++;
 }
 
 static void log_attempt(struct hookd_worker *w, const struct delivery *dl)
 {
-    char attempt[HOOKD_I64_LEN], status[HOOKD_I64_LEN], ms[HOOKD_I64_LEN], at[HOOKD_I64_LEN];
-    hookd_i64_fmt(attempt, dl->attempt);
-    hookd_i64_fmt(status, dl->a.status);
-    hookd_i64_fmt(ms, dl->a.elapsed_ms);
-    hookd_i64_fmt(at, dl->a.started_ms);
-    const char *fields[] = {"delivery", dl->id,  "event_id", dl->event_id, "event", dl->event,
-                            "attempt",  attempt, "status",   status,       "ms",    ms,
-                            "at",       at,      "error",    dl->a.error,  NULL};
-    hookd_queue_log(w->q, dl->a.webhook->id, fields);
+    const struct hookd_attempt_rec e = {.delivery = dl->id,
+                                        .event_id = dl->event_id,
+                                        .event = dl->event,
+                                        .attempt = dl->attempt,
+                                        .status = dl->a.status,
+                                        .ms = dl->a.elapsed_ms,
+                                        .at = dl->a.started_ms,
+                                        .error = dl->a.error};
+    struct hookd_attempt_text t;
+    hookd_attempt_encode(&e, &t);
+    hookd_queue_log(w->q, dl->a.webhook->id, t.fields);
 }
 
 static void delivery_free(struct delivery *dl)

@@ -94,4 +94,36 @@ struct hookd_dead_work {
  * a job over max_job or one hookd_job_decode() would refuse. */
 int hookd_dead_decode(const char *rec, size_t len, struct hookd_dead_work *w, char *errbuf);
 
+/* One entry of {P}:log:<webhook id>: an attempt, as XADD field/value
+ * pairs. */
+struct hookd_attempt_rec {
+    const char *delivery; /* delivery id */
+    const char *event_id; /* the event's id */
+    const char *event;    /* the event's name */
+    int64_t attempt;      /* 1-based */
+    int64_t status;       /* HTTP status, 0 when there was no response */
+    int64_t ms;           /* how long the attempt took */
+    int64_t at;           /* when it started, ms since the epoch */
+    const char *error;    /* why it failed, "" when it did not */
+};
+#define HOOKD_ATTEMPT_FIELDS 8
+#define HOOKD_ATTEMPT_VALUE_MAX 4096 /* bytes of a value the decoder keeps */
+
+/* Where an encoded entry lives: its numbers as text, and the pairs. */
+struct hookd_attempt_text {
+    char num[4][HOOKD_I64_LEN];                       /* attempt, status, ms, at */
+    const char *fields[2 * HOOKD_ATTEMPT_FIELDS + 1]; /* the pairs, then NULL */
+};
+
+/* Lays e out as XADD's pairs in t->fields, valid while e and t live. */
+void hookd_attempt_encode(const struct hookd_attempt_rec *e, struct hookd_attempt_text *t);
+
+struct json_t;
+/* Reads one pair of an entry (as XRANGE returns it) into o: a known field
+ * becomes a string member, cut to HOOKD_ATTEMPT_VALUE_MAX bytes (and to
+ * whole UTF-8, else left out); another field is left out. 0, or
+ * HOOKD_ENOMEM. */
+int hookd_attempt_decode_pair(struct json_t *o, const char *name, size_t name_len, const char *v,
+                              size_t v_len);
+
 #endif

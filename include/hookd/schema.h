@@ -44,4 +44,20 @@ void hookd_schema_key(char *out, const char *prefix, enum hookd_key_id k);
 /* Writes the key of family k (an _OF row) for id: "{prefix}:log:<id>". */
 void hookd_schema_key_of(char *out, const char *prefix, enum hookd_key_id k, const char *id);
 
+/* The counters of {P}:stats (HINCRBY by the settle script). */
+enum hookd_stat {
+    HOOKD_STAT_EVENTS,          /* envelopes read */
+    HOOKD_STAT_INVALID,         /* envelopes refused (to the dead list) */
+    HOOKD_STAT_UNROUTED,        /* events no webhook wanted */
+    HOOKD_STAT_DELIVERED,       /* deliveries a receiver took */
+    HOOKD_STAT_FAILED_ATTEMPTS, /* attempts that failed */
+    HOOKD_STAT_RETRIED,         /* deliveries put back to retry */
+    HOOKD_STAT_DEAD,            /* deliveries to the dead list */
+    HOOKD_STAT_GONE,            /* deliveries dropped for a webhook gone */
+    HOOKD_STAT_COUNT
+};
+
+/* The field of {P}:stats counter s. */
+const char *hookd_schema_stat(enum hookd_stat s);
+
 #endif
