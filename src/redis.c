@@ -26,20 +26,20 @@ static const char *reply_errstr(const redisContext *c, int64_t timeout_ms, char 
     return c->errstr[0] ? c->errstr : "no reply";
 }
 
-/* Runs AUTH or SELECT at connect time; 0, or -1 with the reason in errbuf.
- * The reason never repeats the command's arguments. */
+/* Runs AUTH, SELECT or PING at connect time; 0, or -1 with the reason in
+ * errbuf, after where. The reason never repeats the command's arguments. */
 static int connect_step(redisContext *c, int argc, const char **argv, const char *what,
-                        int64_t timeout_ms, char *errbuf)
+                        const char *where, int64_t timeout_ms, char *errbuf)
 {
     char tmp[64];
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
     if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s failed: redis: %s", what,
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s failed: %s", where, what,
                    reply_errstr(c, timeout_ms, tmp, sizeof(tmp)));
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s failed: redis: %.*s", what,
+        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s failed: %.*s", where, what,
                    (int)(r->len > 200 ? 200 : r->len), r->str);
         freeReplyObject(r);
         return -1;
@@ -103,18 +103,25 @@ struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg,
     }
     if (addr.tls && tls_start(cfg, &addr, c, where, errbuf) != 0)
         goto fail;
+    /* A server that refuses the client's certificate (TLS 1.3) says so only
+     * once the handshake is over: ask for a first reply here, so that the
+     * refusal reads as one, not as the failure of whatever command follows. */
+    const char *ping[1] = {"PING"};
+    if (addr.tls && !addr.password[0] &&
+        connect_step(c, 1, ping, "the first reply over TLS", where, timeout_ms, errbuf) != 0)
+        goto fail;
     if (addr.password[0]) {
         const char *auth[3] = {"AUTH", addr.user, addr.password};
         if (!addr.user[0])
             auth[1] = addr.password;
-        if (connect_step(c, addr.user[0] ? 3 : 2, auth, "AUTH", timeout_ms, errbuf) != 0)
+        if (connect_step(c, addr.user[0] ? 3 : 2, auth, "AUTH", where, timeout_ms, errbuf) != 0)
             goto fail;
     }
     if (addr.db != 0) {
         char db[16];
         snprintf(db, sizeof(db), "%d", addr.db);
         const char *sel[2] = {"SELECT", db};
-        if (connect_step(c, 2, sel, "SELECT", timeout_ms, errbuf) != 0)
+        if (connect_step(c, 2, sel, "SELECT", where, timeout_ms, errbuf) != 0)
             goto fail;
     }
     explicit_bzero(addr.password, sizeof(addr.password));
