@@ -4,7 +4,7 @@
 # these same steps in a temporary directory laid out like the image's build
 # context, so the image build cannot drift from what CI checks.
 #
-#   docker-build-steps.sh deps         Debian packages, with CI's own scripts/deps.sh
+#   docker-build-steps.sh deps         Debian packages, with CI's own scripts/deps.sh --build
 #   docker-build-steps.sh build OUT    CI's CMake build (scripts/build.sh) in Release,
 #                                      the unit tests, then `cmake --install` into OUT
 #                                      (OUT/usr/local/bin/hookd), stripped
@@ -21,7 +21,7 @@ usage() {
 case "$1" in
 deps)
     [ $# -eq 1 ] || usage
-    bash scripts/deps.sh
+    bash scripts/deps.sh --build
     ;;
 build)
     [ $# -eq 2 ] || usage
