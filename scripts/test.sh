@@ -14,3 +14,6 @@ bash scripts/build.sh build-test -DCMAKE_BUILD_TYPE=Debug -DHOOKD_SANITIZE=ON -D
 ctest --test-dir build-test --output-on-failure -j2 --timeout 300
 # Every parser of outside input, fuzzed for a bounded time; a crash fails.
 bash scripts/fuzz.sh "${HOOKD_FUZZ_SECONDS:-20}"
+# The TLS build (rediss://) and the Docker image's Debian 13 checks, in a
+# Debian 13 root: Debian 12's hiredis has no TLS.
+bash scripts/trixie.sh
