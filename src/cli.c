@@ -183,7 +183,7 @@ struct wh_record {
     char why[HOOKD_ERRLEN];       /* when not readable: why not */
 };
 
-/* Reads what record() of HOOKD_WEBHOOK_LUA returned into rec. */
+/* Reads what record() of the webhook scripts (scripts.c) returned into rec. */
 static void wh_record_of(const redisReply *r, struct wh_record *rec)
 {
     memset(rec, 0, sizeof(*rec));

@@ -431,7 +431,7 @@ int64_t hookd_queue_next_due(const struct hookd_queue *q)
 
 /* ---- registry ---- */
 
-/* Builds a registry from what webhooks() of HOOKD_WEBHOOK_LUA returned,
+/* Builds a registry from what webhooks() of the webhook scripts (scripts.c) returned,
  * unless it is the revision already loaded, and hands it to the owner. A
  * record that cannot be read is added as unreadable; only an id that cannot
  * be one is skipped (and counted). */

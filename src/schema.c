@@ -19,9 +19,9 @@ static const char *const SUFFIX[HOOKD_K_COUNT] = {
     [HOOKD_K_PARKED] = "parked",
     [HOOKD_K_HEALTH] = "health",
     [HOOKD_K_OPS] = "ops",
-    [HOOKD_K_WEBHOOK_OF] = "webhook:",
-    [HOOKD_K_LOG_OF] = "log:",
-    [HOOKD_K_PARKED_OF] = "parked:",
+    [HOOKD_K_WEBHOOK_OF] = HOOKD_SUFFIX_WEBHOOK_OF,
+    [HOOKD_K_LOG_OF] = HOOKD_SUFFIX_LOG_OF,
+    [HOOKD_K_PARKED_OF] = HOOKD_SUFFIX_PARKED_OF,
 };
 
 void hookd_schema_key(char *out, const char *prefix, enum hookd_key_id k)

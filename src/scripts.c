@@ -3,8 +3,8 @@
  *
  * Keys come in KEYS, named by schema.h; keys per id (a webhook's hash, its
  * attempt log, a host's parked set) are built in the script from the
- * prefix in ARGV, as "{" .. prefix .. "}:" and the suffix of schema.h's
- * table, which no other script spells differently. */
+ * prefix in ARGV, as "{" .. prefix .. "}:" and schema.h's HOOKD_SUFFIX_*
+ * text spliced in, so no script spells a key name of its own. */
 #include "hookd/scripts.h"
 
 #include "hookd/schema.h"
@@ -12,6 +12,40 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+
+/* The script functions that read webhook records for the worker and the CLI
+ * alike: record(key) returns the hash's pairs, or a string that says why it
+ * cannot: "none" (no hash), the key's type when it is not a hash,
+ * "fields:N" or "bytes:N" over webhook.h's caps, so that no record too large
+ * for hookd travels and no key of the wrong type fails the script;
+ * webhooks() returns {rev} when the revision in KEYS[ki] equals ARGV[ri],
+ * else {rev, id, record, ...} for every id in the set KEYS[ki+1];
+ * ARGV[ri-1] is the prefix. The CLI and the registry judge what they return
+ * with hookd_webhook_parse(). */
+// clang-format off
+#define WEBHOOK_LUA(ki, ri)                                                        \
+    "local function record(k)\n"                                                   \
+    "  local t = redis.call('TYPE', k)['ok']\n"                                    \
+    "  if t ~= 'hash' then return t end\n"                                         \
+    "  local n = redis.call('HLEN', k)\n"                                          \
+    "  if n > " STR(HOOKD_WEBHOOK_FIELDS_MAX) " then return 'fields:' .. n end\n"  \
+    "  local kv, b = redis.call('HGETALL', k), 0\n"                                \
+    "  for i = 1, #kv do b = b + #kv[i] end\n"                                     \
+    "  if b > " STR(HOOKD_WEBHOOK_RECORD_MAX) " then return 'bytes:' .. b end\n"   \
+    "  return kv\n"                                                                \
+    "end\n"                                                                        \
+    "local function webhooks()\n"                                                  \
+    "  local rev = redis.call('GET', KEYS[" #ki "]) or '0'\n"                      \
+    "  if rev == ARGV[" #ri "] then return {rev} end\n"                            \
+    "  local out = {rev}\n"                                                        \
+    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[" #ki " + 1])) do\n"        \
+    "    out[#out+1] = id\n"                                                       \
+    "    out[#out+1] = record('{' .. ARGV[" #ri " - 1] .. '}:"                      \
+    HOOKD_SUFFIX_WEBHOOK_OF "' .. id)\n"                                           \
+    "  end\n"                                                                      \
+    "  return out\n"                                                               \
+    "end\n"
+// clang-format on
 
 /* ---- the loops' scripts (queue.c), loaded once per connection ---- */
 
@@ -34,7 +68,7 @@
  * a leased or retried payload over the job cap. Items stop once the budget
  * would be passed (the first always comes); events popped past it go back
  * where they were. */
-static const char TAKE_LUA[] = HOOKD_WEBHOOK_LUA(
+static const char TAKE_LUA[] = WEBHOOK_LUA(
     6, 4) "local t = redis.call('TIME')\n"
           "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
           "local deadline = string.format('%d', now + tonumber(ARGV[1]))\n"
@@ -135,7 +169,7 @@ static const char SETTLE_LUA[] =
     "local function hash(k) return redis.call('TYPE', k).ok == 'hash' end\n"
     "local told = {}\n"
     "local function disable(id, kind, reason, last_error, now)\n"
-    "  local k = P .. 'webhook:' .. id\n"
+    "  local k = P .. '" HOOKD_SUFFIX_WEBHOOK_OF "' .. id\n"
     "  if not hash(k) or redis.call('HGET', k, 'enabled') == '0' then return end\n"
     "  redis.call('HSET', k, 'enabled', '0', 'disabled_reason', reason, 'disabled_at', now)\n"
     "  redis.call('HDEL', k, 'failing_since')\n"
@@ -165,7 +199,7 @@ static const char SETTLE_LUA[] =
     "    disable(ARGV[i+1], 'gone', ARGV[i+2], ARGV[i+4], ARGV[i+3]); i = i + 5\n"
     "  elseif op == 'p' then\n"
     "    redis.call('HSET', KEYS[2], ARGV[i+1], ARGV[i+4])\n"
-    "    redis.call('ZADD', P .. 'parked:' .. ARGV[i+2], ARGV[i+3], ARGV[i+1])\n"
+    "    redis.call('ZADD', P .. '" HOOKD_SUFFIX_PARKED_OF "' .. ARGV[i+2], ARGV[i+3], ARGV[i+1])\n"
     "    redis.call('SADD', P .. 'parked', ARGV[i+2])\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i+1]); i = i + 5\n"
     "  elseif op == 'o' then\n"
@@ -186,7 +220,7 @@ static const char SETTLE_LUA[] =
     "    if redis.call('HDEL', P .. 'circuit', h) == 1 then redis.call('INCR', P .. 'circuit:rev') "
     "end\n"
     "    redis.call('DEL', P .. 'probe:' .. h)\n"
-    "    local pk = P .. 'parked:' .. h\n"
+    "    local pk = P .. '" HOOKD_SUFFIX_PARKED_OF "' .. h\n"
     "    for _ = 1, " CLOSE_MOVE_ROUNDS " do\n"
     "      local m = redis.call('ZPOPMIN', pk, 1000)\n"
     "      if #m == 0 then break end\n"
@@ -197,7 +231,7 @@ static const char SETTLE_LUA[] =
     "    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', P .. 'parked', h) end\n"
     "    i = i + 3\n"
     "  elseif op == 'f' then\n"
-    "    local k, now = P .. 'webhook:' .. ARGV[i+1], tonumber(ARGV[i+2])\n"
+    "    local k, now = P .. '" HOOKD_SUFFIX_WEBHOOK_OF "' .. ARGV[i+1], tonumber(ARGV[i+2])\n"
     "    if hash(k) then\n"
     "      local since = tonumber(redis.call('HGET', k, 'failing_since') or '')\n"
     "      if not since then redis.call('HSET', k, 'failing_since', ARGV[i+2])\n"
@@ -207,7 +241,7 @@ static const char SETTLE_LUA[] =
     "    end\n"
     "    i = i + 6\n"
     "  elseif op == 'h' then\n"
-    "    local k = P .. 'webhook:' .. ARGV[i+1]\n"
+    "    local k = P .. '" HOOKD_SUFFIX_WEBHOOK_OF "' .. ARGV[i+1]\n"
     "    if hash(k) then redis.call('HDEL', k, 'failing_since') end\n"
     "    i = i + 2\n"
     "  elseif op == 'H' then\n"
@@ -258,7 +292,8 @@ static const char TEND_LUA[] =
                                                                 "     redis.call('SET', P .. "
                                                                 "'probe:' .. h, '1', 'NX', 'PX', "
                                                                 "lease) then\n"
-                                                                "    local pk = P .. 'parked:' .. "
+                                                                "    local pk = P .. "
+                                                                "'" HOOKD_SUFFIX_PARKED_OF "' .. "
                                                                 "h\n"
                                                                 "    local m = "
                                                                 "redis.call('ZPOPMIN', pk, 1)\n"
@@ -300,13 +335,15 @@ static const char TEND_LUA[] =
                                                                 "'^" HOOKD_PARK_WEBHOOK "(.+)$')\n"
                                                                 "  if wid then ready = "
                                                                 "redis.pcall('HGET', P .. "
-                                                                "'webhook:' .. wid, 'enabled') ~= "
+                                                                "'" HOOKD_SUFFIX_WEBHOOK_OF
+                                                                "' .. wid, 'enabled') ~= "
                                                                 "'0'\n"
                                                                 "  else ready = "
                                                                 "redis.call('HEXISTS', KEYS[1], h) "
                                                                 "== 0 end\n"
                                                                 "  if ready then\n"
-                                                                "    local pk = P .. 'parked:' .. "
+                                                                "    local pk = P .. "
+                                                                "'" HOOKD_SUFFIX_PARKED_OF "' .. "
                                                                 "h\n"
                                                                 "    local m = "
                                                                 "redis.call('ZRANGEBYSCORE', pk, "
@@ -338,7 +375,7 @@ static const char RENEW_LUA[] =
     "return 0\n";
 
 /* KEYS: rev, webhooks. ARGV: prefix, the revision already loaded. */
-static const char REGISTRY_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
+static const char REGISTRY_LUA[] = WEBHOOK_LUA(1, 2) "return webhooks()\n";
 
 /* ---- the CLI's scripts (admin.c, cli.c), sent by EVAL ---- */
 
@@ -352,7 +389,7 @@ static const char HOSTS_LUA[] =
     "local out = {0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}\n"
     "local most = tonumber(ARGV[2])\n"
     "for _, h in ipairs(redis.call('SRANDMEMBER', KEYS[1], most)) do\n"
-    "  local n = redis.pcall('ZCARD', P .. 'parked:' .. h)\n"
+    "  local n = redis.pcall('ZCARD', P .. '" HOOKD_SUFFIX_PARKED_OF "' .. h)\n"
     "  if type(n) == 'number' then out[1] = out[1] + n end\n"
     "end\n"
     "if redis.call('HLEN', KEYS[2]) <= most then\n"
@@ -411,18 +448,18 @@ static const char WH_DEL_LUA[] = "local n = redis.call('DEL', KEYS[1])\n"
                                  "return n\n";
 
 /* KEYS: rev, id set, webhook hash. ARGV: prefix, "". record() of the hash. */
-static const char WH_RECORD_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return record(KEYS[3])\n";
+static const char WH_RECORD_LUA[] = WEBHOOK_LUA(1, 2) "return record(KEYS[3])\n";
 /* KEYS: rev, id set, webhook hash. ARGV: prefix, "", id. record() of the
  * hash when it exists or the id is listed, else nil. */
 static const char WH_SHOW_LUA[] =
-    HOOKD_WEBHOOK_LUA(1, 2) "if redis.call('EXISTS', KEYS[3]) == 0 and\n"
-                            "   redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then\n"
-                            "  return false\n"
-                            "end\n"
-                            "return record(KEYS[3])\n";
+    WEBHOOK_LUA(1, 2) "if redis.call('EXISTS', KEYS[3]) == 0 and\n"
+                      "   redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then\n"
+                      "  return false\n"
+                      "end\n"
+                      "return record(KEYS[3])\n";
 /* KEYS: rev, id set. ARGV: prefix, "". Every webhook, as the worker reads
  * them: {rev, id, record, ...}. */
-static const char WH_ALL_LUA[] = HOOKD_WEBHOOK_LUA(1, 2) "return webhooks()\n";
+static const char WH_ALL_LUA[] = WEBHOOK_LUA(1, 2) "return webhooks()\n";
 
 static const char *const SCRIPTS[HOOKD_S_COUNT] = {
     [HOOKD_S_TAKE] = TAKE_LUA,

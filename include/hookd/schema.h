@@ -11,6 +11,12 @@
 
 #define HOOKD_KEY_MAX 512
 
+/* The suffixes of the per-id families, as macros so that the Lua scripts
+ * (scripts.c), which build these keys in Redis, splice in the same text. */
+#define HOOKD_SUFFIX_WEBHOOK_OF "webhook:"
+#define HOOKD_SUFFIX_LOG_OF "log:"
+#define HOOKD_SUFFIX_PARKED_OF "parked:"
+
 /* One key, or (the _OF rows) a family of keys, one per id. */
 enum hookd_key_id {
     HOOKD_K_EVENTS,       /* list: envelopes; producers LPUSH, workers take from the right */

@@ -97,49 +97,9 @@ int hookd_webhook_unreadable(struct hookd_webhook *w, const char *id, const char
 /* Frees what w owns and zeroes it. */
 void hookd_webhook_clear(struct hookd_webhook *w);
 
-/* The script functions that read webhook records for the worker and the CLI
- * alike, as Lua text: record(key) returns the hash's pairs, or a string that
- * says why it cannot: "none" (no hash), the key's type when it is not a hash,
- * "fields:N" or "bytes:N" over the caps, so that no record too large for
- * hookd travels and no key of the wrong type fails the script; webhooks()
- * returns {rev} when the revision in KEYS[ki] equals ARGV[ri], else {rev, id,
- * record, ...} for every id in the set KEYS[ki+1]; ARGV[ri-1] is the
- * prefix. */
-#define HOOKD_WEBHOOK_STR_(x) #x
-#define HOOKD_WEBHOOK_STR(x) HOOKD_WEBHOOK_STR_(x)
-#define HOOKD_WEBHOOK_LUA(ki, ri)                                                                  \
-    "local function record(k)\n"                                                                   \
-    "  local t = redis.call('TYPE', k)['ok']\n"                                                    \
-    "  if t ~= 'hash' then return t end\n"                                                         \
-    "  local n = redis.call('HLEN', k)\n"                                                          \
-    "  if n > " HOOKD_WEBHOOK_STR(                                                                 \
-        HOOKD_WEBHOOK_FIELDS_MAX) " then return 'fields:' .. n end\n"                              \
-                                  "  local kv, b = redis.call('HGETALL', k), 0\n"                  \
-                                  "  for i = 1, #kv do b = b + #kv[i] end\n"                       \
-                                  "  if b > " HOOKD_WEBHOOK_STR(                                   \
-                                      HOOKD_WEBHOOK_RECORD_MAX) " then return 'bytes:' .. b end\n" \
-                                                                "  return kv\n"                    \
-                                                                "end\n"                            \
-                                                                "local function webhooks()\n"      \
-                                                                "  local rev = redis.call('GET', " \
-                                                                "KEYS[" #ki "]) or '0'\n"          \
-                                                                "  if rev == ARGV[" #ri            \
-                                                                "] then return {rev} end\n"        \
-                                                                "  local out = {rev}\n"            \
-                                                                "  for _, id in "                  \
-                                                                "ipairs(redis.call('SMEMBERS', "   \
-                                                                "KEYS[" #ki " + 1])) do\n"         \
-                                                                "    out[#out+1] = id\n"           \
-                                                                "    out[#out+1] = record('{' .. " \
-                                                                "ARGV[" #ri                        \
-                                                                " - 1] .. '}:webhook:' .. id)\n"   \
-                                                                "  end\n"                          \
-                                                                "  return out\n"                   \
-                                                                "end\n"
-
-/* Turns what record() said instead of a record (marker, len bytes) into a
- * reason in errbuf: "no record: ...", "key is a string, not a hash", ...
- * Returns HOOKD_EINVAL. */
+/* Turns what record() of the webhook scripts (scripts.c) said instead of a record (marker, len
+ * bytes) into a reason in errbuf: "no record: ...", "key is a string, not a hash", ... Returns
+ * HOOKD_EINVAL. */
 int hookd_webhook_problem(const char *marker, size_t len, char *errbuf);
 
 /* Draws a new secret for a webhook signed as signing (HOOKD_SIGN_* bits):
