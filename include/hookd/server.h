@@ -66,7 +66,7 @@ typedef int (*hookd_route_fn)(void *arg, const struct hookd_request *req,
 struct hookd_route {
     const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     const char *pattern; /* "/v1/webhooks/{id}"; "{name}" matches one segment; a pattern
-                            ending in "/*" matches any rest (static files) */
+                            ending in "/..." matches any rest (static files) */
     hookd_route_fn fn;   /* the handler */
     void *arg;           /* passed to fn */
     int auth;            /* 1: needs "Authorization: Bearer <token>" */
