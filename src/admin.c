@@ -3,7 +3,6 @@
  * Queue-side administration over hiredis' synchronous API. Moves between
  * keys that must not be half done (a dead record replayed, the dead list
  * purged) are one Lua script each. */
-#define _GNU_SOURCE /* strptime, timegm */
 #include "hookd/cli.h"
 
 #include <errno.h>
@@ -22,6 +21,7 @@
 #include "hookd/schema.h"
 #include "hookd/scripts.h"
 #include "hookd/sign.h"
+#include "hookd/stats.h"
 
 #define STDIN_MAX (256u << 20) /* enqueue -: bytes read before refusing */
 #define PUSH_BATCH 1000        /* envelopes per LPUSH */
@@ -32,9 +32,7 @@
 #define VERIFY_SECRET_MAX 1024 /* bytes of a secret, as webhooks store them */
 #define VERIFY_ID_MAX 256      /* bytes of --id, the webhook-id header */
 #define SECRET_FILE_MAX 4096   /* bytes of --secret-file */
-#define COUNTERS_MAX 256
-#define HOSTS_READ_MAX 10000 /* {P}:health fields and {P}:parked members read, at most */
-#define STATS_HOSTS 20       /* hosts `stats` shows, the busiest */
+#define HOOKD_STATS_HOSTS 20   /* hosts `stats` shows, the busiest */
 
 /* ---- enqueue ---- */
 
@@ -321,280 +319,13 @@ out:
     return code;
 }
 
-/* ---- hosts ---- */
-
-/* Reads HOOKD_S_HOSTS' reply: the deliveries parked into *parked, and the fresh
- * records, merged per host, into *rows (malloc'ed, the caller frees), busiest
- * first. Records that do not parse are skipped. 0, or HOOKD_EREDIS. */
-static int hosts_read(redisContext *c, const struct hookd_config *cfg, long long *parked,
-                      struct hookd_host_health **rows, size_t *nrows, char *err)
-{
-    char kp[HOOKD_KEY_MAX], kh[HOOKD_KEY_MAX], most[HOOKD_I64_LEN], cap[HOOKD_I64_LEN];
-    hookd_schema_key(kp, cfg->prefix, HOOKD_K_PARKED);
-    hookd_schema_key(kh, cfg->prefix, HOOKD_K_HEALTH);
-    hookd_i64_fmt(most, HOSTS_READ_MAX);
-    hookd_i64_fmt(cap, HOOKD_HEALTH_RECORD_MAX);
-    const char *argv[8] = {"EVAL", hookd_script(HOOKD_S_HOSTS), "2", kp, kh, cfg->prefix, most,
-                           cap};
-    redisReply *r = hookd_cli_command(c, 8, argv, NULL, err);
-    *rows = NULL;
-    *nrows = 0;
-    if (!r)
-        return HOOKD_EREDIS;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        freeReplyObject(r);
-        return hookd_fail(err, HOOKD_EREDIS, "redis: unexpected reply to the hosts script");
-    }
-    *parked = r->element[0]->integer;
-    int64_t now = r->element[1]->integer;
-    struct hookd_host_health *all = calloc(r->elements, sizeof(*all));
-    size_t n = 0;
-    for (size_t i = 2; all && i < r->elements; i++) {
-        char why[HOOKD_ERRLEN];
-        const redisReply *v = r->element[i];
-        if (v->type == REDIS_REPLY_STRING &&
-            hookd_health_parse(v->str, v->len, &all[n], why) == 0 &&
-            now - all[n].updated_at <= HOOKD_HEALTH_STALE_MS)
-            n++;
-    }
-    freeReplyObject(r);
-    if (!all)
-        return hookd_fail(err, HOOKD_ENOMEM, "out of memory");
-    *rows = all;
-    *nrows = hookd_health_fold(all, n);
-    return 0;
-}
-
-static json_t *host_json(const struct hookd_host_health *h)
-{
-    int64_t tried = h->ok + h->failed;
-    json_t *o = json_pack("{ss ss sI sI sI sI sI sI}", "host", h->host, "state", h->state, "limit",
-                          (json_int_t)h->limit, "max", (json_int_t)h->max, "inflight",
-                          (json_int_t)h->inflight, "queued", (json_int_t)h->queued, "ok",
-                          (json_int_t)h->ok, "failed", (json_int_t)h->failed);
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "success_rate",
-                        tried ? json_real((double)(h->ok * 1000 / tried) / 1000) : json_null());
-    json_object_set_new(o, "latency_ms", json_real((double)(int64_t)(h->latency_ms * 10) / 10));
-    json_object_set_new(o, "baseline_ms", json_real((double)(int64_t)(h->baseline_ms * 10) / 10));
-    json_object_set_new(o, "paused_until", json_integer((json_int_t)h->paused_until));
-    return o;
-}
-
-json_t *hookd_cli_hosts(redisContext *c, const struct hookd_config *cfg, const char *host,
-                        size_t max, char *err)
-{
-    struct hookd_host_health *rows;
-    size_t n;
-    long long parked;
-    if (hosts_read(c, cfg, &parked, &rows, &n, err) != 0)
-        return NULL;
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n && json_array_size(a) < max; i++)
-        if (!host || strcmp(host, rows[i].host) == 0)
-            json_array_append_new(a, host_json(&rows[i]));
-    free(rows);
-    if (!a)
-        hookd_fail(err, HOOKD_ENOMEM, "out of memory");
-    return a;
-}
-
-/* ---- stats ---- */
-
-/* One reading of the queues and counters. */
-struct stats_sample {
-    long long depth[5];             /* events, retry, dead, inflight, webhooks */
-    char *names[COUNTERS_MAX];      /* counter names, sorted, malloc'ed */
-    long long values[COUNTERS_MAX]; /* their values */
-    int ncounters;
-    int64_t at_ms;                   /* when it was read */
-    double oldest_age;               /* seconds since the oldest waiting event's
-                                      * timestamp; < 0 when unknown */
-    long long parked;                /* deliveries parked for their host or webhook */
-    struct hookd_host_health *hosts; /* the fleet's view of each host, busiest first */
-    size_t nhosts;                   /* entries of hosts */
-};
-
-static const char *const DEPTH_NAMES[5] = {"events", "retry", "dead", "inflight", "webhooks"};
-
-static void sample_free(struct stats_sample *s)
-{
-    for (int i = 0; i < s->ncounters; i++)
-        free(s->names[i]);
-    free(s->hosts);
-    memset(s, 0, sizeof(*s));
-}
-
-static int cmp_counter(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Milliseconds since the epoch of an RFC 3339 time, or -1. */
-static int64_t rfc3339_ms(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return -1;
-    int64_t ms = (int64_t)timegm(&tm) * 1000;
-    if (*p == '.') {
-        int64_t scale = 100;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            ms += (*p - '0') * scale;
-    }
-    if (*p == 'Z' || *p == 'z')
-        return p[1] ? -1 : ms;
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-        int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
-        if (h < 0 || h > 23 || m < 0 || m > 59)
-            return -1;
-        int64_t off = ((int64_t)h * 60 + m) * 60000;
-        return *p == '+' ? ms - off : ms + off;
-    }
-    return -1;
-}
-
-/* Age in seconds of the envelope's "timestamp", or -1 when it has none. */
-static double envelope_age(const char *p, size_t len, int64_t now_ms)
-{
-    json_t *o = json_loadb(p, len, 0, NULL);
-    const char *ts = json_string_value(json_object_get(o, "timestamp"));
-    int64_t at = ts ? rfc3339_ms(ts) : -1;
-    json_decref(o);
-    return at < 0 ? -1 : (double)(now_ms - at) / 1000.0;
-}
-
-/* Reads depths and counters with one pipeline. Counters that are not whole
- * numbers are left out. Returns 0, or HOOKD_EREDIS with the reason in errbuf. */
-static int sample_read(redisContext *c, const struct hookd_config *cfg, struct stats_sample *s,
-                       char *errbuf)
-{
-    static const struct {
-        const char *cmd;
-        enum hookd_key_id key;
-    } cmds[6] = {{"LLEN", HOOKD_K_EVENTS},    {"ZCARD", HOOKD_K_RETRY},
-                 {"LLEN", HOOKD_K_DEAD},      {"ZCARD", HOOKD_K_LEASES},
-                 {"SCARD", HOOKD_K_WEBHOOKS}, {"HGETALL", HOOKD_K_STATS}};
-    char key[HOOKD_KEY_MAX];
-    int rc = 0;
-
-    memset(s, 0, sizeof(*s));
-    s->oldest_age = -1;
-    for (int i = 0; i < 6; i++) {
-        hookd_schema_key(key, cfg->prefix, cmds[i].key);
-        const char *argv[2] = {cmds[i].cmd, key};
-        if (redisAppendCommandArgv(c, 2, argv, NULL) != REDIS_OK)
-            return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
-    }
-    /* The oldest waiting envelope (producers LPUSH, so it is the last),
-     * unless it is over the cap, when it is not worth its bytes. */
-    char cap[HOOKD_I64_LEN];
-    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
-    hookd_i64_fmt(cap, cfg->max_envelope);
-    const char *oldest[5] = {"EVAL", hookd_script(HOOKD_S_OLDEST), "1", key, cap};
-    if (redisAppendCommandArgv(c, 5, oldest, NULL) != REDIS_OK)
-        return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
-    s->at_ms = hookd_now_ms();
-    for (int i = 0; i < 7; i++) {
-        void *reply = NULL;
-        if (redisGetReply(c, &reply) != REDIS_OK)
-            return hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
-        redisReply *r = reply;
-        if (r->type == REDIS_REPLY_ERROR) {
-            rc = hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.200s", r->str);
-        } else if (i < 5 && r->type == REDIS_REPLY_INTEGER) {
-            s->depth[i] = r->integer;
-        } else if (i == 6 && r->type == REDIS_REPLY_STRING) {
-            s->oldest_age = envelope_age(r->str, r->len, s->at_ms);
-        } else if (i == 5 && r->type == REDIS_REPLY_ARRAY) {
-            for (size_t k = 0; k + 1 < r->elements && s->ncounters < COUNTERS_MAX; k += 2) {
-                int64_t v;
-                if (r->element[k]->type != REDIS_REPLY_STRING ||
-                    r->element[k + 1]->type != REDIS_REPLY_STRING ||
-                    hookd_parse_i64(r->element[k + 1]->str, INT64_MIN, INT64_MAX, &v) != 0)
-                    continue;
-                char *name = strdup(r->element[k]->str);
-                if (!name)
-                    break;
-                s->names[s->ncounters] = name;
-                s->values[s->ncounters++] = v;
-            }
-        }
-        freeReplyObject(r);
-    }
-    /* Sort names and values together through an index. */
-    struct {
-        char *name;
-        long long v;
-    } tmp[COUNTERS_MAX];
-    for (int i = 0; i < s->ncounters; i++) {
-        tmp[i].name = s->names[i];
-        tmp[i].v = s->values[i];
-    }
-    qsort(tmp, (size_t)s->ncounters, sizeof(tmp[0]), cmp_counter);
-    for (int i = 0; i < s->ncounters; i++) {
-        s->names[i] = tmp[i].name;
-        s->values[i] = tmp[i].v;
-    }
-    if (rc == 0)
-        rc = hosts_read(c, cfg, &s->parked, &s->hosts, &s->nhosts, errbuf);
-    return rc;
-}
-
-/* Per-second rate of counter i of cur against prev, or -1 when prev lacks
- * it or the counter went back (reset). */
-static double rate_of(const struct stats_sample *cur, const struct stats_sample *prev, int i)
-{
-    if (!prev || prev->at_ms <= 0 || cur->at_ms <= prev->at_ms)
-        return -1;
-    for (int k = 0; k < prev->ncounters; k++) {
-        if (strcmp(prev->names[k], cur->names[i]) == 0) {
-            if (cur->values[i] < prev->values[k])
-                return -1;
-            return (double)(cur->values[i] - prev->values[k]) * 1000.0 /
-                   (double)(cur->at_ms - prev->at_ms);
-        }
-    }
-    return -1;
-}
-
-/* Prints one sample as JSON; rates only when prev is given. */
-static int print_json_sample(const struct stats_sample *s, const struct stats_sample *prev)
-{
-    json_t *o = json_object(), *counters = json_object(), *rates = prev ? json_object() : NULL;
-    for (int i = 0; i < 5; i++)
-        json_object_set_new(o, DEPTH_NAMES[i], json_integer(s->depth[i]));
-    json_object_set_new(o, "parked", json_integer(s->parked));
-    json_t *hosts = json_array();
-    for (size_t i = 0; hosts && i < s->nhosts && i < STATS_HOSTS; i++)
-        json_array_append_new(hosts, host_json(&s->hosts[i]));
-    json_object_set_new(o, "hosts", hosts ? hosts : json_null());
-    json_object_set_new(o, "oldest_event_age_seconds",
-                        s->oldest_age >= 0
-                            ? json_real((double)(int64_t)(s->oldest_age * 1000) / 1000)
-                            : json_null());
-    for (int i = 0; i < s->ncounters; i++) {
-        json_object_set_new(counters, s->names[i], json_integer(s->values[i]));
-        double r = rate_of(s, prev, i);
-        if (rates && r >= 0)
-            json_object_set_new(rates, s->names[i], json_real((double)(long long)(r * 10) / 10));
-    }
-    json_object_set_new(o, "counters", counters);
-    if (rates)
-        json_object_set_new(o, "rates", rates);
-    return hookd_cli_print_json(o);
-}
-
 /* Prints one sample as "name value" lines (counters as name_total), with
  * rates when prev is given. */
-static void print_text_sample(const struct stats_sample *s, const struct stats_sample *prev)
+static void print_text_sample(const struct hookd_stats_sample *s,
+                              const struct hookd_stats_sample *prev)
 {
     for (int i = 0; i < 5; i++)
-        printf("%-24s %lld\n", DEPTH_NAMES[i], s->depth[i]);
+        printf("%-24s %lld\n", HOOKD_STATS_DEPTHS[i], s->depth[i]);
     if (s->oldest_age >= 0)
         printf("%-24s %.1fs\n", "oldest_event_age", s->oldest_age);
     else if (s->depth[0] > 0)
@@ -602,7 +333,7 @@ static void print_text_sample(const struct stats_sample *s, const struct stats_s
     for (int i = 0; i < s->ncounters; i++) {
         char name[80];
         snprintf(name, sizeof(name), "%.60s_total", s->names[i]);
-        double r = rate_of(s, prev, i);
+        double r = hookd_stats_rate(s, prev, i);
         if (r >= 0)
             printf("%-24s %lld  %.1f/s\n", name, s->values[i], r);
         else
@@ -612,7 +343,7 @@ static void print_text_sample(const struct stats_sample *s, const struct stats_s
     if (s->nhosts)
         printf("\n%-40s %-9s %7s %8s %8s %7s %10s\n", "host", "state", "limit", "inflight",
                "queued", "ok%", "latency");
-    for (size_t i = 0; i < s->nhosts && i < STATS_HOSTS; i++) {
+    for (size_t i = 0; i < s->nhosts && i < HOOKD_STATS_HOSTS; i++) {
         const struct hookd_host_health *h = &s->hosts[i];
         int64_t tried = h->ok + h->failed;
         char rate[16];
@@ -627,7 +358,8 @@ static void print_text_sample(const struct stats_sample *s, const struct stats_s
 }
 
 /* Prints one sample on one line, for --watch into a pipe or file. */
-static void print_line_sample(const struct stats_sample *s, const struct stats_sample *prev)
+static void print_line_sample(const struct hookd_stats_sample *s,
+                              const struct hookd_stats_sample *prev)
 {
     char when[32];
     time_t t = (time_t)(s->at_ms / 1000);
@@ -636,12 +368,12 @@ static void print_line_sample(const struct stats_sample *s, const struct stats_s
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     printf("%s", when);
     for (int i = 0; i < 5; i++)
-        printf(" %s=%lld", DEPTH_NAMES[i], s->depth[i]);
+        printf(" %s=%lld", HOOKD_STATS_DEPTHS[i], s->depth[i]);
     printf(" parked=%lld", s->parked);
     if (s->oldest_age >= 0)
         printf(" oldest_event_age=%.1fs", s->oldest_age);
     for (int i = 0; i < s->ncounters; i++) {
-        double r = rate_of(s, prev, i);
+        double r = hookd_stats_rate(s, prev, i);
         printf(" %.60s_total=%lld", s->names[i], s->values[i]);
         if (r >= 0)
             printf(" %.60s/s=%.1f", s->names[i], r);
@@ -661,7 +393,7 @@ static void on_stop_signal(int sig)
  * reported and retried. */
 static int stats_watch(const struct hookd_config *cfg, int json)
 {
-    struct stats_sample cur, prev;
+    struct hookd_stats_sample cur, prev;
     struct sigaction sa;
     char err[HOOKD_ERRLEN];
     int tty = !json && isatty(STDOUT_FILENO);
@@ -676,15 +408,15 @@ static int stats_watch(const struct hookd_config *cfg, int json)
     while (!stop_watch) {
         if (!c && !(c = hookd_redis_connect(cfg, err)))
             hookd_cli_err(1, "%s", err);
-        if (c && sample_read(c, cfg, &cur, err) != 0) {
+        if (c && hookd_stats_read(c, cfg, &cur, err) != 0) {
             hookd_cli_err(1, "%s", err);
-            sample_free(&cur);
+            hookd_stats_free(&cur);
             redisFree(c);
             c = NULL;
         } else if (c) {
-            const struct stats_sample *p = prev.at_ms ? &prev : NULL;
+            const struct hookd_stats_sample *p = prev.at_ms ? &prev : NULL;
             if (json) {
-                print_json_sample(&cur, p);
+                hookd_cli_print_json(hookd_stats_json(&cur, p));
             } else if (tty) {
                 printf("\033[H\033[J"
                        "hookd stats, prefix %s, every 1s (Ctrl-C to quit)\n\n",
@@ -694,14 +426,14 @@ static int stats_watch(const struct hookd_config *cfg, int json)
                 print_line_sample(&cur, p);
             }
             fflush(stdout);
-            sample_free(&prev);
+            hookd_stats_free(&prev);
             prev = cur;
         }
         struct timespec ts = {1, 0};
         while (!stop_watch && nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
     }
-    sample_free(&prev);
+    hookd_stats_free(&prev);
     if (c)
         redisFree(c);
     return ferror(stdout) ? 1 : 0;
@@ -710,7 +442,7 @@ static int stats_watch(const struct hookd_config *cfg, int json)
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--json", 0, NULL}, {"--watch", 0, NULL}};
-    struct stats_sample s;
+    struct hookd_stats_sample s;
     const char *pos[1];
     char err[HOOKD_ERRLEN];
     int npos, code;
@@ -722,13 +454,13 @@ int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    if (sample_read(c, cfg, &s, err) != 0)
+    if (hookd_stats_read(c, cfg, &s, err) != 0)
         code = hookd_cli_err(1, "%s", err);
     else if (o[0].value)
-        code = print_json_sample(&s, NULL);
+        code = hookd_cli_print_json(hookd_stats_json(&s, NULL));
     else
         print_text_sample(&s, NULL);
-    sample_free(&s);
+    hookd_stats_free(&s);
     redisFree(c);
     return code;
 }

@@ -28,6 +28,7 @@
 #include "hookd/schema.h"
 #include "hookd/scripts.h"
 #include "hookd/sign.h"
+#include "hookd/stats.h"
 #include "hookd/webhook.h"
 
 #define WH_LOG_COUNT_MAX 100000
@@ -916,7 +917,7 @@ static int wh_health(redisContext *c, const struct hookd_config *cfg, const char
     if (rec->readable) {
         int ok = hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0;
         if (ok)
-            hosts = hookd_cli_hosts(c, cfg, w.hostkey, 1, err);
+            hosts = hookd_stats_hosts(c, cfg, w.hostkey, 1, err);
         hookd_webhook_clear(&w);
         if (ok && !hosts)
             return HOOKD_EREDIS;

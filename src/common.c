@@ -31,6 +31,8 @@ const char *hookd_strerror(int err)
         return "i/o error";
     case HOOKD_ECRYPTO:
         return "crypto error";
+    case HOOKD_EEXIST:
+        return "already exists";
     }
     return "unknown error";
 }

@@ -138,3 +138,26 @@ struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *e
 {
     return hookd_redis_connect_timeout(cfg, REDIS_TIMEOUT_DEFAULT_MS, errbuf);
 }
+
+const char *hookd_redis_errstr(const struct redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
+        return "no answer within the timeout";
+    return c->errstr[0] ? c->errstr : "no reply";
+}
+
+struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const char **argv,
+                                       const size_t *lens, char *errbuf)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    if (!r) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_redis_errstr(c));
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}

@@ -81,13 +81,6 @@ int hookd_cli_webhook_state(struct redisContext *c, const struct hookd_config *c
  * and releases j. Returns 0, or 1 after printing the reason. */
 int hookd_cli_print_json(struct json_t *j);
 
-/* The fleet's view of the receiver hosts, from the fresh records of
- * {P}:health (docs/health.md), busiest first, at most max of them, only
- * host when it is not NULL: a JSON array (the caller releases it), or NULL
- * with the reason in err (HOOKD_ERRLEN bytes). */
-struct json_t *hookd_cli_hosts(struct redisContext *c, const struct hookd_config *cfg,
-                               const char *host, size_t max, char *err);
-
 /* Admin subcommands in admin.c; argv[0] is the subcommand word. */
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv);

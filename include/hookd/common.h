@@ -28,6 +28,7 @@ enum hookd_err {
     HOOKD_EFORBIDDEN = -7, /* address or scheme refused by policy */
     HOOKD_EIO = -8,        /* system call failed */
     HOOKD_ECRYPTO = -9,    /* OpenSSL failed */
+    HOOKD_EEXIST = -10,    /* already exists, or changed meanwhile */
 };
 
 /* Static text for a HOOKD_E* code; never NULL. */

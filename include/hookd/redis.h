@@ -6,11 +6,13 @@
 #ifndef HOOKD_REDIS_H
 #define HOOKD_REDIS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hookd/config.h"
 
 struct redisContext;
+struct redisReply;
 
 /* Connects synchronously to cfg->redis_url with TLS for rediss:// (cfg's
  * redis-ca-file, redis-cert-file and redis-key-file), AUTH (user+password
@@ -23,5 +25,14 @@ struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *e
  * command timeout. */
 struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg, int64_t timeout_ms,
                                                  char *errbuf);
+
+/* Sends one command (argc words; lens NULL means the words are C strings)
+ * and returns its reply. A transport failure or an error reply gives NULL
+ * with the reason in errbuf. The caller frees the reply. */
+struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const char **argv,
+                                       const size_t *lens, char *errbuf);
+
+/* The reason a command on c failed, with a read timeout said as such. */
+const char *hookd_redis_errstr(const struct redisContext *c);
 
 #endif
