@@ -1,13 +1,9 @@
-/* cli.c - the command dispatcher and `hookd webhook`.
+/* cli.c - the command dispatcher, the shared CLI helpers and the flags of
+ * `hookd webhook`.
  *
- * Commands are rows of a table, each with its help. Webhooks are hashes
- * "{P}:webhook:<id>" listed in the set "{P}:webhooks"; every change bumps
- * "{P}:webhooks:rev" in the same atomic step, so that workers reload. A
- * change reads the record under WATCH, judges the record it would leave
- * with hookd_webhook_parse() (the worker's own judge, so that the CLI
- * refuses exactly what the worker could not deliver to), and writes it with
- * one Lua script in MULTI/EXEC, which also refuses an existing id for add
- * and a missing one for update; a record changed meanwhile is read again. */
+ * Commands are rows of a table, each with its help. What a webhook command
+ * does to Redis is catalog.h's, which the API uses too: here are only the
+ * flags, the messages and the printing. */
 #include "hookd/cli.h"
 
 #include <errno.h>
@@ -19,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hookd/catalog.h"
 #include "hookd/envelope.h"
 #include "hookd/job.h"
 #include "hookd/net.h"
@@ -32,7 +29,6 @@
 #include "hookd/webhook.h"
 
 #define WH_LOG_COUNT_MAX 100000
-#define WH_ARGV_MAX 40
 
 /* ---- Shared helpers ---- */
 
@@ -155,236 +151,24 @@ const char *hookd_cli_redis_errstr(const struct redisContext *c)
 struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const char **argv,
                                      const size_t *lens, char *errbuf)
 {
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_cli_redis_errstr(c));
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
+    return hookd_redis_command(c, argc, argv, lens, errbuf);
 }
 
-/* ---- Webhooks ---- */
-
-/* Pairs of a record with room for the changes of one add or update. */
-#define WH_PAIRS_MAX (2 * HOOKD_WEBHOOK_FIELDS_MAX + 32)
-
-/* A webhook record as read back, or why it could not be: borrowed from a
- * reply (or from a change), valid while those live. */
-struct wh_record {
-    const char *kv[WH_PAIRS_MAX]; /* field, value, ... */
-    size_t lens[WH_PAIRS_MAX];    /* bytes of each */
-    size_t n;                     /* strings in kv */
-    int exists;                   /* the key exists (as a hash or not) */
-    int readable;                 /* 1 when kv holds the hash's pairs */
-    char why[HOOKD_ERRLEN];       /* when not readable: why not */
-};
-
-/* Reads what record() of the webhook scripts (scripts.c) returned into rec. */
-static void wh_record_of(const redisReply *r, struct wh_record *rec)
-{
-    memset(rec, 0, sizeof(*rec));
-    if (r->type == REDIS_REPLY_ARRAY && r->elements <= 2 * HOOKD_WEBHOOK_FIELDS_MAX) {
-        rec->exists = rec->readable = 1;
-        for (size_t i = 0; i < r->elements; i++) {
-            int str = r->element[i]->type == REDIS_REPLY_STRING;
-            rec->kv[rec->n] = str ? r->element[i]->str : "";
-            rec->lens[rec->n++] = str ? r->element[i]->len : 0;
-        }
-        return;
-    }
-    if (r->type == REDIS_REPLY_STRING)
-        hookd_webhook_problem(r->str, r->len, rec->why);
-    else
-        hookd_fail(rec->why, HOOKD_EINVAL, "record is not what the script returns");
-    rec->exists = !(r->type == REDIS_REPLY_STRING && r->len == 4 && memcmp(r->str, "none", 4) == 0);
-}
-
-/* The value of field name in rec, or NULL. */
-static const char *wh_field(const struct wh_record *rec, const char *name)
-{
-    for (size_t i = 0; i + 1 < rec->n; i += 2) {
-        if (strcmp(rec->kv[i], name) == 0)
-            return rec->kv[i + 1];
-    }
-    return NULL;
-}
-
-/* A string member that tolerates bytes jansson refuses (invalid UTF-8). */
-static json_t *str_or_empty(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    return j ? j : json_string("");
-}
-
-/* A millisecond field as a number; 0 (the global default) when absent. */
-static json_t *ms_number(const char *s)
-{
-    int64_t v = 0;
-    if (s && hookd_parse_i64(s, 0, INT64_MAX, &v) != 0)
-        v = 0;
-    return json_integer((json_int_t)v);
-}
-
-/* The webhook as the JSON object docs/cli.md shows, judged as the worker
- * judges it ("valid", "invalid_reason"). Secrets and the URL's credentials
- * and query values are shown only when show_secret. */
-static json_t *wh_json(const char *id, const struct wh_record *rec, int show_secret)
-{
-    struct hookd_webhook w;
-    char why[HOOKD_ERRLEN], url[2100];
-    const char *ev = wh_field(rec, "events"), *u = wh_field(rec, "url");
-    const char *en = wh_field(rec, "enabled"), *sg = wh_field(rec, "signing");
-    const char *secret = wh_field(rec, "secret");
-    json_t *o = json_object(), *events = json_array();
-    if (!o || !events) {
-        json_decref(o);
-        json_decref(events);
-        return NULL;
-    }
-    int valid = 0;
-    if (rec->readable) {
-        valid = hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0;
-        hookd_webhook_clear(&w);
-    } else {
-        hookd_str_copy(why, sizeof(why), rec->why);
-    }
-    for (ev = !rec->readable ? "" : ev ? ev : "*.*"; *ev;) {
-        const char *comma = strchr(ev, ',');
-        size_t n = comma ? (size_t)(comma - ev) : strlen(ev);
-        json_t *one = json_stringn(ev, n);
-        if (one)
-            json_array_append_new(events, one);
-        ev += n + (comma ? 1 : 0);
-    }
-    if (u && !show_secret)
-        hookd_webhook_url_redact(u, url, sizeof(url));
-    json_object_set_new(o, "id", str_or_empty(id));
-    json_object_set_new(o, "url", str_or_empty(u && !show_secret ? url : u));
-    json_object_set_new(o, "secret", show_secret ? str_or_empty(secret) : json_string("<hidden>"));
-    json_object_set_new(o, "events", events);
-    json_object_set_new(o, "workspace", str_or_empty(wh_field(rec, "workspace")));
-    json_object_set_new(o, "description", str_or_empty(wh_field(rec, "description")));
-    json_object_set_new(o, "enabled",
-                        json_boolean(!en || (strcmp(en, "0") != 0 && strcmp(en, "false") != 0)));
-    json_object_set_new(o, "signing", str_or_empty(sg && sg[0] ? sg : "twenty"));
-    json_object_set_new(o, "timeout_ms", ms_number(wh_field(rec, "timeout_ms")));
-    json_object_set_new(o, "connect_timeout_ms", ms_number(wh_field(rec, "connect_timeout_ms")));
-    json_object_set_new(o, "disabled_reason", str_or_empty(wh_field(rec, "disabled_reason")));
-    json_object_set_new(o, "created_at", str_or_empty(wh_field(rec, "created_at")));
-    json_object_set_new(o, "updated_at", str_or_empty(wh_field(rec, "updated_at")));
-    json_object_set_new(o, "valid", json_boolean(valid));
-    json_object_set_new(o, "invalid_reason", str_or_empty(valid ? "" : why));
-    return o;
-}
-
-/* Writes "{P}:webhook:<id>" into key (HOOKD_KEY_MAX bytes). */
-static void wh_key(char *key, const struct hookd_config *cfg, const char *id)
-{
-    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_WEBHOOK_OF, id);
-}
-
-/* Reads webhook id as `webhook show` does: the reply of HOOKD_S_WEBHOOK_SHOW (nil
- * when there is no such webhook), or NULL with the reason in errbuf. */
-static redisReply *wh_read(redisContext *c, const struct hookd_config *cfg, const char *id,
-                           char *errbuf)
-{
-    char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX];
-    wh_key(key, cfg, id);
-    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
-    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
-    const char *cmd[9] = {
-        "EVAL", hookd_script(HOOKD_S_WEBHOOK_SHOW), "3", rev, set, key, cfg->prefix, "", id};
-    return hookd_cli_command(c, 9, cmd, NULL, errbuf);
-}
+/* ---- Webhooks (the records are catalog.h's; here are their flags) ---- */
 
 int hookd_cli_webhook_state(struct redisContext *c, const struct hookd_config *cfg, const char *id,
                             char *why)
 {
-    struct wh_record rec;
-    struct hookd_webhook w;
-    redisReply *r = wh_read(c, cfg, id, why);
-    int state = HOOKD_CLI_WH_OK;
-    if (!r)
-        return HOOKD_EREDIS;
-    wh_record_of(r, &rec);
-    if (r->type == REDIS_REPLY_NIL) {
-        state = HOOKD_CLI_WH_MISSING;
-    } else if (!rec.readable) {
-        hookd_str_copy(why, HOOKD_ERRLEN, rec.why);
-        state = HOOKD_CLI_WH_INVALID;
-    } else if (hookd_webhook_parse(&w, id, rec.kv, rec.lens, rec.n, why) != 0) {
-        state = HOOKD_CLI_WH_INVALID;
-    } else if (!w.enabled) {
-        state = HOOKD_CLI_WH_DISABLED;
-    }
-    if (rec.readable)
-        hookd_webhook_clear(&w);
-    freeReplyObject(r);
-    return state;
-}
-
-/* Current time as RFC 3339 UTC with seconds, "2025-02-10T15:30:50Z". */
-static void now_rfc3339(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* What `add`, `update` and `rotate-secret` may set; NULL members are left
- * alone. Owns the normalised events list, the duration texts and a secret
- * read from a file or drawn. */
-struct wh_change {
-    const char *url, *secret, *workspace, *description, *signing, *enabled;
-    const char *disabled_reason;                   /* with enabled "0": why, for people */
-    char disabled_at[HOOKD_I64_LEN];               /* with a reason: ms since the epoch */
-    char *events;                                  /* normalised, malloc'ed */
-    char timeout[24], connect[24];                 /* decimal ms, or "" when not given */
-    int draw_secret;                               /* draw a secret fit for the signing */
-    char secret_buf[4 * HOOKD_WEBHOOK_SECRET_MAX]; /* a secret read or drawn, of any length
-                                                    * the record judge can name */
-};
-
-/* Removes blanks around the items of a comma list: " a.b , c.* " -> "a.b,c.*".
- * Blanks inside an item stay, for the filter check to refuse. */
-static char *events_normalise(const char *in)
-{
-    size_t n = strlen(in);
-    char *out = malloc(n + 1), *w = out;
-    if (!out)
-        return NULL;
-    for (;;) {
-        const char *comma = strchr(in, ',');
-        const char *end = comma ? comma : in + strlen(in);
-        while (in < end && (*in == ' ' || *in == '\t'))
-            in++;
-        while (end > in && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        memcpy(w, in, (size_t)(end - in));
-        w += end - in;
-        if (!comma)
-            break;
-        *w++ = ',';
-        in = comma + 1;
-    }
-    *w = '\0';
-    return out;
+    return hookd_catalog_state(c, cfg, id, why);
 }
 
 /* Checks a --webhook-timeout style value into out as decimal ms. */
-static int duration_opt(const char *cmd, const char *flag, const char *s, char out[24], int64_t *ms)
+static int duration_opt(const char *cmd, const char *flag, const char *s, int64_t *ms)
 {
     if (hookd_duration_parse(s, ms) != 0)
         return hookd_cli_err(2, "%s: %s: expected a duration like 500ms, 10s or 5m", cmd, flag);
     if (*ms > HOOKD_WEBHOOK_TIMEOUT_MAX)
         return hookd_cli_err(2, "%s: %s: at most 1h", cmd, flag);
-    snprintf(out, 24, "%lld", (long long)*ms);
     return 0;
 }
 
@@ -445,16 +229,15 @@ int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, 
  * holds as global_ms: into out as decimal ms and *ms. Returns 0 or 2. */
 static int webhook_timeout(const struct hookd_config *cfg, const char *cmd,
                            const struct hookd_cli_opt *o, const char *global, int64_t global_ms,
-                           char out[24], int64_t *ms)
+                           int64_t *ms)
 {
     if (!o->name || !hookd_config_from_flag(cfg, global))
-        return o->value ? duration_opt(cmd, o->name, o->value, out, ms) : 0;
+        return o->value ? duration_opt(cmd, o->name, o->value, ms) : 0;
     if (o->value)
         return hookd_cli_err(2, "%s: give --%s or %s, not both", cmd, global, o->name);
     if (global_ms > HOOKD_WEBHOOK_TIMEOUT_MAX)
         return hookd_cli_err(2, "%s: --%s: at most 1h", cmd, global);
     *ms = global_ms;
-    snprintf(out, 24, "%lld", (long long)global_ms);
     return 0;
 }
 
@@ -474,260 +257,60 @@ enum {
     O_NOPTS
 };
 
-/* Reads the flags shared by add, update and rotate-secret into ch; what the
- * record they make must be is judged later, on the whole record. Returns 0
- * or 2. */
-static int wh_change_check(const struct hookd_config *cfg, const char *cmd,
-                           const struct hookd_cli_opt *o, struct wh_change *ch)
+/* Reads the flags shared by add, update and rotate-secret into ch, the
+ * secret into secret (cap bytes); what the record they make must be is
+ * judged by the catalog, on the whole record. Returns 0 or 2. */
+static int wh_change_flags(const struct hookd_config *cfg, const char *cmd,
+                           const struct hookd_cli_opt *o, struct hookd_catalog_change *ch,
+                           char *secret, size_t cap)
 {
-    char err[HOOKD_ERRLEN];
-    int64_t tmo = 0, con = 0;
     int code;
 
-    memset(ch, 0, sizeof(*ch));
-    if ((ch->url = o[O_URL].value) != NULL && hookd_url_check(ch->url, NULL, 0, err) != 0)
-        return hookd_cli_err(2, "%s: --url: %s", cmd, err);
+    hookd_catalog_change_init(ch);
+    ch->url = o[O_URL].value;
     if (o[O_SECRET].value || o[O_SECRET_FILE].value) {
-        if ((code = hookd_cli_read_secret(cmd, o[O_SECRET].value, o[O_SECRET_FILE].value,
-                                          ch->secret_buf, sizeof(ch->secret_buf))) != 0)
+        if ((code = hookd_cli_read_secret(cmd, o[O_SECRET].value, o[O_SECRET_FILE].value, secret,
+                                          cap)) != 0)
             return code;
-        ch->secret = ch->secret_buf;
+        ch->secret = secret;
     }
-    if (o[O_EVENTS].value) {
-        if (!(ch->events = events_normalise(o[O_EVENTS].value)))
-            return hookd_cli_err(1, "out of memory");
-        if (hookd_filter_list_check(ch->events, err) != 0)
-            return hookd_cli_err(2, "%s: --events: %s", cmd,
-                                 strncmp(err, "events: ", 8) == 0 ? err + 8 : err);
-    }
+    ch->events = o[O_EVENTS].value;
     ch->workspace = o[O_WORKSPACE].value;
     ch->description = o[O_DESC].value;
     ch->signing = o[O_SIGNING].value;
-    if ((code = webhook_timeout(cfg, cmd, &o[O_TIMEOUT], "timeout", cfg->timeout_ms, ch->timeout,
-                                &tmo)) != 0 ||
+    if ((code = webhook_timeout(cfg, cmd, &o[O_TIMEOUT], "timeout", cfg->timeout_ms,
+                                &ch->timeout_ms)) != 0 ||
         (code = webhook_timeout(cfg, cmd, &o[O_CONNECT], "connect-timeout", cfg->connect_timeout_ms,
-                                ch->connect, &con)) != 0)
+                                &ch->connect_timeout_ms)) != 0)
         return code;
-    if (tmo >= cfg->lease_ms)
-        return hookd_cli_err(2,
-                             "%s: the webhook's timeout (%lld ms) must be shorter than the lease "
-                             "(%lld ms)",
-                             cmd, (long long)tmo, (long long)cfg->lease_ms);
-    if ((ch->enabled = o[O_ENABLED].value) != NULL) {
-        if (strcmp(ch->enabled, "true") == 0)
-            ch->enabled = "1";
-        else if (strcmp(ch->enabled, "false") == 0)
-            ch->enabled = "0";
+    if (o[O_ENABLED].value) {
+        if (strcmp(o[O_ENABLED].value, "true") == 0)
+            ch->enabled = 1;
+        else if (strcmp(o[O_ENABLED].value, "false") == 0)
+            ch->enabled = 0;
         else
             return hookd_cli_err(2, "%s: --enabled must be true or false", cmd);
     }
     return 0;
 }
 
-/* Sets field name to value in rec (replacing it, or adding it at the end);
- * value NULL removes it. */
-static void rec_set(struct wh_record *rec, const char *name, const char *value)
-{
-    for (size_t i = 0; i + 1 < rec->n; i += 2) {
-        if (strcmp(rec->kv[i], name) != 0)
-            continue;
-        if (value) {
-            rec->kv[i + 1] = value;
-            rec->lens[i + 1] = strlen(value);
-        } else {
-            memmove(rec->kv + i, rec->kv + i + 2, (rec->n - i - 2) * sizeof(rec->kv[0]));
-            memmove(rec->lens + i, rec->lens + i + 2, (rec->n - i - 2) * sizeof(rec->lens[0]));
-            rec->n -= 2;
-        }
-        return;
-    }
-    if (value && rec->n + 2 <= WH_PAIRS_MAX) {
-        rec->kv[rec->n] = name;
-        rec->lens[rec->n++] = strlen(name);
-        rec->kv[rec->n] = value;
-        rec->lens[rec->n++] = strlen(value);
-    }
-}
-
-/* The fields a change writes, in the order they are written; NULL values
- * are left alone. */
-static size_t change_pairs(const struct wh_change *ch, const char *mode, const char *now,
-                           const char *pairs[][2])
-{
-    const char *add = strcmp(mode, "add") == 0 ? now : NULL;
-    const char *rows[][2] = {
-        {"url", ch->url},
-        {"secret", ch->secret},
-        {"events", ch->events},
-        {"workspace", ch->workspace},
-        {"description", ch->description},
-        {"enabled", ch->enabled},
-        {"disabled_reason", ch->disabled_reason},
-        {"disabled_at", ch->disabled_reason ? ch->disabled_at : NULL},
-        {"signing", ch->signing},
-        {"timeout_ms", ch->timeout[0] ? ch->timeout : NULL},
-        {"connect_timeout_ms", ch->connect[0] ? ch->connect : NULL},
-        {"created_at", add},
-        {"updated_at", now},
-    };
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        if (rows[i][1]) {
-            pairs[n][0] = rows[i][0];
-            pairs[n++][1] = rows[i][1];
-        }
-    }
-    return n;
-}
-
-/* Sends one command and checks that it answered as want ("OK" status or
- * "QUEUED"); 0, or 1 after printing the reason. */
-static int wh_simple(redisContext *c, int argc, const char **argv, const size_t *lens)
-{
-    char err[HOOKD_ERRLEN];
-    redisReply *r = hookd_cli_command(c, argc, argv, lens, err);
-    if (!r)
-        return hookd_cli_err(1, "%s", err);
-    freeReplyObject(r);
-    return 0;
-}
-
-/* One try of a change under WATCH: reads the record, judges the record the
- * change would make as the worker will, and writes it in MULTI/EXEC with
- * HOOKD_S_WEBHOOK_PUT. Returns 0 after printing the webhook, 1 or 2 after printing
- * the reason, or -1 when the record changed meanwhile (try again). */
-static int wh_put_once(redisContext *c, const struct hookd_config *cfg, const char *cmd,
-                       const char *mode, const char *id, struct wh_change *ch, int show_secret)
-{
-    char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX], now[32], err[HOOKD_ERRLEN];
-    const char *argv[WH_ARGV_MAX], *pairs[16][2];
-    struct wh_record rec;
-    struct hookd_webhook w;
-    int argc = 0, code = 1, rc;
-
-    wh_key(key, cfg, id);
-    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
-    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
-    const char *watch[2] = {"WATCH", key};
-    if (wh_simple(c, 2, watch, NULL) != 0)
-        return 1;
-    const char *read[8] = {
-        "EVAL", hookd_script(HOOKD_S_WEBHOOK_RECORD), "3", rev, set, key, cfg->prefix, ""};
-    redisReply *cur = hookd_cli_command(c, 8, read, NULL, err), *r = NULL;
-    if (!cur)
-        return hookd_cli_err(1, "%s", err);
-    wh_record_of(cur, &rec);
-    if (strcmp(mode, "add") == 0 && rec.exists) {
-        code = hookd_cli_err(1, "webhook '%s' already exists", id);
-        goto out;
-    }
-    if (strcmp(mode, "update") == 0 && !rec.exists) {
-        code = hookd_cli_err(1, "no webhook '%s'", id);
-        goto out;
-    }
-    if (rec.exists && !rec.readable) {
-        code = hookd_cli_err(1, "%s: webhook %s: %s; `hookd webhook delete %s` removes it", cmd, id,
-                             rec.why, id);
-        goto out;
-    }
-    rec.exists = rec.readable = 1;
-    const char *sg = ch->signing ? ch->signing : wh_field(&rec, "signing");
-    if (ch->draw_secret) {
-        int std = sg && strcmp(sg, "standard") == 0;
-        if (hookd_webhook_secret_new(HOOKD_SIGN_TWENTY | (std ? HOOKD_SIGN_STANDARD : 0),
-                                     ch->secret_buf) != 0) {
-            code = hookd_cli_err(1, "cannot draw random bytes");
-            goto out;
-        }
-        ch->secret = ch->secret_buf;
-    }
-    now_rfc3339(now);
-    size_t np = change_pairs(ch, mode, now, pairs);
-    for (size_t i = 0; i < np; i++)
-        rec_set(&rec, pairs[i][0], pairs[i][1]);
-    /* Re-enabling by hand forgets why and when it was disabled, and the
-     * failing window that may have done it. */
-    static const char *const forgotten[] = {"disabled_reason", "disabled_at", "failing_since"};
-    int forget = ch->enabled && strcmp(ch->enabled, "1") == 0;
-    for (size_t i = 0; forget && i < sizeof(forgotten) / sizeof(forgotten[0]); i++)
-        rec_set(&rec, forgotten[i], NULL);
-    rc = hookd_webhook_parse(&w, id, rec.kv, rec.lens, rec.n, err);
-    hookd_webhook_clear(&w);
-    if (rc == HOOKD_EINVAL) {
-        code = hookd_cli_err(2, "%s: %s", cmd, err);
-        goto out;
-    }
-    if (rc) {
-        code = hookd_cli_err(1, "%s: %s", cmd, hookd_strerror(rc));
-        goto out;
-    }
-
-    const char *multi[1] = {"MULTI"};
-    if (wh_simple(c, 1, multi, NULL) != 0)
-        goto out;
-    argv[argc++] = "EVAL";
-    argv[argc++] = hookd_script(HOOKD_S_WEBHOOK_PUT);
-    argv[argc++] = "3";
-    argv[argc++] = key;
-    argv[argc++] = set;
-    argv[argc++] = rev;
-    argv[argc++] = mode;
-    argv[argc++] = id;
-    argv[argc++] =
-        forget && strcmp(mode, "update") == 0 ? "disabled_reason disabled_at failing_since" : "";
-    for (size_t i = 0; i < np; i++) {
-        argv[argc++] = pairs[i][0];
-        argv[argc++] = pairs[i][1];
-    }
-    if (wh_simple(c, argc, argv, NULL) != 0)
-        goto out;
-    const char *exec[1] = {"EXEC"};
-    if (!(r = hookd_cli_command(c, 1, exec, NULL, err))) {
-        code = hookd_cli_err(1, "%s", err);
-    } else if (r->type == REDIS_REPLY_NIL) {
-        code = -1;
-    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
-               r->element[0]->type == REDIS_REPLY_ERROR) {
-        code = hookd_cli_err(1, "redis: %s",
-                             r->type == REDIS_REPLY_ARRAY && r->elements == 1
-                                 ? r->element[0]->str
-                                 : "unexpected reply to EXEC");
-    } else if (r->element[0]->type != REDIS_REPLY_ARRAY) {
-        code = strcmp(mode, "add") == 0 ? hookd_cli_err(1, "webhook '%s' already exists", id)
-                                        : hookd_cli_err(1, "no webhook '%s'", id);
-    } else {
-        wh_record_of(r->element[0], &rec);
-        code = hookd_cli_print_json(wh_json(id, &rec, show_secret));
-    }
-out:
-    if (code > 0) {
-        const char *unwatch[1] = {"UNWATCH"};
-        redisReply *u = redisCommandArgv(c, 1, unwatch, NULL);
-        freeReplyObject(u);
-    }
-    freeReplyObject(r);
-    freeReplyObject(cur);
-    return code;
-}
-
-/* Makes the change ch to webhook id (mode "add" refuses an existing id,
- * "update" a missing one), so that the record it leaves is one the worker
- * can deliver to; prints the webhook. Tries again when another writer got
- * there first. Returns the exit code. */
+/* Makes change ch to webhook id in mode ("add" or "update") and prints the
+ * webhook. Returns the exit code: 2 when the change is refused as input. */
 static int wh_put(const struct hookd_config *cfg, const char *cmd, const char *mode, const char *id,
-                  struct wh_change *ch, int show_secret)
+                  const struct hookd_catalog_change *ch, int show_secret)
 {
     char err[HOOKD_ERRLEN];
+    json_t *j = NULL;
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    int code = -1;
-    for (int i = 0; i < 5 && code < 0; i++)
-        code = wh_put_once(c, cfg, cmd, mode, id, ch, show_secret);
-    if (code < 0)
-        code = hookd_cli_err(1, "%s: webhook %s kept changing; try again", cmd, id);
+    int rc = hookd_catalog_put(c, cfg, mode, id, ch, show_secret, &j, err);
     redisFree(c);
-    return code;
+    if (rc == HOOKD_EINVAL)
+        return hookd_cli_err(2, "%s: %s", cmd, err);
+    if (rc)
+        return hookd_cli_err(1, "%s", err);
+    return hookd_cli_print_json(j);
 }
 
 /* Defines the flag table of add, update and rotate-secret; O_* index it.
@@ -755,12 +338,11 @@ static void wh_opts(struct hookd_cli_opt o[O_NOPTS])
 static int wh_add(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[O_NOPTS];
-    struct wh_change ch;
+    struct hookd_catalog_change ch;
+    char secret[4 * HOOKD_WEBHOOK_SECRET_MAX], id[HOOKD_ID_MAX + 1];
     const char *pos[1];
-    char id[HOOKD_ID_MAX + 1];
     int npos, code;
 
-    memset(&ch, 0, sizeof(ch));
     wh_opts(o);
     o[O_ENABLED].name = NULL; /* a new webhook is enabled */
     o[O_SHOW].name = NULL;    /* and its secret always shown */
@@ -768,9 +350,8 @@ static int wh_add(const struct hookd_config *cfg, int argc, char **argv)
         return code;
     if (!o[O_URL].value)
         return hookd_cli_err(2, "webhook add: --url is required");
-    if ((code = wh_change_check(cfg, "webhook add", o, &ch)) != 0)
+    if ((code = wh_change_flags(cfg, "webhook add", o, &ch, secret, sizeof(secret))) != 0)
         goto out;
-    code = 1;
     if (o[O_ID].value) {
         if (!hookd_id_valid(o[O_ID].value)) {
             code = hookd_cli_err(2, "webhook add: --id must be 1..%d bytes of [A-Za-z0-9_.:-]",
@@ -778,40 +359,33 @@ static int wh_add(const struct hookd_config *cfg, int argc, char **argv)
             goto out;
         }
         hookd_str_copy(id, sizeof(id), o[O_ID].value);
-    } else {
-        memcpy(id, "wh_", 3);
-        if (hookd_random_hex(id + 3, 8) != 0) {
-            hookd_cli_err(1, "cannot draw random bytes");
-            goto out;
-        }
-    }
-    ch.draw_secret = !ch.secret;
-    if (!ch.events && !(ch.events = strdup("*.*"))) {
-        hookd_cli_err(1, "out of memory");
+    } else if (hookd_catalog_id_new(id) != 0) {
+        code = hookd_cli_err(1, "cannot draw random bytes");
         goto out;
     }
+    ch.draw_secret = !ch.secret;
+    if (!ch.events)
+        ch.events = "*.*";
     if (!ch.signing)
         ch.signing = "twenty";
     if (!ch.workspace)
         ch.workspace = "";
     if (!ch.description)
         ch.description = "";
-    ch.enabled = "1";
+    ch.enabled = 1;
     code = wh_put(cfg, "webhook add", "add", id, &ch, 1);
 out:
-    explicit_bzero(ch.secret_buf, sizeof(ch.secret_buf));
-    free(ch.events);
+    explicit_bzero(secret, sizeof(secret));
     return code;
 }
 
 static int wh_update(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[O_NOPTS];
-    struct wh_change ch;
+    struct hookd_catalog_change ch;
     const char *pos[1];
     int npos, code;
 
-    memset(&ch, 0, sizeof(ch));
     wh_opts(o);
     o[O_SECRET].name = NULL; /* the secret changes with rotate-secret only */
     o[O_SECRET_FILE].name = NULL;
@@ -823,20 +397,19 @@ static int wh_update(const struct hookd_config *cfg, int argc, char **argv)
         return hookd_cli_err(2, "webhook update: expected ID");
     if (!hookd_id_valid(pos[0]))
         return hookd_cli_err(2, "webhook update: invalid webhook id");
-    if ((code = wh_change_check(cfg, "webhook update", o, &ch)) == 0)
+    if ((code = wh_change_flags(cfg, "webhook update", o, &ch, NULL, 0)) == 0)
         code = wh_put(cfg, "webhook update", "update", pos[0], &ch, o[O_SHOW].value != NULL);
-    free(ch.events);
     return code;
 }
 
 static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[O_NOPTS];
-    struct wh_change ch;
+    struct hookd_catalog_change ch;
+    char secret[4 * HOOKD_WEBHOOK_SECRET_MAX];
     const char *pos[1];
     int npos, code;
 
-    memset(&ch, 0, sizeof(ch));
     wh_opts(o);
     for (int i = 0; i < O_NOPTS; i++) {
         if (i != O_SECRET && i != O_SECRET_FILE && i != O_SIGNING)
@@ -849,12 +422,12 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
         return hookd_cli_err(2, "webhook rotate-secret: expected ID");
     if (!hookd_id_valid(pos[0]))
         return hookd_cli_err(2, "webhook rotate-secret: invalid webhook id");
-    if ((code = wh_change_check(cfg, "webhook rotate-secret", o, &ch)) == 0) {
+    if ((code = wh_change_flags(cfg, "webhook rotate-secret", o, &ch, secret, sizeof(secret))) ==
+        0) {
         ch.draw_secret = !ch.secret;
         code = wh_put(cfg, "webhook rotate-secret", "update", pos[0], &ch, 1);
     }
-    explicit_bzero(ch.secret_buf, sizeof(ch.secret_buf));
-    free(ch.events);
+    explicit_bzero(secret, sizeof(secret));
     return code;
 }
 
@@ -865,6 +438,7 @@ static int wh_switch(const struct hookd_config *cfg, int argc, char **argv)
 {
     int on = strcmp(argv[0], "enable") == 0;
     struct hookd_cli_opt o[] = {{"--reason", 1, NULL}};
+    struct hookd_catalog_change ch;
     const char *pos[1];
     char cmd[32];
     int npos, code;
@@ -877,13 +451,9 @@ static int wh_switch(const struct hookd_config *cfg, int argc, char **argv)
         return hookd_cli_err(2, "%s: expected ID", cmd);
     if (!hookd_id_valid(pos[0]))
         return hookd_cli_err(2, "%s: invalid webhook id", cmd);
-    struct wh_change ch;
-    memset(&ch, 0, sizeof(ch));
-    ch.enabled = on ? "1" : "0";
-    if (!on) {
-        ch.disabled_reason = o[0].value ? o[0].value : "disabled by hand";
-        hookd_i64_fmt(ch.disabled_at, hookd_now_ms());
-    }
+    hookd_catalog_change_init(&ch);
+    ch.enabled = on;
+    ch.disabled_reason = o[0].value ? o[0].value : "disabled by hand";
     return wh_put(cfg, cmd, "update", pos[0], &ch, 0);
 }
 
@@ -904,44 +474,12 @@ static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *
     return 0;
 }
 
-/* Adds to j what `webhook show` tells besides the record: "health", the
- * fleet's view of its host (null when no loop reported it lately), and
- * "parked", its deliveries waiting for it to be enabled. 0, or
- * HOOKD_EREDIS with the reason in err. */
-static int wh_health(redisContext *c, const struct hookd_config *cfg, const char *id,
-                     const struct wh_record *rec, json_t *j, char *err)
-{
-    struct hookd_webhook w;
-    char why[HOOKD_ERRLEN], key[HOOKD_KEY_MAX], suffix[HOOKD_KEY_MAX];
-    json_t *hosts = NULL;
-    if (rec->readable) {
-        int ok = hookd_webhook_parse(&w, id, rec->kv, rec->lens, rec->n, why) == 0;
-        if (ok)
-            hosts = hookd_stats_hosts(c, cfg, w.hostkey, 1, err);
-        hookd_webhook_clear(&w);
-        if (ok && !hosts)
-            return HOOKD_EREDIS;
-    }
-    json_t *one = json_array_get(hosts, 0);
-    json_object_set_new(j, "health", one ? json_incref(one) : json_null());
-    json_decref(hosts);
-    snprintf(suffix, sizeof(suffix), HOOKD_PARK_WEBHOOK "%s", id);
-    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_PARKED_OF, suffix);
-    const char *zcard[2] = {"ZCARD", key};
-    redisReply *r = hookd_cli_command(c, 2, zcard, NULL, err);
-    if (!r)
-        return HOOKD_EREDIS;
-    json_object_set_new(j, "parked", json_integer(r->type == REDIS_REPLY_INTEGER ? r->integer : 0));
-    freeReplyObject(r);
-    return 0;
-}
-
 static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
     char err[HOOKD_ERRLEN];
-    struct wh_record rec;
     const char *id;
+    json_t *j = NULL;
     int code;
 
     if ((code = id_arg("webhook show", argc - 1, argv + 1, o, 1, &id)) != 0)
@@ -949,85 +487,49 @@ static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    redisReply *r = wh_read(c, cfg, id, err);
-    if (!r) {
-        code = hookd_cli_err(1, "%s", err);
-    } else if (r->type == REDIS_REPLY_NIL) {
-        code = hookd_cli_err(1, "no webhook '%s'", id);
-    } else {
-        wh_record_of(r, &rec);
-        json_t *j = wh_json(id, &rec, o[0].value != NULL);
-        if (j && wh_health(c, cfg, id, &rec, j, err) != 0) {
-            json_decref(j);
-            code = hookd_cli_err(1, "%s", err);
-        } else {
-            code = hookd_cli_print_json(j);
-        }
-    }
-    freeReplyObject(r);
+    code = hookd_catalog_get(c, cfg, id, o[0].value != NULL, 1, &j, err);
     redisFree(c);
-    return code;
+    return code ? hookd_cli_err(1, "%s", err) : hookd_cli_print_json(j);
 }
 
-/* Orders the (id, record) pairs of a webhooks() reply by id. */
-static int cmp_pair(const void *a, const void *b)
-{
-    const redisReply *const *x = a, *const *y = b;
-    return strcmp(x[0]->str, y[0]->str);
-}
-
-/* Prints every webhook, sorted by id, as the worker reads them: a member
- * of the set whose record is missing or not a hash is shown invalid. */
+/* Prints every webhook, sorted by id, one JSON line each, a page at a
+ * time; a member of the set whose record is missing or not a hash is shown
+ * invalid. */
 static int wh_list(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
-    char set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
+    char err[HOOKD_ERRLEN], after[HOOKD_ID_MAX + 1] = "";
     const char *pos[1];
-    struct wh_record rec;
-    int npos, code;
+    int npos, code, more = 1;
 
     if ((code = hookd_cli_parse("webhook list", argc - 1, argv + 1, o, 1, pos, 0, &npos)) != 0)
         return code;
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
-    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
-    const char *cmd[7] = {"EVAL", hookd_script(HOOKD_S_WEBHOOK_ALL), "2", rev, set, cfg->prefix,
-                          ""};
-    redisReply *r = hookd_cli_command(c, 7, cmd, NULL, err);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
-        code = hookd_cli_err(1, "%s", r ? "redis: unexpected reply" : err);
-        goto out;
-    }
-    size_t n = (r->elements - 1) / 2;
-    redisReply **pairs = r->element + 1;
-    for (size_t i = 0; i < n; i++) {
-        if (pairs[2 * i]->type != REDIS_REPLY_STRING) {
-            code = hookd_cli_err(1, "redis: unexpected reply");
-            goto out;
+    while (code == 0 && more) {
+        json_t *page = NULL, *w;
+        size_t i;
+        if (hookd_catalog_list(c, cfg, after, HOOKD_CATALOG_PAGE_MAX, o[0].value != NULL, &page,
+                               &more, err) != 0) {
+            code = hookd_cli_err(1, "%s", err);
+            break;
         }
-    }
-    qsort(pairs, n, 2 * sizeof(*pairs), cmp_pair);
-    for (size_t i = 0; i < n && code == 0; i++) {
-        const char *id = pairs[2 * i]->str;
-        if (!hookd_id_valid(id)) {
-            hookd_cli_err(0, "webhook list: a member of %s is not a webhook id: \"%s\"", set,
-                          hookd_cli_quote(id, err));
-            continue;
+        json_array_foreach(page, i, w)
+        {
+            hookd_str_copy(after, sizeof(after), json_string_value(json_object_get(w, "id")));
+            if (code == 0)
+                code = hookd_cli_print_json(json_incref(w));
         }
-        wh_record_of(pairs[2 * i + 1], &rec);
-        code = hookd_cli_print_json(wh_json(id, &rec, o[0].value != NULL));
+        json_decref(page);
     }
-out:
-    freeReplyObject(r);
     redisFree(c);
     return code;
 }
 
 static int wh_delete(const struct hookd_config *cfg, int argc, char **argv)
 {
-    char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
+    char err[HOOKD_ERRLEN];
     const char *id;
     int code;
 
@@ -1036,31 +538,22 @@ static int wh_delete(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    wh_key(key, cfg, id);
-    hookd_schema_key(set, cfg->prefix, HOOKD_K_WEBHOOKS);
-    hookd_schema_key(rev, cfg->prefix, HOOKD_K_WEBHOOKS_REV);
-    const char *cmd[7] = {"EVAL", hookd_script(HOOKD_S_WEBHOOK_DEL), "3", key, set, rev, id};
-    redisReply *r = hookd_cli_command(c, 7, cmd, NULL, err);
-    if (!r) {
-        code = hookd_cli_err(1, "%s", err);
-    } else if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
-        code = hookd_cli_err(1, "no webhook '%s'", id);
-    } else {
-        code = hookd_cli_print_json(json_pack("{s:s}", "deleted", id));
-    }
-    freeReplyObject(r);
+    code = hookd_catalog_delete(c, cfg, id, err);
     redisFree(c);
-    return code;
+    return code ? hookd_cli_err(1, "%s", err)
+                : hookd_cli_print_json(json_pack("{s:s}", "deleted", id));
 }
 
 /* Prints the newest --count entries of the webhook's attempt log. */
 static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
 {
     struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
-    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN], count[24];
+    char err[HOOKD_ERRLEN];
     const char *id;
     long long n = 20;
-    int code;
+    json_t *a = NULL, *e;
+    size_t i;
+    int code, more;
 
     if ((code = id_arg("webhook log", argc - 1, argv + 1, o, 1, &id)) != 0)
         return code;
@@ -1069,40 +562,16 @@ static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    hookd_schema_key_of(key, cfg->prefix, HOOKD_K_LOG_OF, id);
-    snprintf(count, sizeof(count), "%lld", n);
-    const char *cmd[6] = {"XREVRANGE", key, "+", "-", "COUNT", count};
-    redisReply *r = hookd_cli_command(c, 6, cmd, NULL, err);
-    if (!r) {
-        code = hookd_cli_err(1, "%s", err);
-        goto out;
-    }
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && code == 0; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        const redisReply *kv = e->element[1];
-        json_t *j = json_object();
-        if (!j) {
-            code = hookd_cli_err(1, "out of memory");
-            break;
-        }
-        json_object_set_new(j, "entry_id", str_or_empty(e->element[0]->str));
-        for (size_t k = 0; k + 1 < kv->elements && code == 0; k += 2) {
-            const redisReply *f = kv->element[k], *v = kv->element[k + 1];
-            if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
-                hookd_attempt_decode_pair(j, f->str, f->len, v->str, v->len) != 0)
-                code = hookd_cli_err(1, "out of memory");
-        }
-        if (code == 0)
-            code = hookd_cli_print_json(j);
-        else
-            json_decref(j);
-    }
-out:
-    freeReplyObject(r);
+    code = hookd_catalog_attempts(c, cfg, id, NULL, (size_t)n, &a, &more, err);
     redisFree(c);
+    if (code)
+        return hookd_cli_err(1, "%s", err);
+    json_array_foreach(a, i, e)
+    {
+        if (code == 0)
+            code = hookd_cli_print_json(json_incref(e));
+    }
+    json_decref(a);
     return code;
 }
 

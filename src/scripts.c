@@ -460,6 +460,23 @@ static const char WH_SHOW_LUA[] =
 /* KEYS: rev, id set. ARGV: prefix, "". Every webhook, as the worker reads
  * them: {rev, id, record, ...}. */
 static const char WH_ALL_LUA[] = WEBHOOK_LUA(1, 2) "return webhooks()\n";
+/* KEYS: rev, id set. ARGV: prefix, the id after which the page starts ("":
+ * the first), how many. {more, id, record, ...}, sorted by id; more is 1
+ * when ids follow the last one. */
+static const char WH_PAGE_LUA[] =
+    WEBHOOK_LUA(1, 2) "local ids = redis.call('SMEMBERS', KEYS[2])\n"
+                      "table.sort(ids)\n"
+                      "local out, n, limit = {0}, 0, tonumber(ARGV[3])\n"
+                      "for _, id in ipairs(ids) do\n"
+                      "  if id > ARGV[2] then\n"
+                      "    if n == limit then out[1] = 1; break end\n"
+                      "    n = n + 1\n"
+                      "    out[#out+1] = id\n"
+                      "    out[#out+1] = record('{' .. ARGV[1] .. '}:" HOOKD_SUFFIX_WEBHOOK_OF
+                      "' .. id)\n"
+                      "  end\n"
+                      "end\n"
+                      "return out\n";
 
 static const char *const SCRIPTS[HOOKD_S_COUNT] = {
     [HOOKD_S_TAKE] = TAKE_LUA,
@@ -476,6 +493,7 @@ static const char *const SCRIPTS[HOOKD_S_COUNT] = {
     [HOOKD_S_WEBHOOK_RECORD] = WH_RECORD_LUA,
     [HOOKD_S_WEBHOOK_SHOW] = WH_SHOW_LUA,
     [HOOKD_S_WEBHOOK_ALL] = WH_ALL_LUA,
+    [HOOKD_S_WEBHOOK_PAGE] = WH_PAGE_LUA,
 };
 
 const char *hookd_script(enum hookd_script_id id)

@@ -68,8 +68,7 @@ int hookd_catalog_get(struct redisContext *c, const struct hookd_config *cfg, co
  * also members of the set whose record is missing or not a hash, shown
  * invalid. *more is 1 when others follow the last one. */
 int hookd_catalog_list(struct redisContext *c, const struct hookd_config *cfg, const char *after,
-                       size_t limit, int show_secret, struct json_t **out, int *more,
-                       char *errbuf);
+                       size_t limit, int show_secret, struct json_t **out, int *more, char *errbuf);
 
 /* Deletes webhook id (also a record that is not a hash). HOOKD_ENOTFOUND
  * when there was none. */

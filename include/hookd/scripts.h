@@ -21,6 +21,7 @@ enum hookd_script_id {
     HOOKD_S_WEBHOOK_RECORD, /* one webhook's record, as the worker reads it */
     HOOKD_S_WEBHOOK_SHOW,   /* the same, or nil for an unknown id */
     HOOKD_S_WEBHOOK_ALL,    /* every webhook, as the worker reads them */
+    HOOKD_S_WEBHOOK_PAGE,   /* a page of webhooks, sorted by id */
     HOOKD_S_COUNT
 };
 #define HOOKD_S_LOOP_COUNT (HOOKD_S_TEND + 1) /* the scripts a loop loads */
