@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hookd/catalog.h"
 #include "hookd/envelope.h"
 #include "hookd/health.h"
 #include "hookd/job.h"
@@ -118,18 +119,18 @@ static int read_all(FILE *f, struct hookd_buf *b, const char *what)
 static int webhook_check(redisContext *c, const struct hookd_config *cfg, const char *id)
 {
     char why[HOOKD_ERRLEN];
-    switch (hookd_cli_webhook_state(c, cfg, id, why)) {
-    case HOOKD_CLI_WH_OK:
+    switch (hookd_catalog_state(c, cfg, id, why)) {
+    case HOOKD_CATALOG_OK:
         return 0;
-    case HOOKD_CLI_WH_MISSING:
+    case HOOKD_CATALOG_MISSING:
         return hookd_cli_err(1, "enqueue: no webhook '%s'", id);
-    case HOOKD_CLI_WH_DISABLED:
+    case HOOKD_CATALOG_DISABLED:
         hookd_cli_err(0,
                       "enqueue: warning: webhook '%s' is disabled: its event will go to the "
                       "dead list, not to its URL",
                       id);
         return 0;
-    case HOOKD_CLI_WH_INVALID:
+    case HOOKD_CATALOG_INVALID:
         hookd_cli_err(0,
                       "enqueue: warning: webhook '%s' is invalid (%s): its event will go to "
                       "the dead list until it is fixed",

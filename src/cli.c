@@ -143,9 +143,7 @@ int hookd_cli_print_json(json_t *j)
 
 const char *hookd_cli_redis_errstr(const struct redisContext *c)
 {
-    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        return "no answer within 5 s";
-    return c->errstr[0] ? c->errstr : "no reply";
+    return hookd_redis_errstr(c);
 }
 
 struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const char **argv,
@@ -155,12 +153,6 @@ struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const cha
 }
 
 /* ---- Webhooks (the records are catalog.h's; here are their flags) ---- */
-
-int hookd_cli_webhook_state(struct redisContext *c, const struct hookd_config *cfg, const char *id,
-                            char *why)
-{
-    return hookd_catalog_state(c, cfg, id, why);
-}
 
 /* Checks a --webhook-timeout style value into out as decimal ms. */
 static int duration_opt(const char *cmd, const char *flag, const char *s, int64_t *ms)

@@ -142,7 +142,7 @@ struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *e
 const char *hookd_redis_errstr(const struct redisContext *c)
 {
     if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        return "no answer within the timeout";
+        return "no answer within 5 s";
     return c->errstr[0] ? c->errstr : "no reply";
 }
 

@@ -66,17 +66,6 @@ int hookd_cli_count(const char *cmd, const char *s, long long max, long long *ou
  * which never quote the secret. Returns 0, or 2 after printing the reason. */
 int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, char *out,
                           size_t cap);
-/* What hookd_cli_webhook_state() found. */
-enum {
-    HOOKD_CLI_WH_OK = 0,   /* a webhook the worker delivers to */
-    HOOKD_CLI_WH_MISSING,  /* no such webhook */
-    HOOKD_CLI_WH_DISABLED, /* valid, but disabled */
-    HOOKD_CLI_WH_INVALID,  /* its record cannot be delivered to; why says why */
-};
-/* Reads and judges webhook id as the worker would. Returns a HOOKD_CLI_WH_*
- * state, or HOOKD_EREDIS with the reason in why (HOOKD_ERRLEN bytes). */
-int hookd_cli_webhook_state(struct redisContext *c, const struct hookd_config *cfg, const char *id,
-                            char *why);
 /* Writes one line of JSON (compact, in insertion order) on standard output
  * and releases j. Returns 0, or 1 after printing the reason. */
 int hookd_cli_print_json(struct json_t *j);
