@@ -643,3 +643,87 @@ int hookd_catalog_attempts(redisContext *c, const struct hookd_config *cfg, cons
         *out = a;
     return rc;
 }
+
+/* The newest entry of log key for event_id, as JSON, or NULL; *rc is set on
+ * a failure. */
+static json_t *attempt_of(redisContext *c, const struct hookd_config *cfg, const char *id,
+                          const char *event_id, int *rc, char *err)
+{
+    json_t *a = NULL, *e, *hit = NULL;
+    size_t i;
+    int more;
+    if ((*rc = hookd_catalog_attempts(c, cfg, id, NULL, 50, &a, &more, err)) != 0)
+        return NULL;
+    json_array_foreach(a, i, e)
+    {
+        const char *ev = json_string_value(json_object_get(e, "event_id"));
+        if (ev && strcmp(ev, event_id) == 0) {
+            hit = json_incref(e);
+            break;
+        }
+    }
+    json_decref(a);
+    return hit;
+}
+
+int hookd_catalog_test(redisContext *c, const struct hookd_config *cfg, const char *id,
+                       int64_t wait_ms, json_t **out, char *errbuf)
+{
+    char why[HOOKD_ERRLEN], key[HOOKD_KEY_MAX], event_id[40] = "test_";
+    struct hookd_buf env;
+    int rc;
+
+    *out = NULL;
+    switch ((rc = hookd_catalog_state(c, cfg, id, why))) {
+    case HOOKD_CATALOG_OK:
+        break;
+    case HOOKD_CATALOG_MISSING:
+        return hookd_fail(errbuf, HOOKD_ENOTFOUND, "no webhook '%s'", id);
+    case HOOKD_CATALOG_DISABLED:
+        return hookd_fail(errbuf, HOOKD_EEXIST, "webhook '%s' is disabled", id);
+    case HOOKD_CATALOG_INVALID:
+        return hookd_fail(errbuf, HOOKD_EINVAL, "webhook '%s' is invalid: %s", id, why);
+    default:
+        return hookd_fail(errbuf, rc, "%s", why);
+    }
+    if (hookd_random_hex(event_id + 5, 12) != 0)
+        return hookd_fail(errbuf, HOOKD_ECRYPTO, "cannot draw random bytes");
+    hookd_buf_init(&env, 4096);
+    json_t *data = json_pack("{s:s}", "webhook", id);
+    char *d = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    rc = d ? hookd_envelope_build(HOOKD_EVENT_TEST, d, NULL, hookd_now_ms(), &env, why)
+           : HOOKD_ENOMEM;
+    free(d);
+    /* The envelope as built has no id or webhook: they go before its
+     * closing brace. */
+    if (rc == 0 && env.len > 0 && env.data[env.len - 1] == '}') {
+        hookd_buf_truncate(&env, env.len - 1);
+        rc = hookd_buf_addf(&env, ",\"id\":\"%s\",\"webhook\":\"%s\"}", event_id, id);
+    }
+    if (rc) {
+        hookd_buf_free(&env);
+        return hookd_fail(errbuf, rc, "test event: %s", rc == HOOKD_ENOMEM ? "out of memory" : why);
+    }
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
+    const char *argv[3] = {"LPUSH", key, env.data};
+    redisReply *r = hookd_redis_command(c, 3, argv, NULL, errbuf);
+    hookd_buf_free(&env);
+    if (!r)
+        return HOOKD_EREDIS;
+    freeReplyObject(r);
+    for (int64_t waited = 0; waited <= wait_ms; waited += 100) {
+        json_t *hit = attempt_of(c, cfg, id, event_id, &rc, errbuf);
+        if (rc)
+            return rc;
+        if (hit) {
+            *out = hit;
+            return 0;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return hookd_fail(errbuf, HOOKD_ERANGE,
+                      "no attempt of test event %s within %lld ms: is a worker running?", event_id,
+                      (long long)wait_ms);
+}

@@ -97,4 +97,12 @@ int hookd_catalog_attempts(struct redisContext *c, const struct hookd_config *cf
                            const char *before, size_t limit, struct json_t **out, int *more,
                            char *errbuf);
 
+/* Sends a test event (HOOKD_EVENT_TEST, which the webhook gets whatever it
+ * filters) to webhook id through the queue, as any event, and waits up to
+ * wait_ms for a worker's first attempt: *out is that attempt's log entry
+ * (status, ms, error). HOOKD_ENOTFOUND, HOOKD_EEXIST (disabled),
+ * HOOKD_EINVAL (invalid), or HOOKD_ERANGE when no attempt came in time. */
+int hookd_catalog_test(struct redisContext *c, const struct hookd_config *cfg, const char *id,
+                       int64_t wait_ms, struct json_t **out, char *errbuf);
+
 #endif

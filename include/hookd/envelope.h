@@ -19,6 +19,9 @@
 
 #define HOOKD_ID_MAX 128
 #define HOOKD_EVENT_MAX 129 /* "object.action", 64 + 1 + 64 */
+/* The event `webhook test` and the API send: an envelope that names its
+ * webhook with it is delivered whatever the webhook filters. */
+#define HOOKD_EVENT_TEST "webhook.test"
 
 /* A parsed envelope. Owns all of its memory; free with
  * hookd_envelope_free(). */
