@@ -349,6 +349,7 @@ static int put_once(redisContext *c, const struct hookd_config *cfg, const char 
     const char *argv[PUT_ARGV_MAX];
     struct wh_record rec;
     struct hookd_webhook w;
+    size_t base = x->n;
     int argc = 0, rc;
 
     wh_key(key, cfg, id);
@@ -377,7 +378,6 @@ static int put_once(redisContext *c, const struct hookd_config *cfg, const char 
     }
     rec.exists = rec.readable = 1;
     const char *sg = ch->signing ? ch->signing : wh_field(&rec, "signing");
-    size_t base = x->n;
     if (ch->draw_secret) {
         int std = sg && strcmp(sg, "standard") == 0;
         if (hookd_webhook_secret_new(HOOKD_SIGN_TWENTY | (std ? HOOKD_SIGN_STANDARD : 0),

@@ -286,6 +286,20 @@ static int wh_change_flags(const struct hookd_config *cfg, const char *cmd,
     return 0;
 }
 
+/* "--" when the reason err starts with a record field the CLI sets by the
+ * flag of the same name ("events: empty" is --events's fault), else "". */
+static const char *wh_flag_of(const char *err)
+{
+    static const char *const fields[] = {"url", "secret", "events", "workspace", "description",
+                                         "signing"};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        size_t n = strlen(fields[i]);
+        if (strncmp(err, fields[i], n) == 0 && err[n] == ':')
+            return "--";
+    }
+    return "";
+}
+
 /* Makes change ch to webhook id in mode ("add" or "update") and prints the
  * webhook. Returns the exit code: 2 when the change is refused as input. */
 static int wh_put(const struct hookd_config *cfg, const char *cmd, const char *mode, const char *id,
@@ -299,7 +313,7 @@ static int wh_put(const struct hookd_config *cfg, const char *cmd, const char *m
     int rc = hookd_catalog_put(c, cfg, mode, id, ch, show_secret, &j, err);
     redisFree(c);
     if (rc == HOOKD_EINVAL)
-        return hookd_cli_err(2, "%s: %s", cmd, err);
+        return hookd_cli_err(2, "%s: %s%s", cmd, wh_flag_of(err), err);
     if (rc)
         return hookd_cli_err(1, "%s", err);
     return hookd_cli_print_json(j);
