@@ -290,8 +290,8 @@ static int wh_change_flags(const struct hookd_config *cfg, const char *cmd,
  * flag of the same name ("events: empty" is --events's fault), else "". */
 static const char *wh_flag_of(const char *err)
 {
-    static const char *const fields[] = {"url", "secret", "events", "workspace", "description",
-                                         "signing"};
+    static const char *const fields[] = {"url",       "secret",      "events",
+                                         "workspace", "description", "signing"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         size_t n = strlen(fields[i]);
         if (strncmp(err, fields[i], n) == 0 && err[n] == ':')
