@@ -38,8 +38,9 @@ foreach(name ${files})
   string(LENGTH "${hex}" hexlen)
   math(EXPR len "${hexlen} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  # 16 bytes a line keeps the generated file readable in a diff.
-  string(REGEX REPLACE "((0x..,){16})" "\\1\n    " bytes "${bytes}")
+  # 16 bytes a line (CMake's regex has no {16}).
+  string(REPEAT "0x..," 16 line)
+  string(REGEX REPLACE "(${line})" "\\1\n    " bytes "${bytes}")
   string(APPEND arrays "static const unsigned char file_${i}[] = {\n    ${bytes}0x00};\n")
   string(APPEND rows "    {\"${name}\", \"${TYPE_${ext}}\", file_${i}, ${len}},\n")
   math(EXPR i "${i} + 1")
