@@ -100,12 +100,12 @@ function fmt(v, digits = 0) {
   return typeof v === 'number' ? v.toFixed(digits) : String(v);
 }
 
-// Runs an action from a button: shows its outcome (or its error) in the
-// flash line, then calls after() to redraw.
+// Runs an action from a button: shows its outcome (what fn returns, else
+// label) or its error in the flash line, then calls after() to redraw.
 async function act(label, fn, after) {
   try {
     const out = await fn();
-    flash(label + (out ? ': ' + out : ''));
+    flash(out || label);
     if (after) await after();
   } catch (e) {
     if (!(e instanceof Unauthorized)) flash(label + ' failed: ' + e.message, true);

@@ -131,6 +131,12 @@ await step('retries lists what waits in the retry set', async () => {
   await shot(page, 'retries');
 });
 
+await step('retries: retry now', async () => {
+  await page.click(`[data-retry="${want.retry_id}"] button.retry-now`);
+  await page.waitForFunction(() => /retry/.test(document.getElementById('flash').textContent));
+  assert.equal(await text(page, '#flash'), 'retry queued');
+});
+
 await step('dead letters: filter, then replay the one record by its id', async () => {
   await open(page, '#/dead', 'dead');
   assert.equal(await page.locator('#dead [data-dead]').count(), want.depths.dead);
@@ -144,10 +150,19 @@ await step('dead letters: filter, then replay the one record by its id', async (
   await shot(page, 'dead');
   await page.click(`[data-dead="${want.dead_id}"] button.replay`);
   await page.waitForFunction(() => /replayed/.test(document.getElementById('flash').textContent));
-  assert.match(await text(page, '#flash'), /1 replayed, 0 skipped/);
+  assert.equal(await text(page, '#flash'), '1 replayed, 0 skipped');
   await page.waitForSelector('main[data-page="dead"][aria-busy="false"] #dead');
   assert.equal(await page.locator(`[data-dead="${want.dead_id}"]`).count(), 0);
   await shot(page, 'dead-replayed');
+});
+
+await step('dead letters: purge asks, then says how many went', async () => {
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); });
+  await page.click('#purge');
+  await page.waitForFunction(() => /purged/.test(document.getElementById('flash').textContent));
+  assert.match(asked, /^Purge the dead letters matching the filter\?/);
+  assert.equal(await text(page, '#flash'), '0 purged');
 });
 
 await step('no console errors and no CSP violations', async () => {

@@ -157,6 +157,9 @@ class ConsoleTest(HookdCase):
         wait_for(lambda: dead[0]["delivery"] in self.recv.ok_ids(failing_path), 30)
         self.assertIn(dead[0]["delivery"], self.recv.ok_ids(failing_path))
         self.assertEqual(self.r.llen(self.k("dead")), 0)
+        # "Retry now" made the waiting retry due: its receiver got a second attempt.
+        wait_for(lambda: self.recv.count(self.path("fail", "retry")) >= 2, 30)
+        self.assertGreaterEqual(self.recv.count(self.path("fail", "retry")), 2)
 
     def check_fake(self, failing_path, failing_url):
         """The same browser test against fake_api.py (HOOKD_CONSOLE_FAKE=1)."""
