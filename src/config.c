@@ -35,6 +35,8 @@
 #define PREFIX_MAX 64
 #define METRICS_ADDR_MAX 300
 #define SHOWN_VALUE_MAX 60
+#define API_TOKEN_MIN 16
+#define API_TOKEN_MAX 1024 /* HOOKD_SERVER_TOKEN_MAX */
 
 enum opt_kind {
     OPT_STRING,   /* char *, validated by check */
@@ -51,6 +53,8 @@ enum opt_kind {
 
 #define OPT_SECRET 1u     /* the value may hold a password: never echo it */
 #define OPT_EMPTY_NULL 2u /* OPT_STRING: an empty value stores NULL (off) */
+#define OPT_ENV_ONLY 4u   /* no flag (it would show in ps): the variable or a file only */
+#define OPT_LINE 8u       /* OPT_STRING: one trailing "\n" or "\r\n" is dropped */
 
 struct opt {
     const char *name; /* long flag without the dashes */
@@ -76,6 +80,7 @@ struct opt {
 static int check_redis_url(const char *v, char *why);
 static int check_prefix(const char *v, char *why);
 static int check_metrics_addr(const char *v, char *why);
+static int check_api_token(const char *v, char *why);
 static int set_log_level(struct hookd_config *cfg, const char *v);
 static int set_log_format(struct hookd_config *cfg, const char *v);
 static void def_threads(char *buf, size_t len);
@@ -169,6 +174,20 @@ static const struct opt opts[] = {
      .arg = "HOST:PORT", .def = "", .def_doc = "(off)", .off = OFF(metrics_addr),
      .check = check_metrics_addr, .flags = OPT_EMPTY_NULL,
      .help = "Serve /metrics, /healthz and /readyz there, like 127.0.0.1:9464"},
+    {.name = "api-addr", .env = "HOOKD_API_ADDR", .kind = OPT_STRING, .arg = "HOST:PORT",
+     .def = "", .def_doc = "(off)", .off = OFF(api_addr), .check = check_metrics_addr,
+     .flags = OPT_EMPTY_NULL,
+     .help = "Serve the HTTP API (/v1) and the console (/) there, like 127.0.0.1:9465; the same "
+             "address as --metrics-addr serves all on one listener. Not a loopback address: "
+             "needs a token"},
+    {.name = "api-token", .env = "HOOKD_API_TOKEN", .kind = OPT_STRING, .arg = "TOKEN",
+     .def = "", .def_doc = "(none)", .off = OFF(api_token), .check = check_api_token,
+     .flags = OPT_EMPTY_NULL | OPT_SECRET | OPT_ENV_ONLY | OPT_LINE,
+     .help = "Bearer token the API asks for (Authorization: Bearer TOKEN), 16 to 1024 printable "
+             "bytes; no flag, so that it is not in ps. Without one the API answers 401"},
+    {.name = "api-token-file", .env = "HOOKD_API_TOKEN_FILE", .kind = OPT_FILE, .arg = "PATH",
+     .def = "", .def_doc = "(none)", .off = OFF(api_token_file), .file_of = "api-token",
+     .help = "File holding the API token (one trailing newline is ignored)"},
     {.name = "ops-url", .env = "HOOKD_OPS_URL", .kind = OPT_STRING, .arg = "URL", .def = "",
      .def_doc = "(off)", .off = OFF(ops_url), .flags = OPT_EMPTY_NULL | OPT_SECRET,
      .help = "Also POST each operational event of {P}:ops (webhook.disabled) there, signed as "
@@ -450,6 +469,23 @@ static int check_metrics_addr(const char *v, char *why)
     return hostport_parse(v, host, sizeof(host), &port, why);
 }
 
+/* A bearer token: printable ASCII without spaces (RFC 6750's b64token and
+ * more), so that it survives a header unchanged. */
+static int check_api_token(const char *v, char *why)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return 0;
+    if (n < API_TOKEN_MIN || n > API_TOKEN_MAX)
+        return hookd_fail(why, HOOKD_EINVAL, "must be %d to %d bytes long (it is %zu)",
+                          API_TOKEN_MIN, API_TOKEN_MAX, n);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return hookd_fail(why, HOOKD_EINVAL,
+                              "may only hold printable ASCII, no spaces (byte %zu is not)", i + 1);
+    return 0;
+}
+
 static int set_log_level(struct hookd_config *cfg, const char *v)
 {
     return hookd_log_level_parse(v, &cfg->log_level);
@@ -474,6 +510,14 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
 
     switch (o->kind) {
     case OPT_STRING: {
+        char line[API_TOKEN_MAX + 8];
+        size_t vn = strlen(v);
+        if ((o->flags & OPT_LINE) && vn > 0 && v[vn - 1] == '\n' && vn < sizeof(line)) {
+            vn -= vn > 1 && v[vn - 2] == '\r' ? 2 : 1;
+            memcpy(line, v, vn);
+            line[vn] = '\0';
+            v = line;
+        }
         if (o->check && (rc = o->check(v, why)) != 0) {
             if (o->flags & OPT_SECRET)
                 return hookd_fail(errbuf, rc, "%s: %s", label, why);
@@ -485,7 +529,11 @@ static int opt_apply(struct hookd_config *cfg, const struct opt *o, const char *
             if (!copy)
                 return hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", label);
         }
+        if (v == line)
+            explicit_bzero(line, sizeof(line));
         char **field = FIELD(cfg, o->off, char *);
+        if (*field && (o->flags & OPT_SECRET))
+            explicit_bzero(*field, strlen(*field));
         free(*field);
         *field = copy;
         return 0;
@@ -762,6 +810,11 @@ int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **e
             argv[out++] = argv[in++];
             continue;
         }
+        if (o->flags & OPT_ENV_ONLY)
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "--%s is not a flag, so that it does not show in ps: set %s, or "
+                              "give a file",
+                              o->name, o->env);
         char label[80];
         snprintf(label, sizeof(label), "--%s", o->name);
         const char *value;
@@ -811,6 +864,11 @@ int hookd_config_check(const struct hookd_config *cfg, char *errbuf)
         if (rc)
             return hookd_fail(errbuf, HOOKD_EINVAL, "ops-url: %s", why);
     }
+    if (cfg->api_addr && !cfg->api_token && !hookd_net_addr_loopback(cfg->api_addr))
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "api-addr %s is not a loopback address and no API token is set: set "
+                          "HOOKD_API_TOKEN or api-token-file, or listen on 127.0.0.1",
+                          cfg->api_addr);
     struct hookd_redis_addr addr;
     int rc = hookd_redis_url_parse(cfg->redis_url, &addr, errbuf);
     if (rc == 0)
@@ -877,7 +935,10 @@ void hookd_config_usage(FILE *out)
         fmt_bounds(o, " to ", bounds, sizeof(bounds));
         snprintf(help, sizeof(help), "%s%s%s%s", o->help, bounds[0] ? " (" : "", bounds,
                  bounds[0] ? ")" : "");
-        fprintf(out, "  --%s %s\n", o->name, o->arg);
+        if (o->flags & OPT_ENV_ONLY)
+            fprintf(out, "  %s (environment only)\n", o->env);
+        else
+            fprintf(out, "  --%s %s\n", o->name, o->arg);
         usage_wrap(out, help, 6);
         fprintf(out, "      %s, default: %s\n", o->env, opt_default_doc(o));
     }
@@ -901,7 +962,10 @@ void hookd_config_markdown(FILE *out)
         const struct opt *o = &opts[i];
         char bounds[64];
         fmt_bounds(o, " to ", bounds, sizeof(bounds));
-        fprintf(out, "| `--%s %s` | `%s` | ", o->name, o->arg, o->env);
+        if (o->flags & OPT_ENV_ONLY)
+            fprintf(out, "| (environment only) | `%s` | ", o->env);
+        else
+            fprintf(out, "| `--%s %s` | `%s` | ", o->name, o->arg, o->env);
         if (o->def_doc)
             md_cell(out, o->def_doc);
         else {

@@ -11,11 +11,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "hookd/api.h"
 #include "hookd/cli.h"
 #include "hookd/config.h"
+#include "hookd/console.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/redis_tls.h"
+#include "hookd/server.h"
 #include "hookd/worker.h"
 
 extern char **environ;
@@ -73,8 +76,100 @@ static int run_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* The HTTP side of `hookd run`: the listeners and what their routes use. */
+struct listeners {
+    struct hookd_server *metrics; /* on --metrics-addr, unless the API's server has them */
+    struct hookd_server *api;     /* on --api-addr */
+    struct hookd_api *api_state;  /* the API's routes' state */
+    struct hookd_route *table;    /* the API server's routes (malloc'ed) */
+    int depth_reader;             /* hookd_metrics_start() ran */
+};
+
+/* Appends routes[0..n) to *table (*len rows so far). Returns 0 or
+ * HOOKD_ENOMEM. */
+static int routes_add(struct hookd_route **table, size_t *len, const struct hookd_route *routes,
+                      size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct hookd_route *t = realloc(*table, (*len + n) * sizeof(*t));
+    if (!t)
+        return HOOKD_ENOMEM;
+    memcpy(t + *len, routes, n * sizeof(*t));
+    *table = t;
+    *len += n;
+    return 0;
+}
+
+/* Stops the servers first (their handlers use the rest), then frees what
+ * their routes used. */
+static void listeners_stop(struct listeners *l)
+{
+    hookd_server_stop(l->api);
+    hookd_server_stop(l->metrics);
+    if (l->depth_reader)
+        hookd_metrics_stop();
+    hookd_api_free(l->api_state);
+    free(l->table);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Starts the metrics listener on --metrics-addr and the API listener on
+ * --api-addr (API, console, and the metrics routes too when both addresses
+ * are the same). Returns 0, or a HOOKD_E* code with the reason in errbuf
+ * and nothing left running. */
+static int listeners_start(const struct hookd_config *cfg, struct listeners *l, char *errbuf)
+{
+    char why[HOOKD_ERRLEN];
+    size_t nm, n, len = 0;
+    const struct hookd_route *metrics = hookd_metrics_routes(&nm);
+    int shared =
+        cfg->api_addr && cfg->metrics_addr && strcmp(cfg->api_addr, cfg->metrics_addr) == 0;
+    int rc = 0;
+
+    memset(l, 0, sizeof(*l));
+    if (cfg->metrics_addr) {
+        if ((rc = hookd_metrics_start(cfg, errbuf)) != 0)
+            return rc;
+        l->depth_reader = 1;
+    }
+    if (cfg->metrics_addr && !shared) {
+        struct hookd_server_opts mo = {.addr = cfg->metrics_addr};
+        if ((rc = hookd_server_start(&mo, metrics, nm, &l->metrics, why)) != 0) {
+            hookd_fail(errbuf, rc, "metrics-addr: %s", why);
+            goto fail;
+        }
+    }
+    if (!cfg->api_addr)
+        return 0;
+    if ((rc = hookd_api_new(cfg, &l->api_state, errbuf)) != 0)
+        goto fail;
+    const struct hookd_route *api = hookd_api_routes(l->api_state, &n);
+    rc = routes_add(&l->table, &len, api, n);
+    const struct hookd_route *console = hookd_console_routes(&n);
+    if (rc == 0)
+        rc = routes_add(&l->table, &len, console, n);
+    if (rc == 0 && shared)
+        rc = routes_add(&l->table, &len, metrics, nm);
+    if (rc) {
+        hookd_fail(errbuf, rc, "api: out of memory");
+        goto fail;
+    }
+    struct hookd_server_opts ao = {.addr = cfg->api_addr,
+                                   .token = cfg->api_token,
+                                   .token_len = cfg->api_token ? strlen(cfg->api_token) : 0};
+    if ((rc = hookd_server_start(&ao, l->table, len, &l->api, why)) != 0) {
+        hookd_fail(errbuf, rc, "api-addr: %s", why);
+        goto fail;
+    }
+    return 0;
+fail:
+    listeners_stop(l);
+    return rc;
+}
+
 /* Logs the start line: threads, prefix, the Redis address with its password
- * shown as "***", and the metrics address. */
+ * shown as "***", and the metrics and API addresses. */
 static void log_start(const struct hookd_config *cfg)
 {
     char err[HOOKD_ERRLEN];
@@ -85,9 +180,12 @@ static void log_start(const struct hookd_config *cfg)
     if (rc == 0)
         rc = hookd_redis_url_redact(&addr, &redis);
     explicit_bzero(addr.password, sizeof(addr.password));
-    hookd_info("hookd %s starting: %d threads, prefix {%s}, redis %s, metrics %s", HOOKD_VERSION,
-               cfg->threads, cfg->prefix, rc == 0 ? redis.data : "(unknown)",
-               cfg->metrics_addr ? cfg->metrics_addr : "off");
+    hookd_info("hookd %s starting: %d threads, prefix {%s}, redis %s, metrics %s, api %s%s",
+               HOOKD_VERSION, cfg->threads, cfg->prefix, rc == 0 ? redis.data : "(unknown)",
+               cfg->metrics_addr ? cfg->metrics_addr : "off", cfg->api_addr ? cfg->api_addr : "off",
+               !cfg->api_addr   ? ""
+               : cfg->api_token ? " (bearer token)"
+                                : " (no token set: every API route answers 401)");
     hookd_buf_free(&redis);
 }
 
@@ -114,7 +212,8 @@ static int run(struct hookd_config *cfg)
         return 1;
     }
     hookd_metrics_set_loops(cfg->threads);
-    if (hookd_metrics_serve(cfg, err) != 0) {
+    struct listeners l;
+    if (listeners_start(cfg, &l, err) != 0) {
         fprintf(stderr, "hookd: %s\n", err);
         curl_global_cleanup();
         return 1;
@@ -144,7 +243,7 @@ static int run(struct hookd_config *cfg)
     uv_run(loop, UV_RUN_DEFAULT);
     for (int i = 0; i < r.n; i++)
         hookd_worker_join(r.workers[i]);
-    hookd_metrics_stop();
+    listeners_stop(&l);
     uv_loop_close(loop);
     curl_global_cleanup();
     hookd_info("stopped");

@@ -1,4 +1,5 @@
-/* metrics.c - counters, histograms, gauges and the metrics thread.
+/* metrics.c - counters, histograms, gauges, the metrics routes and the
+ * queue-depth reader.
  *
  * Every value is a relaxed atomic: loops add without locks, and a scrape
  * reads whatever each value holds at that moment. A histogram keeps one
@@ -6,8 +7,8 @@
  * float needs a compare-and-swap; the render accumulates the buckets and
  * takes _count from the same snapshot, so that +Inf always equals _count.
  *
- * Queue depths come from Redis once a second. The blocking reads run on
- * libuv's thread pool (uv_queue_work), never on the metrics loop, so that
+ * Queue depths come from Redis once a second, read by a thread of their
+ * own and published as atomics, so that a scrape never waits for Redis and
  * /healthz answers at once even while Redis does not; one read at a time,
  * over one lazily (re)connected synchronous connection with 1 s timeouts. */
 #include "hookd/metrics.h"
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <uv.h>
 
-#include "hookd/httpd.h"
 #include "hookd/job.h"
 #include "hookd/redis.h"
 #include "hookd/schema.h"
@@ -31,6 +31,7 @@
 #define DEPTH_TIMEOUT_MS 1000
 #define DEPTH_EVERY_MS 1000
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define TEXT_CONTENT_TYPE "text/plain; charset=utf-8"
 
 enum depth { D_EVENTS, D_RETRY, D_DEAD, D_INFLIGHT, D_COUNT };
 
@@ -444,67 +445,79 @@ int hookd_metrics_render(struct hookd_buf *out)
     return rc;
 }
 
-/* ---- the metrics thread ---- */
+/* ---- routes ---- */
 
-/* The thread's state; one per process. Fields marked (work) are touched
- * only by the thread-pool job, the rest only on the metrics loop. */
-struct server {
-    uv_loop_t loop;
-    uv_thread_t thread;
-    uv_async_t stop; /* wakes the loop to close everything */
-    uv_timer_t tick; /* depth reads */
-    uv_work_t work;  /* the depth read in flight */
-    struct hookd_httpd *httpd;
-    const struct hookd_config *cfg; /* lives longer than the server */
-    char keys[D_COUNT][HOOKD_KEY_MAX];
-    redisContext *rc;     /* (work) NULL until connected, or after a failure */
-    int64_t got[D_COUNT]; /* (work) what the last read found, -1 when it failed */
-    int working;          /* a depth read is queued or running */
-    int stopping;         /* the stop async ran */
-};
-
-static struct server *srv; /* set while serving; owned by the caller's thread */
-
-/* Answers /metrics, /healthz and /readyz. */
-static int handle(void *arg, const char *path, struct hookd_httpd_reply *r)
+static int route_metrics(void *arg, const struct hookd_request *req, struct hookd_response *r)
 {
-    (void)arg;
-    if (strcmp(path, "/metrics") == 0) {
-        r->content_type = PROM_CONTENT_TYPE;
-        return hookd_metrics_render(&r->body);
-    }
-    if (strcmp(path, "/healthz") == 0)
-        return hookd_buf_adds(&r->body, "ok\n");
-    if (strcmp(path, "/readyz") == 0) {
-        if (atomic_load_explicit(&draining, memory_order_relaxed)) {
-            r->status = 503;
-            return hookd_buf_adds(&r->body, "draining\n");
-        }
-        if (!redis_up()) {
-            r->status = 503;
-            return hookd_buf_adds(&r->body, "redis down\n");
-        }
-        return hookd_buf_adds(&r->body, "ready\n");
-    }
-    r->status = 404;
-    return hookd_buf_adds(&r->body, "not found\n");
+    (void)arg, (void)req;
+    r->content_type = PROM_CONTENT_TYPE;
+    return hookd_metrics_render(&r->body);
 }
 
-/* (work) Reads the four depths in one pipelined round trip, connecting
- * first when needed. A key of the wrong type leaves its depth unknown; a
- * transport failure drops the connection and leaves every depth unknown,
- * and the next tick connects again. */
-static void depth_read(uv_work_t *req)
+static int route_healthz(void *arg, const struct hookd_request *req, struct hookd_response *r)
+{
+    (void)arg, (void)req;
+    r->content_type = TEXT_CONTENT_TYPE;
+    return hookd_buf_adds(&r->body, "ok\n");
+}
+
+static int route_readyz(void *arg, const struct hookd_request *req, struct hookd_response *r)
+{
+    (void)arg, (void)req;
+    r->content_type = TEXT_CONTENT_TYPE;
+    if (atomic_load_explicit(&draining, memory_order_relaxed)) {
+        r->status = 503;
+        return hookd_buf_adds(&r->body, "draining\n");
+    }
+    if (!redis_up()) {
+        r->status = 503;
+        return hookd_buf_adds(&r->body, "redis down\n");
+    }
+    return hookd_buf_adds(&r->body, "ready\n");
+}
+
+static const struct hookd_route ROUTES[] = {
+    {.method = "GET", .pattern = "/metrics", .fn = route_metrics},
+    {.method = "GET", .pattern = "/healthz", .fn = route_healthz},
+    {.method = "GET", .pattern = "/readyz", .fn = route_readyz},
+};
+
+const struct hookd_route *hookd_metrics_routes(size_t *n)
+{
+    *n = NELEM(ROUTES);
+    return ROUTES;
+}
+
+/* ---- the depth reader ---- */
+
+/* The reader thread's state; one per process. Fields marked (thread) are
+ * touched only by the thread, the rest under lock. */
+struct reader {
+    uv_thread_t thread;
+    uv_mutex_t lock;
+    uv_cond_t wake;                 /* signalled by hookd_metrics_stop() */
+    int stopping;                   /* (lock) the thread is to return */
+    const struct hookd_config *cfg; /* lives longer than the reader */
+    char keys[D_COUNT][HOOKD_KEY_MAX];
+    redisContext *rc; /* (thread) NULL until connected, or after a failure */
+};
+
+static struct reader *reader; /* set while reading; owned by the caller's thread */
+
+/* (thread) Reads the four depths in one pipelined round trip, connecting
+ * first when needed, and publishes them. A key of the wrong type leaves its
+ * depth unknown; a transport failure drops the connection and leaves every
+ * depth unknown, and the next read connects again. */
+static void depth_read(struct reader *s)
 {
     static const char *const cmd[D_COUNT] = {"LLEN", "ZCARD", "LLEN", "ZCARD"};
-    struct server *s = req->data;
     char err[HOOKD_ERRLEN];
+    int64_t got[D_COUNT] = {-1, -1, -1, -1};
     int ok = 1;
 
-    for (int i = 0; i < D_COUNT; i++)
-        s->got[i] = -1;
-    if (!s->rc && !(s->rc = hookd_redis_connect_timeout(s->cfg, DEPTH_TIMEOUT_MS, err)))
-        return;
+    if (!s->rc)
+        s->rc = hookd_redis_connect_timeout(s->cfg, DEPTH_TIMEOUT_MS, err);
+    ok = s->rc != NULL;
     for (int i = 0; ok && i < D_COUNT; i++) {
         const char *argv[2] = {cmd[i], s->keys[i]};
         ok = redisAppendCommandArgv(s->rc, 2, argv, NULL) == REDIS_OK;
@@ -517,109 +530,73 @@ static void depth_read(uv_work_t *req)
         }
         redisReply *r = v;
         if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
-            s->got[i] = r->integer;
+            got[i] = r->integer;
         freeReplyObject(r);
     }
-    if (!ok) {
+    if (!ok && s->rc) {
         for (int i = 0; i < D_COUNT; i++)
-            s->got[i] = -1;
+            got[i] = -1;
         redisFree(s->rc);
         s->rc = NULL;
     }
-}
-
-static void depth_done(uv_work_t *req, int status)
-{
-    struct server *s = req->data;
-    s->working = 0;
     for (int i = 0; i < D_COUNT; i++)
-        atomic_store_explicit(&depths[i], status == 0 ? s->got[i] : -1, memory_order_relaxed);
+        atomic_store_explicit(&depths[i], got[i], memory_order_relaxed);
 }
 
-static void on_tick(uv_timer_t *t)
+/* (thread) A read, then a wait of DEPTH_EVERY_MS that stop cuts short. */
+static void reader_run(void *arg)
 {
-    struct server *s = t->data;
-    if (s->working || s->stopping)
-        return;
-    s->work.data = s;
-    if (uv_queue_work(&s->loop, &s->work, depth_read, depth_done) == 0)
-        s->working = 1;
+    struct reader *s = arg;
+    uv_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        uv_mutex_unlock(&s->lock);
+        depth_read(s);
+        uv_mutex_lock(&s->lock);
+        if (!s->stopping)
+            (void)uv_cond_timedwait(&s->wake, &s->lock, (uint64_t)DEPTH_EVERY_MS * 1000000);
+    }
+    uv_mutex_unlock(&s->lock);
 }
 
-static void on_stop(uv_async_t *a)
-{
-    struct server *s = a->data;
-    s->stopping = 1;
-    if (s->working)
-        uv_cancel((uv_req_t *)&s->work); /* fails when already running; then it finishes */
-    hookd_httpd_close(s->httpd);
-    uv_close((uv_handle_t *)&s->tick, NULL);
-    uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void run_thread(void *arg)
-{
-    struct server *s = arg;
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-}
-
-static void server_free(struct server *s)
-{
-    if (s->rc)
-        redisFree(s->rc);
-    free(s);
-}
-
-int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf)
+int hookd_metrics_start(const struct hookd_config *cfg, char *errbuf)
 {
     static const enum hookd_key_id depth_key[D_COUNT] = {HOOKD_K_EVENTS, HOOKD_K_RETRY,
                                                          HOOKD_K_DEAD, HOOKD_K_LEASES};
-    int rc;
-
-    if (!cfg->metrics_addr || !cfg->metrics_addr[0])
-        return 0;
-    if (srv)
-        return hookd_fail(errbuf, HOOKD_EINVAL, "metrics: already serving");
-    struct server *s = calloc(1, sizeof(*s));
+    if (reader)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "metrics: already reading");
+    struct reader *s = calloc(1, sizeof(*s));
     if (!s)
         return hookd_fail(errbuf, HOOKD_ENOMEM, "metrics: out of memory");
     s->cfg = cfg;
     for (int i = 0; i < D_COUNT; i++)
         hookd_schema_key(s->keys[i], cfg->prefix, depth_key[i]);
-    if ((rc = uv_loop_init(&s->loop)) != 0) {
-        server_free(s);
-        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot create a loop: %s", uv_strerror(rc));
-    }
-    char why[HOOKD_ERRLEN];
-    if ((rc = hookd_httpd_start(&s->loop, cfg->metrics_addr, handle, NULL, &s->httpd, why)) != 0) {
-        uv_run(&s->loop, UV_RUN_DEFAULT); /* finishes closing the listener */
-        uv_loop_close(&s->loop);
-        server_free(s);
-        return hookd_fail(errbuf, rc, "metrics-addr: %s", why);
-    }
-    uv_async_init(&s->loop, &s->stop, on_stop);
-    uv_timer_init(&s->loop, &s->tick);
-    s->stop.data = s->tick.data = s;
-    uv_timer_start(&s->tick, on_tick, 0, DEPTH_EVERY_MS);
-    if ((rc = uv_thread_create(&s->thread, run_thread, s)) != 0) {
-        on_stop(&s->stop);
-        uv_run(&s->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&s->loop);
-        server_free(s);
+    uv_mutex_init(&s->lock);
+    uv_cond_init(&s->wake);
+    int rc = uv_thread_create(&s->thread, reader_run, s);
+    if (rc != 0) {
+        uv_cond_destroy(&s->wake);
+        uv_mutex_destroy(&s->lock);
+        free(s);
         return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s", uv_strerror(rc));
     }
-    srv = s;
+    reader = s;
     return 0;
 }
 
 void hookd_metrics_stop(void)
 {
-    struct server *s = srv;
+    struct reader *s = reader;
     if (!s)
         return;
-    uv_async_send(&s->stop);
+    uv_mutex_lock(&s->lock);
+    s->stopping = 1;
+    uv_cond_signal(&s->wake);
+    uv_mutex_unlock(&s->lock);
     uv_thread_join(&s->thread);
-    uv_loop_close(&s->loop);
-    srv = NULL;
-    server_free(s);
+    if (s->rc)
+        redisFree(s->rc);
+    uv_cond_destroy(&s->wake);
+    uv_mutex_destroy(&s->lock);
+    reader = NULL;
+    free(s);
 }

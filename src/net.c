@@ -1,5 +1,5 @@
-/* net.c - address policy (public receivers only, unless allow-listed) and
- * webhook URL checks.
+/* net.c - address policy (public receivers only, unless allow-listed),
+ * webhook URL checks, and the "host:port" addresses hookd listens on.
  *
  * Every address is handled in its 16-byte IPv6 form; IPv4 a.b.c.d is
  * ::ffff:a.b.c.d, so one prefix match serves both families. */
@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -479,4 +480,121 @@ out:
     curl_free(cred);
     curl_url_cleanup(h);
     return rc;
+}
+
+/* ---- listening addresses ---- */
+
+int hookd_net_addr_split(const char *text, int allow_zero, char *host, size_t hostsz, int *port,
+                         char *errbuf)
+{
+    size_t len = strnlen(text, HOOKD_NET_ADDR_MAX + 1);
+    const char *h, *colon;
+    size_t hlen;
+    int64_t p;
+
+    if (len > HOOKD_NET_ADDR_MAX)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address longer than %d bytes", HOOKD_NET_ADDR_MAX);
+    if (text[0] == '[') {
+        const char *close = memchr(text, ']', len);
+        if (!close || close[1] != ':')
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "address '%s': want [IPv6]:PORT with the brackets closed", text);
+        h = text + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+        struct in6_addr a6;
+        char tmp[INET6_ADDRSTRLEN];
+        if (hlen == 0 || hlen >= sizeof(tmp))
+            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': bad IPv6 address", text);
+        memcpy(tmp, h, hlen);
+        tmp[hlen] = '\0';
+        if (inet_pton(AF_INET6, tmp, &a6) != 1)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': bad IPv6 address", text);
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': want HOST:PORT", text);
+        h = text;
+        hlen = (size_t)(colon - text);
+        if (hlen == 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': no host before the port", text);
+        if (memchr(h, ':', hlen))
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "address '%s': put an IPv6 address in brackets, [::1]:9464", text);
+        for (size_t i = 0; i < hlen; i++) {
+            char ch = h[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_'))
+                return hookd_fail(errbuf, HOOKD_EINVAL,
+                                  "address '%s': the host has a character that is not "
+                                  "allowed",
+                                  text);
+        }
+    }
+    if (hlen >= hostsz)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': host longer than %zu bytes", text,
+                          hostsz - 1);
+    if (hookd_parse_i64(colon + 1, allow_zero ? 0 : 1, 65535, &p) != 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': want a port from %d to 65535", text,
+                          allow_zero ? 0 : 1);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+int hookd_net_addr_resolve(const char *text, int allow_zero, struct sockaddr_storage *out,
+                           char *errbuf)
+{
+    char host[256], port_s[8];
+    int port, rc;
+    struct addrinfo hints, *res = NULL;
+
+    if ((rc = hookd_net_addr_split(text, allow_zero, host, sizeof(host), &port, errbuf)) != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': cannot resolve %s: %s", text, host,
+                          gai_strerror(rc));
+    if (res->ai_addrlen > sizeof(*out)) {
+        freeaddrinfo(res);
+        return hookd_fail(errbuf, HOOKD_EINVAL, "address '%s': unusable address", text);
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int hookd_net_addr_loopback(const char *text)
+{
+    char host[256];
+    int port;
+    uint8_t a[16];
+    if (hookd_net_addr_split(text, 1, host, sizeof(host), &port, NULL) != 0)
+        return 0;
+    if (inet_pton(AF_INET, host, a + 12) == 1)
+        memcpy(a, v4mapped_prefix, sizeof(v4mapped_prefix));
+    else if (inet_pton(AF_INET6, host, a) != 1)
+        return 0;
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    if (memcmp(a, v6_loopback, 16) == 0)
+        return 1;
+    return memcmp(a, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0 && a[12] == 127;
 }

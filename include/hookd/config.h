@@ -51,6 +51,9 @@ struct hookd_config {
     struct hookd_netlist allow_net; /* non-public ranges that may be reached */
     char *allow_net_text;           /* allow_net as given, for display */
     char *metrics_addr;             /* host:port for /metrics, or NULL when off */
+    char *api_addr;                 /* host:port for the API and console, or NULL when off */
+    char *api_token;                /* the API's bearer token, or NULL; never logged */
+    char *api_token_file;           /* the file api_token was read from, or NULL */
     char *ops_url;                  /* where operational events are POSTed, or NULL */
     char *ops_secret;               /* the whsec_ secret that signs them, or NULL */
     char *ops_secret_file;          /* the file ops_secret was read from, or NULL */

@@ -1,10 +1,10 @@
 /* metrics.h - process-wide counters, histograms and the /metrics endpoint.
  *
- * Loops record with relaxed atomics (no locks on the hot path). A separate
- * thread, started by hookd_metrics_serve(), owns its own libuv loop: it
- * serves /metrics (Prometheus text format 0.0.4), /healthz and /readyz over
- * HTTP/1.1 on --metrics-addr, and reads queue depths from Redis at most once
- * a second, shared by every scrape. */
+ * Loops record with relaxed atomics (no locks on the hot path). The routes
+ * /metrics (Prometheus text format 0.0.4), /healthz and /readyz run on an
+ * HTTP server's threads (server.h; main.c starts it on --metrics-addr). A
+ * thread of its own, started by hookd_metrics_start(), reads queue depths
+ * from Redis once a second, shared by every scrape. */
 #ifndef HOOKD_METRICS_H
 #define HOOKD_METRICS_H
 
@@ -12,6 +12,7 @@
 
 #include "hookd/config.h"
 #include "hookd/health.h"
+#include "hookd/server.h"
 
 #define HOOKD_METRICS_HOSTS 20        /* hosts /metrics names; the rest are host="other" */
 #define HOOKD_METRICS_LOOP_HOSTS 1000 /* hosts one loop reports, at most (the busiest) */
@@ -76,11 +77,17 @@ void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t inval
  * read) into out. */
 int hookd_metrics_render(struct hookd_buf *out);
 
-/* Starts the metrics thread when cfg->metrics_addr is set (no-op otherwise).
- * Fails with HOOKD_EINVAL (bad address) or HOOKD_EIO (cannot listen), with a
+/* The three routes (GET /metrics, /healthz, /readyz; no auth), static: n
+ * rows that live as long as the process. /healthz is 200 "ok"; /readyz 200
+ * "ready", or 503 "draining" / "redis down". */
+const struct hookd_route *hookd_metrics_routes(size_t *n);
+
+/* Starts the thread that reads queue depths from the Redis of cfg (which
+ * outlives it) once a second. Fails with HOOKD_EIO (no thread) with a
  * reason in errbuf. */
-int hookd_metrics_serve(const struct hookd_config *cfg, char *errbuf);
-/* Stops the metrics thread and waits for it. */
+int hookd_metrics_start(const struct hookd_config *cfg, char *errbuf);
+/* Stops the depth reader and waits for it (at most one read's Redis
+ * timeouts); no-op when it is not running. */
 void hookd_metrics_stop(void);
 
 #endif

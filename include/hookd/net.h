@@ -55,4 +55,26 @@ int hookd_net_check(const struct sockaddr *sa, const struct hookd_netlist *allow
  * (hostkey_len bytes) for per-host accounting. */
 int hookd_url_check(const char *url, char *hostkey, size_t hostkey_len, char *errbuf);
 
+/* ---- Listening addresses ("host:port") ---- */
+
+#define HOOKD_NET_ADDR_MAX 300 /* "host:port" text, bytes */
+
+/* Splits "host:port" or "[ipv6]:port" (at most HOOKD_NET_ADDR_MAX bytes)
+ * into host (hostsz bytes, brackets removed) and a port from 1 to 65535
+ * (0 too when allow_zero: tests ask the kernel for a spare port). The host
+ * is an IPv4 or bracketed IPv6 literal, or a hostname of letters, digits,
+ * '-', '.' and '_'. Returns 0 or HOOKD_EINVAL with the reason. */
+int hookd_net_addr_split(const char *text, int allow_zero, char *host, size_t hostsz, int *port,
+                         char *errbuf);
+
+/* Splits text as above and resolves it (getaddrinfo; literals need no DNS)
+ * into out. Returns 0 or HOOKD_EINVAL with the reason. */
+int hookd_net_addr_resolve(const char *text, int allow_zero, struct sockaddr_storage *out,
+                           char *errbuf);
+
+/* 1 when the host of the address text (as for hookd_net_addr_split) is a
+ * loopback literal: 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. A name, even
+ * "localhost", is not: what it resolves to is not hookd's to promise. */
+int hookd_net_addr_loopback(const char *text);
+
 #endif

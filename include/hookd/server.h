@@ -81,6 +81,18 @@ struct hookd_server_opts {
 
 struct hookd_server; /* opaque */
 
+/* Finds the route for method and path (percent-decoded, without the query)
+ * among routes[0..n): the first row whose pattern matches path and whose
+ * method is method (HEAD matches GET). Returns 200 with *found set and the
+ * {name} segments' offsets and lengths in path in off[0..*nparams) and
+ * len[]; 405 when only rows of other methods match, with *allow a mask of
+ * their methods (bit 0 GET, then POST, PUT, PATCH, DELETE); else 404. Pure:
+ * the server calls it for each request, and fuzz/fuzz_server.c drives it. */
+int hookd_server_match(const struct hookd_route *routes, size_t n, const char *method,
+                       const char *path, size_t off[HOOKD_SERVER_PARAMS_MAX],
+                       size_t len[HOOKD_SERVER_PARAMS_MAX], size_t *nparams,
+                       const struct hookd_route **found, unsigned *allow);
+
 /* Listens on opts->addr and answers routes[0..n) (the table must outlive the
  * server); a path no route matches gets 404, a path matched with another
  * method 405, both as problems. An auth route without the token, or with

@@ -133,7 +133,7 @@ class RedisUrlFile(HookdCase):
         start = [l for l in log.splitlines() if "starting:" in l]
         self.assertEqual(len(start), 1, log)
         self.assertRegex(start[0], r"hookd \S+ starting: 2 threads, prefix \{%s\}, redis "
-                         r"redis://hookd:\*\*\*@127\.0\.0\.1:%d/0, metrics 127\.0\.0\.1:%d$"
+                         r"redis://hookd:\*\*\*@127\.0\.0\.1:%d/0, metrics 127\.0\.0\.1:%d, api off$"
                          % (re.escape(self.h.prefix), self.redis_server.port, mport))
 
     def test_start_line_without_metrics(self):
@@ -142,7 +142,7 @@ class RedisUrlFile(HookdCase):
         self.assertTrue(wait_for(lambda: "starting:" in w.log() or not w.alive(), 10))
         rc, _ = self.h.stop_worker(w)
         self.assertEqual(rc, 0, w.log())
-        self.assertRegex(w.log(), r"redis redis://hookd:\*\*\*@127\.0\.0\.1:%d/0, metrics off\n"
+        self.assertRegex(w.log(), r"redis redis://hookd:\*\*\*@127\.0\.0\.1:%d/0, metrics off, api off\n"
                          % self.redis_server.port)
 
     def test_missing_file(self):

@@ -157,7 +157,7 @@ class Endpoints(MetricsCase):
         self.start_with_metrics()
         s = socket.create_connection(("127.0.0.1", self.mport), timeout=5)
         try:
-            s.sendall(b"GET /metrics HTTP/1.1\r\nX-Pad: " + b"p" * 9000 + b"\r\n\r\n")
+            s.sendall(b"GET /metrics HTTP/1.1\r\nX-Pad: " + b"p" * 70000 + b"\r\n\r\n")
             data = b""
             while True:
                 chunk = s.recv(65536)

@@ -902,7 +902,7 @@ static void test_docs(void)
         CHECK_STR(env, want);
         rows++;
     }
-    CHECK(rows == 31);
+    CHECK(rows == 33);
     CHECK(strstr(text, "| `--threads N` | `HOOKD_THREADS` | CPU count |"));
     CHECK(strstr(text, "| `--log-level LEVEL` | `HOOKD_LOG_LEVEL` | `info` |"));
 

@@ -1,6 +1,6 @@
 /* test_metrics.c - the exposition (families, HELP/TYPE, counters, cumulative
  * histogram buckets, +Inf, _sum/_count, gauges present or absent), recording
- * from many threads, and the served endpoints on a real socket. */
+ * from many threads, and the three routes on a real server. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +16,7 @@
 
 #include "hookd/config.h"
 #include "hookd/metrics.h"
+#include "hookd/server.h"
 
 #include "check.h"
 
@@ -426,19 +427,6 @@ static void test_promtool(void)
 
 /* ---- the served endpoints ---- */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        exit(1);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* One request on a fresh connection; returns the whole response text (the
  * server closes the connection: Connection: close). */
 static char *get(int port, const char *method, const char *path)
@@ -485,33 +473,32 @@ static const char *body_of(const char *resp)
     return b ? b + 4 : "";
 }
 
+/* The metrics routes on a real server (server.h), with the depth reader
+ * running against a Redis that is not there. */
 static void test_serve(void)
 {
     struct hookd_config cfg;
-    char err[HOOKD_ERRLEN], addr[64], *r;
+    char err[HOOKD_ERRLEN], *r;
     CHECK(hookd_config_init(&cfg) == 0);
 
-    /* off unless an address is given; stop without serve is harmless */
-    CHECK(hookd_metrics_serve(&cfg, err) == 0);
+    /* stop without start is harmless */
     hookd_metrics_stop();
 
     /* nothing listens on port 1: depth reads fail, and say so by absence */
     CHECK(hookd_config_set(&cfg, "redis-url", "redis://127.0.0.1:1/0", err) == 0);
-    CHECK(hookd_config_set(&cfg, "metrics-addr", "127.0.0.1:1", err) == 0);
-    free(cfg.metrics_addr);
-    cfg.metrics_addr = strdup("no-port-here");
-    CHECK(hookd_metrics_serve(&cfg, err) == HOOKD_EINVAL);
-    CHECK(strstr(err, "metrics-addr") != NULL);
+    CHECK(hookd_metrics_start(&cfg, err) == 0);
+    CHECK(hookd_metrics_start(&cfg, err) == HOOKD_EINVAL); /* once per process */
 
-    int port = free_port();
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    free(cfg.metrics_addr);
-    cfg.metrics_addr = strdup(addr);
-    int rc = hookd_metrics_serve(&cfg, err);
+    size_t n = 0;
+    const struct hookd_route *routes = hookd_metrics_routes(&n);
+    CHECK(n == 3);
+    struct hookd_server_opts opts = {.addr = "127.0.0.1:0"};
+    struct hookd_server *srv = NULL;
+    int rc = hookd_server_start(&opts, routes, n, &srv, err);
     if (rc != 0)
-        fprintf(stderr, "  serve: %s\n", err);
+        fprintf(stderr, "  server: %s\n", err);
     CHECK(rc == 0);
-    CHECK(hookd_metrics_serve(&cfg, err) == HOOKD_EINVAL); /* once per process */
+    int port = srv ? hookd_server_port(srv) : -1;
 
     r = get(port, "GET", "/healthz");
     CHECK(starts(r, "HTTP/1.1 200 OK\r\n") && strcmp(body_of(r), "ok\n") == 0);
@@ -549,24 +536,12 @@ static void test_serve(void)
     CHECK(r && has_line(body_of(r), "hookd_draining 1"));
     free(r);
 
-    /* a second process (here: a second serve) cannot take a used port */
-    hookd_metrics_stop();
+    hookd_server_stop(srv);
     CHECK(get(port, "GET", "/healthz") == NULL); /* stopped: nothing listens */
-    int blocker = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(blocker, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    CHECK(bind(blocker, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(blocker, 1) == 0);
-    CHECK(hookd_metrics_serve(&cfg, err) == HOOKD_EIO);
-    CHECK(strstr(err, "cannot listen") != NULL);
-    close(blocker);
-    /* and serving works again after a stop */
-    CHECK(hookd_metrics_serve(&cfg, err) == 0);
-    r = get(port, "GET", "/healthz");
-    CHECK(starts(r, "HTTP/1.1 200 OK\r\n"));
-    free(r);
     hookd_metrics_stop();
+    hookd_metrics_stop();
+    /* and the reader starts again after a stop */
+    CHECK(hookd_metrics_start(&cfg, err) == 0);
     hookd_metrics_stop();
     hookd_config_free(&cfg);
 }
