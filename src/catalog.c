@@ -527,6 +527,20 @@ int hookd_catalog_get(redisContext *c, const struct hookd_config *cfg, const cha
     return rc;
 }
 
+/* Ends a function that built the array a (NULL: out of memory) with
+ * result rc: on success *out owns a, else a is released. Returns rc, or
+ * HOOKD_ENOMEM for a NULL a. */
+static int array_out(json_t *a, int rc, json_t **out, char *errbuf)
+{
+    if (!a)
+        rc = hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
+    if (rc)
+        json_decref(a);
+    else
+        *out = a;
+    return rc;
+}
+
 int hookd_catalog_list(redisContext *c, const struct hookd_config *cfg, const char *after,
                        size_t limit, int show_secret, json_t **out, int *more, char *errbuf)
 {
@@ -564,13 +578,7 @@ int hookd_catalog_list(redisContext *c, const struct hookd_config *cfg, const ch
     }
     *more = r->element[0]->integer != 0;
     freeReplyObject(r);
-    if (!a)
-        rc = hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
-    if (rc)
-        json_decref(a);
-    else
-        *out = a;
-    return rc;
+    return array_out(a, rc, out, errbuf);
 }
 
 int hookd_catalog_delete(redisContext *c, const struct hookd_config *cfg, const char *id,
@@ -635,13 +643,7 @@ int hookd_catalog_attempts(redisContext *c, const struct hookd_config *cfg, cons
         }
     }
     freeReplyObject(r);
-    if (!a)
-        rc = hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
-    if (rc)
-        json_decref(a);
-    else
-        *out = a;
-    return rc;
+    return array_out(a, rc, out, errbuf);
 }
 
 /* The newest entry of log key for event_id, as JSON, or NULL; *rc is set on
