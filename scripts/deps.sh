@@ -8,7 +8,7 @@
 set -euo pipefail
 BUILD=(build-essential cmake pkg-config
        libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libuv1-dev libmicrohttpd-dev
-       redis-server redis-tools python3 python3-redis openssl)
+       redis-server redis-tools python3 python3-redis python3-jsonschema openssl)
 REST=(curl prometheus python3-yaml systemd strace docker-compose)
 case "${1:-}" in
 --build) PKGS=("${BUILD[@]}") ;;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hookd/catalog.h"
+#include "hookd/console_files.h"
 #include "hookd/envelope.h"
 #include "hookd/redis.h"
 #include "hookd/schema.h"
@@ -573,6 +574,18 @@ static int hosts_get(void *arg, const struct hookd_request *req, struct hookd_re
              : reply_fail(resp, HOOKD_EREDIS, err);
 }
 
+/* ---- the document ---- */
+
+/* docs/openapi.json as the build embedded it. */
+static int openapi_get(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    (void)arg;
+    (void)req;
+    const struct hookd_console_file *f = &hookd_openapi_files[0];
+    resp->content_type = f->content_type;
+    return hookd_buf_add(&resp->body, f->data, f->len);
+}
+
 /* ---- the table ---- */
 
 static const struct hookd_route ROUTES[] = {
@@ -588,6 +601,7 @@ static const struct hookd_route ROUTES[] = {
     {"POST", "/v1/events", events_post, NULL, 1},
     {"GET", "/v1/stats", stats_get, NULL, 1},
     {"GET", "/v1/hosts", hosts_get, NULL, 1},
+    {"GET", "/v1/openapi.json", openapi_get, NULL, 1},
 };
 
 int hookd_api_new(const struct hookd_config *cfg, struct hookd_api **out, char *errbuf)

@@ -1,6 +1,6 @@
 /* console_files.h - the console's files as the build embedded them
- * (cmake/console_embed.cmake writes the table from console/). Read only by
- * console.c. */
+ * (cmake/console_embed.cmake writes the table from console/), and the API's
+ * OpenAPI document embedded the same way. */
 #ifndef HOOKD_CONSOLE_FILES_H
 #define HOOKD_CONSOLE_FILES_H
 
@@ -16,5 +16,9 @@ struct hookd_console_file {
 
 extern const struct hookd_console_file hookd_console_files[];
 extern const size_t hookd_console_files_n;
+
+/* docs/openapi.json, one row (read only by api.c). */
+extern const struct hookd_console_file hookd_openapi_files[];
+extern const size_t hookd_openapi_files_n;
 
 #endif

@@ -1,0 +1,162 @@
+"""Walks docs/openapi.json against a real worker and a real redis-server:
+the document hookd serves at /v1/openapi.json is the checked-in one; every
+operation it describes is called (CALLS below must cover each operationId,
+so that a new operation fails this test until it is walked), answers with a
+status the document lists, and its JSON body matches the schema the
+document gives for that status (jsonschema, draft 2020-12, as OpenAPI 3.1
+uses). Methods a path does not describe answer 405 and paths it does not
+describe answer 404: no route exists that the document does not describe
+(tests/unit/test_openapi.c compares the route table itself)."""
+
+import copy
+import http.client
+import json
+import os
+import sys
+import unittest
+
+import jsonschema
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HookdCase, free_port, wait_for  # noqa: E402
+
+TOKEN = "test-token-" + "o" * 24  # a fixture, not a credential
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+METHODS = ["get", "post", "put", "patch", "delete"]
+
+# operationId -> the calls that walk it: (path parameters, query, body, status).
+# "{wh}" stands for a webhook the walk made; "{gone}" for one that is not.
+CALLS = {
+    "getOpenapi": [({}, "", None, 200)],
+    "listWebhooks": [({}, "?limit=2", None, 200), ({}, "?limit=0", None, 400)],
+    "createWebhook": [({}, "", {"url": "http://127.0.0.1:9/a", "events": ["person.*"]}, 201),
+                      ({}, "", {"url": "ftp://x"}, 422), ({}, "", b"{", 400)],
+    "getWebhook": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
+    "updateWebhook": [({"id": "{wh}"}, "", {"description": "walked"}, 200),
+                      ({"id": "{wh}"}, "", {"nope": 1}, 422),
+                      ({"id": "{gone}"}, "", {"description": "x"}, 404)],
+    "deleteWebhook": [({"id": "{gone}"}, "", None, 404), ({"id": "{del}"}, "", None, 204)],
+    "enableWebhook": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
+    "disableWebhook": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
+    "rotateSecret": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
+    "listAttempts": [({"id": "{wh}"}, "?limit=5", None, 200),
+                     ({"id": "{gone}"}, "", None, 404)],
+    "postEvents": [({}, "", {"event": "person.created", "data": {"id": "p1"}}, 202),
+                   ({}, "", [{"event": "person.updated", "data": {}}], 202),
+                   ({}, "", {"event": "not an event"}, 422), ({}, "", b"[", 400)],
+    "getStats": [({}, "", None, 200)],
+    "listHosts": [({}, "", None, 200)],
+}
+
+
+class OpenApiWalk(HookdCase):
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(ROOT, "docs", "openapi.json"), "rb") as f:
+            self.raw = f.read()
+        self.doc = json.loads(self.raw)
+        self.port = free_port()
+        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN},
+                                     args=["--api-addr", "127.0.0.1:%d" % self.port])
+        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
+                        self.w.log())
+
+    def call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        try:
+            headers = {"Authorization": "Bearer " + TOKEN}
+            data = None
+            if body is not None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            c.request(method.upper(), path, body=data, headers=headers)
+            r = c.getresponse()
+            raw = r.read()
+            return r.status, raw, (r.getheader("Content-Type") or "").split(";")[0]
+        except OSError:
+            return None, b"", ""
+        finally:
+            c.close()
+
+    def schema(self, s):
+        """s with the document's components beside it, so that $ref resolves."""
+        s = copy.deepcopy(s)
+        s["components"] = self.doc["components"]
+        return s
+
+    def resolve(self, o):
+        while "$ref" in o:
+            node = self.doc
+            for part in o["$ref"].lstrip("#/").split("/"):
+                node = node[part]
+            o = node
+        return o
+
+    def new_webhook(self):
+        st, raw, _ = self.call("post", "/v1/webhooks", {"url": "http://127.0.0.1:9/w"})
+        self.assertEqual(st, 201, raw)
+        return json.loads(raw)["id"]
+
+    def test_served_document_is_the_checked_in_one(self):
+        st, raw, ctype = self.call("get", "/v1/openapi.json")
+        self.assertEqual((st, ctype), (200, "application/json"))
+        self.assertEqual(raw, self.raw)
+
+    def test_walk(self):
+        ops = {}
+        for path, item in self.doc["paths"].items():
+            for m in METHODS:
+                if m in item:
+                    ops[item[m]["operationId"]] = (path, m, item[m])
+        self.assertEqual(sorted(ops), sorted(CALLS), "operations without a walk, or walks "
+                         "of operations the document does not have")
+        wh = self.new_webhook()
+        # One failed attempt first, so that attempts, hosts and stats have
+        # items for their schemas to judge.
+        st, raw, _ = self.call("post", "/v1/events",
+                               {"event": "person.created", "data": {}, "webhook": wh})
+        self.assertEqual(st, 202, raw)
+        self.assertTrue(wait_for(lambda: json.loads(self.call(
+            "get", "/v1/webhooks/%s/attempts" % wh)[1])["data"], 15), self.w.log())
+        self.assertTrue(wait_for(lambda: json.loads(self.call("get", "/v1/hosts")[1])["data"],
+                                 15))
+        walked = 0
+        for opid, calls in CALLS.items():
+            path, method, op = ops[opid]
+            for params, query, body, want in calls:
+                url = path
+                for k, v in params.items():
+                    v = {"{wh}": wh, "{gone}": "wh_not_there",
+                         "{del}": v == "{del}" and self.new_webhook()}.get(v, v)
+                    url = url.replace("{%s}" % k, v)
+                st, raw, ctype = self.call(method, url + query, body)
+                where = "%s %s%s" % (method.upper(), url, query)
+                self.assertEqual(st, want, "%s: %s" % (where, raw[:300]))
+                self.assertIn(str(st), op["responses"], "%s: %d is not documented" % (where, st))
+                resp = self.resolve(op["responses"][str(st)])
+                content = resp.get("content")
+                if not content:
+                    self.assertEqual(raw, b"", where)
+                    walked += 1
+                    continue
+                self.assertIn(ctype, content, "%s answered %s" % (where, ctype))
+                jsonschema.Draft202012Validator(self.schema(content[ctype]["schema"])).validate(
+                    json.loads(raw))
+                walked += 1
+        print("walked %d calls of %d operations" % (walked, len(ops)))
+
+    def test_nothing_undescribed(self):
+        for path, item in self.doc["paths"].items():
+            url = path.replace("{id}", "wh_not_there")
+            for m in METHODS:
+                if m not in item:
+                    st, raw, ctype = self.call(m, url, {} if m in ("post", "put", "patch") else None)
+                    self.assertEqual(st, 405, "%s %s: %s" % (m, url, raw[:200]))
+                    self.assertEqual(ctype, "application/problem+json")
+        for url in ["/v1", "/v1/", "/v1/webhook", "/v1/webhooks/x/y/z", "/v1/events/1",
+                    "/v1/openapi.yaml", "/v2/webhooks"]:
+            self.assertEqual(self.call("get", url)[0], 404, url)
+
+
+if __name__ == "__main__":
+    unittest.main()
