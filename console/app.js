@@ -148,7 +148,7 @@ async function overviewPage(main) {
   const draw = async () => {
     const s = await api('GET', '/v1/stats');
     const t = performance.now();
-    const d = s.depths || {};
+    const d = s; // the depths are members of /v1/stats itself, as in `hookd stats --json`
     depths.replaceChildren(
       ...['events', 'retry', 'dead', 'inflight', 'webhooks'].map((k) => card(k, fmt(d[k]))),
       card('parked', fmt(s.parked)),
@@ -274,7 +274,7 @@ async function webhookPage(main, id) {
       attempts.append(el('tr', { 'data-delivery': a.delivery },
         el('td', {}, when(a.at)), el('td', { class: 'mono' }, a.delivery), el('td', {}, a.event),
         el('td', { class: 'num' }, a.attempt), el('td', { class: 'num' }, fmt(a.status)),
-        el('td', { class: 'num' }, fmt(a.duration_ms)), el('td', {}, a.outcome), el('td', {}, a.error ?? '')));
+        el('td', { class: 'num' }, fmt(a.ms)), el('td', {}, a.error ?? '')));
     }
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -286,7 +286,7 @@ async function webhookPage(main, id) {
     el('div', { class: 'inline' }, toggle, ' ', grace, ' ', rotate, ' ', test),
     secretOut, testOut, dl, el('h2', {}, 'Edit'), edit, el('h2', {}, 'Attempts'),
     el('table', { id: 'attempts' }, el('thead', {}, el('tr', {},
-      ['at', 'delivery', 'event', 'attempt', 'status', 'ms', 'outcome', 'error'].map((h) => el('th', {}, h)))),
+      ['at', 'delivery', 'event', 'attempt', 'status', 'ms', 'error'].map((h) => el('th', {}, h)))),
     attempts), more);
 }
 

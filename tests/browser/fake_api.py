@@ -83,8 +83,8 @@ class FakeApi:
              "webhooks": len(self.webhooks)}
         d.update(self.depths)
         self.counters["delivered"] += 1  # so that a rate shows
-        return 200, {"depths": d, "counters": dict(self.counters), "parked": 0,
-                     "oldest_event_age_seconds": None}
+        return 200, dict(d, counters=dict(self.counters), parked=0, hosts=self.hosts,
+                         oldest_event_age_seconds=None)
 
     def list_hosts(self, m, q, b):
         return 200, {"data": self.hosts}
