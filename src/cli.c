@@ -413,7 +413,7 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
     struct hookd_cli_opt o[O_NOPTS + 1]; /* the shared flags, then --grace */
     struct hookd_catalog_change ch;
     char secret[4 * HOOKD_WEBHOOK_SECRET_MAX];
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     int64_t grace = HOOKD_CATALOG_GRACE_DEFAULT_MS;
     int npos, code;
 
