@@ -689,23 +689,17 @@ static int verify_verdict(int ok)
 }
 
 /* Twenty: sig is hex HMAC-SHA256 of ts ":" body under the secret's bytes,
- * either case. Returns the exit code after printing. */
+ * either case, or a space-separated list of such (X-Hookd-Webhook-Signatures
+ * during a secret rotation); one match is enough. Returns the exit code
+ * after printing. */
 static int verify_twenty(const char *secret, size_t slen, const char *ts, const char *sig,
                          const char *path)
 {
     struct hookd_signer *signer = NULL;
     struct hookd_buf body;
     char want[HOOKD_SIG_HEX_LEN + 1], got[HOOKD_SIG_HEX_LEN + 1];
-    int code;
+    int code, ok = 0;
 
-    /* Hex digits compare case-insensitively; anything longer cannot match. */
-    size_t glen = strlen(sig);
-    if (glen > HOOKD_SIG_HEX_LEN)
-        return verify_verdict(0);
-    for (size_t i = 0; i <= glen; i++) {
-        char ch = sig[i];
-        got[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
-    }
     hookd_buf_init(&body, VERIFY_BODY_MAX);
     if ((code = verify_body_read(path, &body)) != 0)
         goto out;
@@ -714,7 +708,19 @@ static int verify_twenty(const char *secret, size_t slen, const char *ts, const 
         code = hookd_cli_err(1, "verify: cannot compute the signature");
         goto out;
     }
-    code = verify_verdict(hookd_timingsafe_eq(want, got));
+    for (const char *p = sig; *p;) {
+        size_t n = strcspn(p, " ");
+        /* Hex digits compare case-insensitively; anything longer cannot match. */
+        if (n > 0 && n <= HOOKD_SIG_HEX_LEN) {
+            for (size_t i = 0; i < n; i++)
+                got[i] = (p[i] >= 'A' && p[i] <= 'F') ? (char)(p[i] - 'A' + 'a') : p[i];
+            got[n] = '\0';
+            ok |= hookd_timingsafe_eq(want, got);
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+    code = verify_verdict(ok);
 out:
     hookd_signer_free(signer);
     hookd_buf_free(&body);

@@ -394,15 +394,46 @@ static int webhooks_disable(void *arg, const struct hookd_request *req, struct h
     return webhooks_switch(arg, req, resp, 0);
 }
 
+/* rotate-secret: the body, optional, is {"grace_seconds": N, "secret": S}
+ * (0..30 days, default 24 h; S drawn when absent). A bad member is 422. */
 static int webhooks_rotate(void *arg, const struct hookd_request *req, struct hookd_response *resp)
 {
     struct hookd_catalog_change ch;
-    const char *id = path_id(req, resp);
+    const char *id = path_id(req, resp), *k;
+    json_t *body = NULL, *v;
+    int bad = 0;
     if (!id)
         return 0;
     hookd_catalog_change_init(&ch);
-    ch.draw_secret = 1;
-    return webhook_write(arg, req, resp, "update", id, &ch, 200, 1);
+    ch.rotate = 1;
+    ch.grace_ms = HOOKD_CATALOG_GRACE_DEFAULT_MS;
+    if (req->body_len > 0 && !(body = body_json(req, resp, 1)))
+        return 0;
+    json_object_foreach(body, k, v)
+    {
+        const int64_t max_s = HOOKD_CATALOG_GRACE_MAX_MS / 1000;
+        if (strcmp(k, "grace_seconds") == 0 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+            json_integer_value(v) <= max_s) {
+            ch.grace_ms = (int64_t)json_integer_value(v) * 1000;
+        } else if (strcmp(k, "grace_seconds") == 0) {
+            hookd_response_problem(resp, 422, "grace_seconds: expected an integer from 0 to %lld",
+                                   (long long)max_s);
+            bad = 1;
+        } else if (strcmp(k, "secret") == 0 && json_is_string(v)) {
+            ch.secret = json_string_value(v);
+        } else {
+            hookd_response_problem(resp, 422, "%.64s: not a member rotate-secret takes", k);
+            bad = 1;
+        }
+        if (bad) {
+            json_decref(body);
+            return 0;
+        }
+    }
+    ch.draw_secret = !ch.secret;
+    int rc = webhook_write(arg, req, resp, "update", id, &ch, 200, 1);
+    json_decref(body);
+    return rc;
 }
 
 static int webhooks_attempts(void *arg, const struct hookd_request *req,

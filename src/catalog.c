@@ -18,7 +18,7 @@
 #include "hookd/stats.h"
 
 #define PUT_TRIES 5     /* reads under WATCH before a change gives up */
-#define PUT_ARGV_MAX 40 /* words of the put script's command */
+#define PUT_ARGV_MAX 48 /* words of the put script's command */
 #define LOG_MAX 100000  /* attempt log entries in one read */
 
 /* Pairs of a record with room for the changes of one add or update. */
@@ -117,6 +117,9 @@ static json_t *wh_json(const char *id, const struct wh_record *rec, int show_sec
     json_object_set_new(o, "id", str_or_empty(id));
     json_object_set_new(o, "url", str_or_empty(u && !show_secret ? url : u));
     json_object_set_new(o, "secret", show_secret ? str_or_empty(secret) : json_string("<hidden>"));
+    /* The previous secret itself is never shown; only when it stops signing. */
+    json_object_set_new(o, "secret_previous_until",
+                        ms_number(wh_field(rec, "secret_previous_until")));
     json_object_set_new(o, "events", events);
     json_object_set_new(o, "workspace", str_or_empty(wh_field(rec, "workspace")));
     json_object_set_new(o, "description", str_or_empty(wh_field(rec, "description")));
@@ -229,12 +232,13 @@ static char *events_normalise(const char *in)
 /* A change as the fields it writes: checked one by one (the whole record is
  * judged later), with the texts it needs. Owns events and secret_buf. */
 struct change {
-    const char *pairs[16][2]; /* field, value */
+    const char *pairs[20][2]; /* field, value */
     size_t n;                 /* pairs used */
     char *events;             /* normalised, malloc'ed */
     char timeout[HOOKD_I64_LEN], connect[HOOKD_I64_LEN], at[HOOKD_I64_LEN], now[32];
     char secret_buf[4 * HOOKD_WEBHOOK_SECRET_MAX]; /* a secret drawn */
     int forget;                                    /* enabling: forget why it was disabled */
+    char until[HOOKD_I64_LEN];                     /* a rotation's secret_previous_until */
 };
 
 static void change_add(struct change *x, const char *name, const char *value)
@@ -278,6 +282,9 @@ static int change_make(const struct hookd_config *cfg, const char *mode,
                           "the webhook's timeout (%lld ms) must be shorter than the lease "
                           "(%lld ms)",
                           (long long)ch->timeout_ms, (long long)cfg->lease_ms);
+    if (ch->rotate && (ch->grace_ms < 0 || ch->grace_ms > HOOKD_CATALOG_GRACE_MAX_MS))
+        return hookd_fail(err, HOOKD_EINVAL, "grace: %lld ms is not from 0 to 30 days",
+                          (long long)ch->grace_ms);
     now_rfc3339(x->now);
     x->forget = ch->enabled == 1;
     change_add(x, "url", ch->url);
@@ -346,6 +353,7 @@ static int put_once(redisContext *c, const struct hookd_config *cfg, const char 
                     int show_secret, json_t **out, char *err)
 {
     char key[HOOKD_KEY_MAX], set[HOOKD_KEY_MAX], rev[HOOKD_KEY_MAX], why[HOOKD_ERRLEN];
+    char dropped[128]; /* the fields the put script deletes */
     const char *argv[PUT_ARGV_MAX];
     struct wh_record rec;
     struct hookd_webhook w;
@@ -387,13 +395,33 @@ static int put_once(redisContext *c, const struct hookd_config *cfg, const char 
         }
         change_add(x, "secret", x->secret_buf);
     }
+    /* A rotation keeps the secret it replaces (it points into cur) for the
+     * grace; a rotation without grace, or any write once the grace is over,
+     * drops it. */
+    int64_t now_ms = hookd_now_ms(), until = 0;
+    const char *until_s = wh_field(&rec, "secret_previous_until");
+    int over = until_s && hookd_parse_i64(until_s, 0, INT64_MAX, &until) == 0 && until <= now_ms;
+    const char *old = ch->rotate && ch->grace_ms > 0 ? wh_field(&rec, "secret") : NULL;
+    if (old) {
+        hookd_i64_fmt(x->until, now_ms + ch->grace_ms);
+        change_add(x, "secret_previous", old);
+        change_add(x, "secret_previous_until", x->until);
+    }
+    int drop = (ch->rotate && !old) || (over && !ch->rotate);
     for (size_t i = 0; i < x->n; i++)
         rec_set(&rec, x->pairs[i][0], x->pairs[i][1]);
     /* Re-enabling forgets why and when it was disabled, and the failing
      * window that may have done it. */
     static const char *const forgotten[] = {"disabled_reason", "disabled_at", "failing_since"};
+    static const char *const previous[] = {"secret_previous", "secret_previous_until"};
     for (size_t i = 0; x->forget && i < sizeof(forgotten) / sizeof(forgotten[0]); i++)
         rec_set(&rec, forgotten[i], NULL);
+    for (size_t i = 0; drop && i < sizeof(previous) / sizeof(previous[0]); i++)
+        rec_set(&rec, previous[i], NULL);
+    int update = strcmp(mode, "update") == 0;
+    snprintf(dropped, sizeof(dropped), "%s %s",
+             x->forget && update ? "disabled_reason disabled_at failing_since" : "",
+             drop && update ? "secret_previous secret_previous_until" : "");
     rc = hookd_webhook_parse(&w, id, rec.kv, rec.lens, rec.n, why);
     hookd_webhook_clear(&w);
     if (rc) {
@@ -411,8 +439,7 @@ static int put_once(redisContext *c, const struct hookd_config *cfg, const char 
     argv[argc++] = rev;
     argv[argc++] = mode;
     argv[argc++] = id;
-    argv[argc++] =
-        x->forget && strcmp(mode, "update") == 0 ? "disabled_reason disabled_at failing_since" : "";
+    argv[argc++] = dropped;
     for (size_t i = 0; i < x->n; i++) {
         argv[argc++] = x->pairs[i][0];
         argv[argc++] = x->pairs[i][1];

@@ -410,10 +410,11 @@ static int wh_update(const struct hookd_config *cfg, int argc, char **argv)
 
 static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[O_NOPTS];
+    struct hookd_cli_opt o[O_NOPTS + 1]; /* the shared flags, then --grace */
     struct hookd_catalog_change ch;
     char secret[4 * HOOKD_WEBHOOK_SECRET_MAX];
-    const char *pos[1];
+    const char *pos[1] = {NULL};
+    int64_t grace = HOOKD_CATALOG_GRACE_DEFAULT_MS;
     int npos, code;
 
     wh_opts(o);
@@ -421,16 +422,25 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
         if (i != O_SECRET && i != O_SECRET_FILE && i != O_SIGNING)
             o[i].name = NULL;
     }
-    if ((code = hookd_cli_parse("webhook rotate-secret", argc - 1, argv + 1, o, O_NOPTS, pos, 1,
+    o[O_NOPTS] = (struct hookd_cli_opt){"--grace", 1, NULL};
+    if ((code = hookd_cli_parse("webhook rotate-secret", argc - 1, argv + 1, o, O_NOPTS + 1, pos, 1,
                                 &npos)) != 0)
         return code;
     if (npos != 1)
         return hookd_cli_err(2, "webhook rotate-secret: expected ID");
     if (!hookd_id_valid(pos[0]))
         return hookd_cli_err(2, "webhook rotate-secret: invalid webhook id");
+    if (o[O_NOPTS].value && (hookd_duration_parse(o[O_NOPTS].value, &grace) != 0 || grace < 0))
+        return hookd_cli_err(2,
+                             "webhook rotate-secret: --grace: expected a duration from 0 to 30d, "
+                             "like 90s, 12h or 7d");
+    if (grace > HOOKD_CATALOG_GRACE_MAX_MS)
+        return hookd_cli_err(2, "webhook rotate-secret: --grace: at most 30d");
     if ((code = wh_change_flags(cfg, "webhook rotate-secret", o, &ch, secret, sizeof(secret))) ==
         0) {
         ch.draw_secret = !ch.secret;
+        ch.rotate = 1;
+        ch.grace_ms = grace;
         code = wh_put(cfg, "webhook rotate-secret", "update", pos[0], &ch, 1);
     }
     explicit_bzero(secret, sizeof(secret));
@@ -643,9 +653,13 @@ static const struct cli_cmd WEBHOOK_CMDS[] = {
      "Deletes a webhook (also a record that is not a hash).\n"},
     {"rotate-secret", wh_rotate,
      "usage: hookd webhook rotate-secret ID [--secret S | --secret-file PATH] [--signing S]\n"
+     "                                   [--grace DUR]\n"
      "Sets a new secret (drawn, fit for the signing, unless given) and prints the webhook\n"
-     "with it.\n" WH_SECRET_FLAGS
-     "  --signing S            switch to twenty or standard with the new secret\n"},
+     "with it. The old secret keeps signing too for the grace period (see\n"
+     "docs/receivers.md, \"Secret rotation\").\n" WH_SECRET_FLAGS
+     "  --signing S            switch to twenty or standard with the new secret\n"
+     "  --grace DUR            how long the old secret stays valid (default 24h, at most\n"
+     "                         30d; 0 drops it at once)\n"},
     {"log", wh_log,
      "usage: hookd webhook log ID [--count N]\n"
      "The newest attempts of a webhook, one JSON line each.\n"

@@ -479,14 +479,20 @@ static int header_add(struct hdr_builder *b, const char *name, const char *value
     return 0;
 }
 
-/* Signs the attempt as of now and builds its header list. */
+/* Signs the attempt as of now and builds its header list. While a
+ * rotation's previous secret still signs, X-Twenty-Webhook-Signature is the
+ * previous secret's, X-Hookd-Webhook-Signatures lists the new and the
+ * previous one, and webhook-signature holds both (docs/receivers.md). */
 static int build_headers(struct hookd_attempt *a)
 {
     const struct hookd_webhook *w = a->webhook;
     char ts[HOOKD_I64_LEN], sig[HOOKD_SIG_HEX_LEN + 1], nonce[HOOKD_NONCE_HEX_LEN + 1];
+    char sigs[HOOKD_SIG_HEX_PAIR_LEN + 1];
     a->started_ms = hookd_now_ms();
+    int grace = hookd_webhook_previous_valid(w, a->started_ms);
     hookd_i64_fmt(ts, a->started_ms);
-    if (hookd_sign_twenty(w->signer, ts, a->body, a->body_len, sig) != 0 ||
+    if (hookd_sign_twenty_rotating(w->signer, grace ? w->prev_signer : NULL, ts, a->body,
+                                   a->body_len, sig, sigs) != 0 ||
         hookd_sign_nonce(nonce) != 0)
         return HOOKD_ECRYPTO;
     struct hdr_builder b = {a, (struct curl_slist *)(void *)a->hdr_nodes, 0, 0};
@@ -502,11 +508,15 @@ static int build_headers(struct hookd_attempt *a)
         (rc = header_add(&b, "X-Twenty-Webhook-Nonce", nonce)) ||
         (rc = header_add(&b, "webhook-id", a->delivery_id)))
         return rc;
+    if (sigs[0] && (rc = header_add(&b, "X-Hookd-Webhook-Signatures", sigs)))
+        return rc;
     if (w->signing & HOOKD_SIGN_STANDARD) {
-        char ts_s[HOOKD_I64_LEN], ssig[HOOKD_SIG_B64_LEN + 4];
+        char ts_s[HOOKD_I64_LEN], ssig[HOOKD_SIG_STD_PAIR_LEN + 1];
         hookd_i64_fmt(ts_s, a->started_ms / 1000);
         const struct hookd_signer *ss = w->std_signer ? w->std_signer : w->signer;
-        if (hookd_sign_standard(ss, a->delivery_id, ts_s, a->body, a->body_len, ssig))
+        /* A previous secret that is not whsec_ never signed Standard headers. */
+        const struct hookd_signer *ps = grace ? w->prev_std_signer : NULL;
+        if (hookd_sign_standard_rotating(ss, ps, a->delivery_id, ts_s, a->body, a->body_len, ssig))
             return HOOKD_ECRYPTO;
         if ((rc = header_add(&b, "webhook-timestamp", ts_s)) ||
             (rc = header_add(&b, "webhook-signature", ssig)))

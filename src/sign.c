@@ -141,6 +141,39 @@ int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char
     return 0;
 }
 
+int hookd_sign_twenty_rotating(const struct hookd_signer *cur, const struct hookd_signer *prev,
+                               const char *ts, const void *body, size_t len,
+                               char head[HOOKD_SIG_HEX_LEN + 1],
+                               char all[HOOKD_SIG_HEX_PAIR_LEN + 1])
+{
+    all[0] = '\0';
+    int rc = hookd_sign_twenty(cur, ts, body, len, head);
+    if (rc || !prev)
+        return rc;
+    memcpy(all, head, HOOKD_SIG_HEX_LEN);
+    all[HOOKD_SIG_HEX_LEN] = ' ';
+    if ((rc = hookd_sign_twenty(prev, ts, body, len, head)) != 0) {
+        all[0] = '\0';
+        return rc;
+    }
+    memcpy(all + HOOKD_SIG_HEX_LEN + 1, head, HOOKD_SIG_HEX_LEN + 1);
+    return 0;
+}
+
+int hookd_sign_standard_rotating(const struct hookd_signer *cur, const struct hookd_signer *prev,
+                                 const char *id, const char *ts, const void *body, size_t len,
+                                 char out[HOOKD_SIG_STD_PAIR_LEN + 1])
+{
+    const size_t one = HOOKD_SIG_B64_LEN + 3;
+    int rc = hookd_sign_standard(cur, id, ts, body, len, out);
+    if (rc || !prev)
+        return rc;
+    out[one] = ' ';
+    if ((rc = hookd_sign_standard(prev, id, ts, body, len, out + one + 1)) != 0)
+        out[0] = '\0';
+    return rc;
+}
+
 int hookd_sign_verify_standard(const struct hookd_signer *s, const char *id, const char *ts,
                                const void *body, size_t len, const char *sigs, int *ok)
 {

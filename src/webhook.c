@@ -37,12 +37,24 @@ enum field {
     F_CREATED,
     F_UPDATED,
     F_DISABLED_REASON,
+    F_PREV,
+    F_PREV_UNTIL,
     F_COUNT
 };
-static const char *const FIELD_NAMES[F_COUNT] = {
-    "url",         "secret",     "events",     "workspace",
-    "enabled",     "signing",    "timeout_ms", "connect_timeout_ms",
-    "description", "created_at", "updated_at", "disabled_reason"};
+static const char *const FIELD_NAMES[F_COUNT] = {"url",
+                                                 "secret",
+                                                 "events",
+                                                 "workspace",
+                                                 "enabled",
+                                                 "signing",
+                                                 "timeout_ms",
+                                                 "connect_timeout_ms",
+                                                 "description",
+                                                 "created_at",
+                                                 "updated_at",
+                                                 "disabled_reason",
+                                                 "secret_previous",
+                                                 "secret_previous_until"};
 
 /* A record being judged: its known fields and the first fault found. */
 struct judge {
@@ -223,29 +235,35 @@ static int visible_ascii(const char *s, size_t n)
     return 1;
 }
 
-/* The secret and the signers made from it; signing must be judged first. */
-static int judge_secret(struct judge *j, struct hookd_webhook *w)
+/* The secret in field f and the signers made from it into *signer and
+ * *std_signer (whsec_ only); need_whsec refuses a secret that is not whsec_.
+ * Signing must be judged first. Returns 0 (faults go to j) or HOOKD_ENOMEM /
+ * HOOKD_ECRYPTO. */
+static int judge_key(struct judge *j, enum field f, int need_whsec, struct hookd_signer **signer,
+                     struct hookd_signer **std_signer)
 {
-    const char *s = j->v[F_SECRET];
-    size_t n = j->len[F_SECRET];
+    const char *s = j->v[f], *name = FIELD_NAMES[f];
+    size_t n = j->len[f];
     int rc;
 
     if (!s || !n) {
-        fault(j, "missing field 'secret'");
+        fault(j, "missing field '%s'", name);
         return 0;
     }
     if (n > HOOKD_WEBHOOK_SECRET_MAX) {
-        fault(j, "secret: %zu bytes, over %d", n, HOOKD_WEBHOOK_SECRET_MAX);
+        fault(j, "%s: %zu bytes, over %d", name, n, HOOKD_WEBHOOK_SECRET_MAX);
         return 0;
     }
     if (!visible_ascii(s, n)) {
-        fault(j, "secret: only visible ASCII is allowed (no spaces or control bytes)");
+        fault(j, "%s: only visible ASCII is allowed (no spaces or control bytes)", name);
         return 0;
     }
     int whsec = n >= 6 && memcmp(s, "whsec_", 6) == 0;
-    if ((w->signing & HOOKD_SIGN_STANDARD) && !whsec) {
-        fault(j, "secret: Standard Webhooks signing needs a whsec_<base64> secret "
-                 "(`hookd webhook rotate-secret ID --signing standard` makes one)");
+    if (need_whsec && !whsec) {
+        fault(j,
+              "%s: Standard Webhooks signing needs a whsec_<base64> secret "
+              "(`hookd webhook rotate-secret ID --signing standard` makes one)",
+              name);
         return 0;
     }
     if (whsec) {
@@ -257,18 +275,52 @@ static int judge_secret(struct judge *j, struct hookd_webhook *w)
         if (rc || klen < STD_KEY_MIN || klen > STD_KEY_MAX) {
             OPENSSL_cleanse(key, sizeof(key));
             if (rc)
-                fault(j, "secret: after whsec_ must come base64 (A-Z a-z 0-9 + /, padded with =)");
+                fault(j, "%s: after whsec_ must come base64 (A-Z a-z 0-9 + /, padded with =)",
+                      name);
             else
-                fault(j, "secret: a whsec_ secret must hold %d to %d bytes; this one holds %zu",
+                fault(j, "%s: a whsec_ secret must hold %d to %d bytes; this one holds %zu", name,
                       STD_KEY_MIN, STD_KEY_MAX, klen);
             return 0;
         }
-        rc = hookd_signer_new(key, klen, &w->std_signer);
+        rc = hookd_signer_new(key, klen, std_signer);
         OPENSSL_cleanse(key, sizeof(key));
         if (rc)
             return rc;
     }
-    return hookd_signer_new(s, n, &w->signer);
+    return hookd_signer_new(s, n, signer);
+}
+
+/* The secret, and the previous one of a rotation with its end: both fields
+ * or neither. A previous secret that is not whsec_ (a rotation from twenty
+ * to standard) signs the Twenty headers only. */
+static int judge_secrets(struct judge *j, struct hookd_webhook *w)
+{
+    char q[HOOKD_QUOTE_LEN];
+    const char *until = j->v[F_PREV_UNTIL];
+    int rc =
+        judge_key(j, F_SECRET, (w->signing & HOOKD_SIGN_STANDARD) != 0, &w->signer, &w->std_signer);
+    if (rc)
+        return rc;
+    if (!j->v[F_PREV] && !until)
+        return 0;
+    if (!j->v[F_PREV] || !until) {
+        fault(j, "%s: set without %s", j->v[F_PREV] ? "secret_previous" : "secret_previous_until",
+              j->v[F_PREV] ? "secret_previous_until" : "secret_previous");
+        return 0;
+    }
+    if (until[0] < '1' || until[0] > '9' ||
+        hookd_parse_i64(until, 1, HOOKD_WEBHOOK_UNTIL_MAX, &w->prev_until_ms) != 0) {
+        w->prev_until_ms = 0;
+        fault(j, "secret_previous_until: \"%s\" is not milliseconds since the epoch, 1 to %lld",
+              hookd_quote(q, until, j->len[F_PREV_UNTIL]), (long long)HOOKD_WEBHOOK_UNTIL_MAX);
+        return 0;
+    }
+    return judge_key(j, F_PREV, 0, &w->prev_signer, &w->prev_std_signer);
+}
+
+int hookd_webhook_previous_valid(const struct hookd_webhook *w, int64_t now_ms)
+{
+    return w->prev_signer && now_ms < w->prev_until_ms;
 }
 
 /* Parses a timeout field: decimal digits only, 0..HOOKD_WEBHOOK_TIMEOUT_MAX;
@@ -316,14 +368,14 @@ static int judge_delivery(struct judge *j, struct hookd_webhook *w)
             fault(j, "signing: \"%s\" is not twenty or standard",
                   hookd_quote(q, sg, j->len[F_SIGNING]));
     }
-    if ((rc = judge_secret(j, w)) != 0)
+    if ((rc = judge_secrets(j, w)) != 0)
         return rc;
     judge_timeout(j, F_TIMEOUT, &w->timeout_ms);
     judge_timeout(j, F_CONNECT, &w->connect_timeout_ms);
     if (w->timeout_ms > 0 && w->connect_timeout_ms > w->timeout_ms)
         fault(j, "connect_timeout_ms: %lld is above timeout_ms %lld",
               (long long)w->connect_timeout_ms, (long long)w->timeout_ms);
-    for (int f = F_DESCRIPTION; f < F_COUNT; f++) {
+    for (int f = F_DESCRIPTION; f <= F_DISABLED_REASON; f++) {
         if (!j->v[f])
             continue;
         if (j->len[f] > HOOKD_WEBHOOK_TEXT_MAX)
@@ -394,6 +446,8 @@ void hookd_webhook_clear(struct hookd_webhook *w)
     filters_clear(w);
     hookd_signer_free(w->signer);
     hookd_signer_free(w->std_signer);
+    hookd_signer_free(w->prev_signer);
+    hookd_signer_free(w->prev_std_signer);
     memset(w, 0, sizeof(*w));
 }
 

@@ -22,6 +22,9 @@ struct redisContext;
 struct json_t;
 
 #define HOOKD_CATALOG_PAGE_MAX 1000 /* webhooks in one page */
+/* How long a rotate-secret keeps the old secret signing: by default, at most. */
+#define HOOKD_CATALOG_GRACE_DEFAULT_MS (24 * 3600 * INT64_C(1000))
+#define HOOKD_CATALOG_GRACE_MAX_MS (30 * 24 * 3600 * INT64_C(1000))
 
 /* What an add or an update sets. NULL strings and negative numbers are
  * left as they are; the record the change leaves is judged whole. */
@@ -37,6 +40,8 @@ struct hookd_catalog_change {
     int64_t timeout_ms;          /* the webhook's attempt timeout (0: the worker's) */
     int64_t connect_timeout_ms;  /* its connect timeout (0: the worker's) */
     int draw_secret;             /* 1: draw a secret fit for the signing (add, rotate) */
+    int rotate;                  /* 1: a rotate-secret; the old secret signs for grace_ms */
+    int64_t grace_ms;            /* with rotate: 0..HOOKD_CATALOG_GRACE_MAX_MS, 0 drops it */
 };
 
 /* A change that sets nothing; fill in what to set. */
@@ -47,7 +52,10 @@ void hookd_catalog_change_init(struct hookd_catalog_change *ch);
 int hookd_catalog_id_new(char *out);
 
 /* Writes change ch to webhook id: mode "add" refuses an existing id
- * (HOOKD_EEXIST), "update" a missing one (HOOKD_ENOTFOUND). A field the
+ * (HOOKD_EEXIST), "update" a missing one (HOOKD_ENOTFOUND). A rotate keeps
+ * the secret it replaces as secret_previous until now + grace_ms
+ * (secret_previous_until, ms); a grace of 0, or any write once that time
+ * has passed, drops both fields. A field the
  * change gets wrong, or a record the worker could not deliver to, is
  * HOOKD_EINVAL with the reason. On success *out is the webhook as
  * hookd_catalog_get() shows it, its secret shown when show_secret. */

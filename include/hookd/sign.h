@@ -17,6 +17,9 @@
 #define HOOKD_SIG_HEX_LEN 64   /* hex HMAC-SHA256, without NUL */
 #define HOOKD_SIG_B64_LEN 44   /* base64 HMAC-SHA256, without NUL */
 #define HOOKD_NONCE_HEX_LEN 32 /* 16 random bytes, hex */
+/* Two signatures, space-separated, without NUL: during a rotation's grace. */
+#define HOOKD_SIG_HEX_PAIR_LEN (2 * HOOKD_SIG_HEX_LEN + 1)
+#define HOOKD_SIG_STD_PAIR_LEN (2 * (HOOKD_SIG_B64_LEN + 3) + 1)
 
 struct hookd_signer; /* opaque; owns a copy of nothing secret beyond the key state */
 
@@ -34,6 +37,24 @@ int hookd_sign_twenty(const struct hookd_signer *s, const char *ts, const void *
  * out (48 bytes, NUL-terminated). ts is decimal seconds. */
 int hookd_sign_standard(const struct hookd_signer *s, const char *id, const char *ts,
                         const void *body, size_t len, char out[HOOKD_SIG_B64_LEN + 4]);
+
+/* The Twenty signatures of a delivery while a rotation's previous secret
+ * (prev, NULL when there is none) still signs. X-Twenty-Webhook-Signature
+ * holds one signature that Twenty's own verifier compares whole, so head
+ * gets prev's (receivers not yet given the new secret keep verifying) and
+ * all gets "<cur> <prev>" for X-Hookd-Webhook-Signatures. Without prev, head
+ * is cur's and all is "". Two HMACs with prev, one without. */
+int hookd_sign_twenty_rotating(const struct hookd_signer *cur, const struct hookd_signer *prev,
+                               const char *ts, const void *body, size_t len,
+                               char head[HOOKD_SIG_HEX_LEN + 1],
+                               char all[HOOKD_SIG_HEX_PAIR_LEN + 1]);
+
+/* The webhook-signature value of a Standard delivery: "v1,<cur>", and with
+ * prev (NULL when none) "v1,<cur> v1,<prev>", as the specification lists the
+ * signatures of a key rotation. */
+int hookd_sign_standard_rotating(const struct hookd_signer *cur, const struct hookd_signer *prev,
+                                 const char *id, const char *ts, const void *body, size_t len,
+                                 char out[HOOKD_SIG_STD_PAIR_LEN + 1]);
 
 /* Checks a Standard Webhooks signature header: sigs holds space-separated
  * "<version>,<base64>" signatures (several during a key rotation), and *ok

@@ -15,6 +15,11 @@
  *                                 whsec_ secret
  *   timeout_ms          optional  0..3600000, 0 for the worker's --timeout
  *   connect_timeout_ms  optional  0..3600000, not above a set timeout_ms
+ *   secret_previous     optional  the secret before the last rotate-secret, as
+ *                                 secret (but a twenty one may stay under standard
+ *                                 signing); signs too until secret_previous_until
+ *   secret_previous_until  with secret_previous: ms since the epoch, 1..
+ *                                 HOOKD_WEBHOOK_UNTIL_MAX, when it stops signing
  *   description, created_at, updated_at, disabled_reason: text for people,
  *                                 at most 1024 bytes of UTF-8 each
  * Unknown fields are kept and ignored. A record has at most
@@ -40,6 +45,8 @@
 #define HOOKD_WEBHOOK_TIMEOUT_MAX 3600000
 #define HOOKD_WEBHOOK_FIELDS_MAX 64
 #define HOOKD_WEBHOOK_RECORD_MAX 65536
+/* Latest secret_previous_until: 9999-12-31, far past any grace period. */
+#define HOOKD_WEBHOOK_UNTIL_MAX INT64_C(253402300799999)
 /* Bytes a generated secret draws from the random source. */
 #define HOOKD_WEBHOOK_SECRET_RANDOM 32
 /* Room for a generated secret: "whsec_" and base64 of 32 bytes, or 64 hex. */
@@ -53,21 +60,24 @@ enum hookd_signing {
 /* One webhook as parsed from its record. Strings are malloc'ed and freed by
  * hookd_webhook_clear(). */
 struct hookd_webhook {
-    char *id;                        /* the id after "webhook:" */
-    char *url;                       /* http(s) URL, checked; NULL when unusable */
-    char hostkey[300];               /* "scheme://host:port", for per-host limits */
-    struct hookd_signer *signer;     /* prepared from the secret's bytes */
-    struct hookd_signer *std_signer; /* Standard Webhooks key: the decoded base64
-                                      * of a "whsec_" secret; NULL: use signer */
-    char *workspace;                 /* "" for none */
-    char *events[HOOKD_FILTERS_MAX]; /* filters, e.g. "person.*" */
-    int nevents;                     /* filters used */
-    int enabled;                     /* 0 when disabled (by hand, or by a 410) */
-    int signing;                     /* HOOKD_SIGN_* bits */
-    int64_t timeout_ms;              /* per-webhook override, 0 for the global */
-    int64_t connect_timeout_ms;      /* per-webhook override, 0 for the global */
-    char *invalid;                   /* why the record cannot be delivered to
-                                      * ("secret: ..."), NULL when it can */
+    char *id;                             /* the id after "webhook:" */
+    char *url;                            /* http(s) URL, checked; NULL when unusable */
+    char hostkey[300];                    /* "scheme://host:port", for per-host limits */
+    struct hookd_signer *signer;          /* prepared from the secret's bytes */
+    struct hookd_signer *std_signer;      /* Standard Webhooks key: the decoded base64
+                                           * of a "whsec_" secret; NULL: use signer */
+    struct hookd_signer *prev_signer;     /* from secret_previous; NULL when none */
+    struct hookd_signer *prev_std_signer; /* its Standard key when it is whsec_ */
+    int64_t prev_until_ms;                /* secret_previous_until; 0 when none */
+    char *workspace;                      /* "" for none */
+    char *events[HOOKD_FILTERS_MAX];      /* filters, e.g. "person.*" */
+    int nevents;                          /* filters used */
+    int enabled;                          /* 0 when disabled (by hand, or by a 410) */
+    int signing;                          /* HOOKD_SIGN_* bits */
+    int64_t timeout_ms;                   /* per-webhook override, 0 for the global */
+    int64_t connect_timeout_ms;           /* per-webhook override, 0 for the global */
+    char *invalid;                        /* why the record cannot be delivered to
+                                           * ("secret: ..."), NULL when it can */
 };
 
 /* Parses the record of webhook id from its field/value pairs: kv[0] field,
@@ -93,6 +103,9 @@ int hookd_webhook_parse(struct hookd_webhook *w, const char *id, const char *con
  * events that name it find it. Returns 0 or HOOKD_ENOMEM; free with
  * hookd_webhook_clear(). */
 int hookd_webhook_unreadable(struct hookd_webhook *w, const char *id, const char *reason);
+
+/* 1 when w's previous secret still signs at now_ms (ms since the epoch). */
+int hookd_webhook_previous_valid(const struct hookd_webhook *w, int64_t now_ms);
 
 /* Frees what w owns and zeroes it. */
 void hookd_webhook_clear(struct hookd_webhook *w);

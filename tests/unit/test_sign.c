@@ -301,6 +301,59 @@ static void test_shared(void)
     hookd_signer_free(s);
 }
 
+/* Two secrets during a rotation: the Twenty head is the previous secret's,
+ * the list "<cur> <prev>"; the Standard value lists "v1,<cur> v1,<prev>",
+ * and each one verifies alone. Without prev nothing changes. */
+static void test_rotating(void)
+{
+    struct hookd_signer *cur, *prev;
+    char head[HOOKD_SIG_HEX_LEN + 1], all[HOOKD_SIG_HEX_PAIR_LEN + 1];
+    char one[HOOKD_SIG_HEX_LEN + 1], want[HOOKD_SIG_HEX_PAIR_LEN + 1];
+    size_t blen = strlen(twenty_body);
+    CHECK(hookd_signer_new("new-secret", 10, &cur) == 0);
+    CHECK(hookd_signer_new("whsec_test_secret", 17, &prev) == 0);
+
+    CHECK(hookd_sign_twenty_rotating(cur, prev, "1739201450000", twenty_body, blen, head, all) ==
+          0);
+    CHECK_STR(head, twenty_want);
+    CHECK(hookd_sign_twenty(cur, "1739201450000", twenty_body, blen, one) == 0);
+    snprintf(want, sizeof(want), "%s %s", one, twenty_want);
+    CHECK_STR(all, want);
+    CHECK(strlen(all) == HOOKD_SIG_HEX_PAIR_LEN);
+
+    CHECK(hookd_sign_twenty_rotating(cur, NULL, "1739201450000", twenty_body, blen, head, all) ==
+          0);
+    CHECK_STR(head, one);
+    CHECK_STR(all, "");
+    CHECK(hookd_sign_twenty_rotating(cur, prev, NULL, twenty_body, blen, head, all) ==
+          HOOKD_EINVAL);
+    CHECK_STR(all, "");
+
+    char std[HOOKD_SIG_STD_PAIR_LEN + 1], a[HOOKD_SIG_B64_LEN + 4], b[HOOKD_SIG_B64_LEN + 4];
+    const char *id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    CHECK(hookd_sign_standard_rotating(cur, prev, id, "1614265330", twenty_body, blen, std) == 0);
+    CHECK(hookd_sign_standard(cur, id, "1614265330", twenty_body, blen, a) == 0);
+    CHECK(hookd_sign_standard(prev, id, "1614265330", twenty_body, blen, b) == 0);
+    char pair[2 * sizeof(a)];
+    snprintf(pair, sizeof(pair), "%s %s", a, b);
+    CHECK_STR(std, pair);
+    CHECK(strlen(std) == HOOKD_SIG_STD_PAIR_LEN);
+    int ok = 0;
+    CHECK(hookd_sign_verify_standard(cur, id, "1614265330", twenty_body, blen, std, &ok) == 0);
+    CHECK(ok == 1);
+    CHECK(hookd_sign_verify_standard(prev, id, "1614265330", twenty_body, blen, std, &ok) == 0);
+    CHECK(ok == 1);
+    struct hookd_signer *other;
+    CHECK(hookd_signer_new("other", 5, &other) == 0);
+    CHECK(hookd_sign_verify_standard(other, id, "1614265330", twenty_body, blen, std, &ok) == 0);
+    CHECK(ok == 0);
+    CHECK(hookd_sign_standard_rotating(cur, NULL, id, "1614265330", twenty_body, blen, std) == 0);
+    CHECK_STR(std, a);
+    hookd_signer_free(other);
+    hookd_signer_free(cur);
+    hookd_signer_free(prev);
+}
+
 int main(void)
 {
     test_base64_decode();
@@ -308,6 +361,7 @@ int main(void)
     test_twenty();
     test_standard();
     test_verify_standard();
+    test_rotating();
     test_random();
     test_hex_sha();
     test_timingsafe();
