@@ -274,11 +274,19 @@ static redisReply *dead_page(redisContext *c, const struct hookd_config *cfg, lo
     return r;
 }
 
-/* The listing of dv: the record plus "id", or {"id", "invalid", ...}. NULL
+/* The listing of dv: the record plus "id" (and null for any of ALWAYS it
+ * lacks, as an envelope record's webhook), or {"id", "invalid", ...}. NULL
  * when out of memory. */
 static json_t *dead_view_json(struct dead_view *dv)
 {
+    static const char *const ALWAYS[] = {"kind", "reason", "at", "webhook", "event", "attempts"};
     json_t *o = dv->j ? json_incref(dv->j) : json_pack("{ss}", "invalid", dv->why);
+    for (size_t i = 0; o && i < sizeof(ALWAYS) / sizeof(ALWAYS[0]); i++) {
+        if (!json_object_get(o, ALWAYS[i]) && json_object_set_new(o, ALWAYS[i], json_null()) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     if (o && json_object_set_new(o, "id", json_string(dv->id)) != 0) {
         json_decref(o);
         return NULL;
