@@ -1,8 +1,7 @@
 /* admin.c - `hookd enqueue`, `stats` and `verify`.
  *
- * Queue-side administration over hiredis' synchronous API. Moves between
- * keys that must not be half done (a dead record replayed, the dead list
- * purged) are one Lua script each. */
+ * Queue-side administration over hiredis' synchronous API. The backlog
+ * commands (`dead`, `retry`) are cli_backlog.c's. */
 #include "hookd/cli.h"
 
 #include <errno.h>
@@ -18,9 +17,7 @@
 #include "hookd/catalog.h"
 #include "hookd/envelope.h"
 #include "hookd/health.h"
-#include "hookd/job.h"
 #include "hookd/schema.h"
-#include "hookd/scripts.h"
 #include "hookd/sign.h"
 #include "hookd/stats.h"
 
