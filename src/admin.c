@@ -1,8 +1,7 @@
-/* admin.c - `hookd enqueue`, `stats`, `dead` and `verify`.
+/* admin.c - `hookd enqueue`, `stats` and `verify`.
  *
- * Queue-side administration over hiredis' synchronous API. Moves between
- * keys that must not be half done (a dead record replayed, the dead list
- * purged) are one Lua script each. */
+ * Queue-side administration over hiredis' synchronous API. The backlog
+ * commands (`dead`, `retry`) are cli_backlog.c's. */
 #include "hookd/cli.h"
 
 #include <errno.h>
@@ -18,17 +17,13 @@
 #include "hookd/catalog.h"
 #include "hookd/envelope.h"
 #include "hookd/health.h"
-#include "hookd/job.h"
 #include "hookd/schema.h"
-#include "hookd/scripts.h"
 #include "hookd/sign.h"
 #include "hookd/stats.h"
 
 #define STDIN_MAX (256u << 20) /* enqueue -: bytes read before refusing */
 #define PUSH_BATCH 1000        /* envelopes per LPUSH */
 #define PUSH_WINDOW 8          /* LPUSH commands in flight */
-#define DEAD_COUNT_MAX 1000000 /* --count of dead list / replay */
-#define REPLAY_BATCH 100       /* records read per LRANGE */
 #define VERIFY_BODY_MAX (16u << 20)
 #define VERIFY_SECRET_MAX 1024 /* bytes of a secret, as webhooks store them */
 #define VERIFY_ID_MAX 256      /* bytes of --id, the webhook-id header */
@@ -464,199 +459,6 @@ int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
     hookd_stats_free(&s);
     redisFree(c);
     return code;
-}
-
-/* ---- dead ---- */
-
-static int dead_list(const struct hookd_config *cfg, int argc, char **argv)
-{
-    struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
-    const char *pos[1];
-    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN], stop[24];
-    long long n = 20;
-    int npos, code;
-
-    if ((code = hookd_cli_parse("dead list", argc, argv, o, 1, pos, 0, &npos)) != 0)
-        return code;
-    if (o[0].value && (code = hookd_cli_count("dead list", o[0].value, DEAD_COUNT_MAX, &n)))
-        return code;
-    redisContext *c = hookd_redis_connect(cfg, err);
-    if (!c)
-        return hookd_cli_err(1, "%s", err);
-    hookd_schema_key(key, cfg->prefix, HOOKD_K_DEAD);
-    snprintf(stop, sizeof(stop), "%lld", n - 1);
-    const char *cmd[4] = {"LRANGE", key, "0", stop};
-    redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
-    if (!r)
-        code = hookd_cli_err(1, "%s", err);
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING)
-            continue;
-        fwrite(r->element[i]->str, 1, r->element[i]->len, stdout);
-        fputc('\n', stdout);
-    }
-    freeReplyObject(r);
-    redisFree(c);
-    return code;
-}
-
-/* Moves one record back; 1 when moved, 0 when gone already or skipped,
- * -1 on a Redis failure (printed). */
-static int replay_one(redisContext *c, const char *const keys[4], const redisReply *rec,
-                      struct hookd_dead_work *it, size_t *skipped)
-{
-    char err[HOOKD_ERRLEN], due[24];
-    if (hookd_dead_decode(rec->str, rec->len, it, err) != 0) {
-        hookd_cli_err(0, "dead record skipped: %s", err);
-        (*skipped)++;
-        return 0;
-    }
-    snprintf(due, sizeof(due), "%lld", (long long)hookd_now_ms());
-    const char *payload = it->payload.data ? it->payload.data : "";
-    const char *argv[12] = {
-        "EVAL", hookd_script(HOOKD_S_REPLAY), "4", keys[0], keys[1], keys[2], keys[3], rec->str};
-    size_t lens[12];
-    int argc;
-    if (it->is_delivery) {
-        argv[8] = "d";
-        argv[9] = it->token;
-        argv[10] = payload;
-        argv[11] = due;
-        argc = 12;
-    } else {
-        argv[8] = "e";
-        argv[9] = payload;
-        argc = 10;
-    }
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    lens[7] = rec->len;
-    lens[it->is_delivery ? 10 : 9] = it->payload.len;
-    redisReply *r = hookd_cli_command(c, argc, argv, lens, err);
-    if (!r) {
-        hookd_cli_err(1, "%s", err);
-        return -1;
-    }
-    int moved = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-    return moved;
-}
-
-/* Replays up to --count records (default: all there were at the start),
- * oldest first. Records that cannot be understood stay where they are. */
-static int dead_replay(const struct hookd_config *cfg, int argc, char **argv)
-{
-    struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
-    struct hookd_dead_work it;
-    const char *pos[1];
-    char keys[4][HOOKD_KEY_MAX], err[HOOKD_ERRLEN], start[24], stop[24];
-    const char *const kp[4] = {keys[0], keys[1], keys[2], keys[3]};
-    long long want = -1;
-    size_t replayed = 0, skipped = 0, seen = 0, total;
-    int npos, code;
-
-    if ((code = hookd_cli_parse("dead replay", argc, argv, o, 1, pos, 0, &npos)) != 0)
-        return code;
-    if (o[0].value && (code = hookd_cli_count("dead replay", o[0].value, DEAD_COUNT_MAX, &want)))
-        return code;
-    redisContext *c = hookd_redis_connect(cfg, err);
-    if (!c)
-        return hookd_cli_err(1, "%s", err);
-    hookd_schema_key(keys[0], cfg->prefix, HOOKD_K_DEAD);
-    hookd_schema_key(keys[1], cfg->prefix, HOOKD_K_JOBS);
-    hookd_schema_key(keys[2], cfg->prefix, HOOKD_K_RETRY);
-    hookd_schema_key(keys[3], cfg->prefix, HOOKD_K_EVENTS);
-    size_t dead_max = hookd_dead_max((size_t)cfg->max_envelope);
-    hookd_buf_init(&it.payload, dead_max);
-    it.max_job = hookd_job_max((size_t)cfg->max_envelope);
-    it.max_record = dead_max;
-    it.max_envelope = (size_t)cfg->max_envelope;
-    const char *llen[2] = {"LLEN", keys[0]};
-    redisReply *r = hookd_cli_command(c, 2, llen, NULL, err);
-    if (!r) {
-        code = hookd_cli_err(1, "%s", err);
-        goto out;
-    }
-    /* Never look at more records than there were: replayed work that dies
-     * again at once must not keep this loop going. */
-    total = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (size_t)r->integer : 0;
-    freeReplyObject(r);
-    while (seen < total && (want < 0 || replayed < (size_t)want)) {
-        /* Replayed records are gone and skipped ones sit at the tail. */
-        snprintf(start, sizeof(start), "-%zu", skipped + REPLAY_BATCH);
-        snprintf(stop, sizeof(stop), "-%zu", skipped + 1);
-        const char *lr[4] = {"LRANGE", keys[0], start, stop};
-        if (!(r = hookd_cli_command(c, 4, lr, NULL, err))) {
-            code = hookd_cli_err(1, "%s", err);
-            goto out;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-            freeReplyObject(r);
-            break;
-        }
-        for (size_t i = r->elements; i-- > 0 && seen < total;) {
-            if (want >= 0 && replayed >= (size_t)want)
-                break;
-            seen++;
-            const redisReply *rec = r->element[i];
-            if (rec->type != REDIS_REPLY_STRING || rec->len > dead_max) {
-                skipped++;
-                continue;
-            }
-            int moved = replay_one(c, kp, rec, &it, &skipped);
-            if (moved < 0) {
-                freeReplyObject(r);
-                code = 1;
-                goto out;
-            }
-            replayed += (size_t)moved;
-        }
-        freeReplyObject(r);
-    }
-    code = hookd_cli_print_json(
-        json_pack("{s:I,s:I}", "replayed", (json_int_t)replayed, "skipped", (json_int_t)skipped));
-out:
-    hookd_buf_free(&it.payload);
-    redisFree(c);
-    return code;
-}
-
-static int dead_purge(const struct hookd_config *cfg, int argc, char **argv)
-{
-    const char *pos[1];
-    char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
-    int npos, code;
-
-    if ((code = hookd_cli_parse("dead purge", argc, argv, NULL, 0, pos, 0, &npos)) != 0)
-        return code;
-    redisContext *c = hookd_redis_connect(cfg, err);
-    if (!c)
-        return hookd_cli_err(1, "%s", err);
-    hookd_schema_key(key, cfg->prefix, HOOKD_K_DEAD);
-    const char *cmd[4] = {"EVAL", hookd_script(HOOKD_S_PURGE), "1", key};
-    redisReply *r = hookd_cli_command(c, 4, cmd, NULL, err);
-    if (!r)
-        code = hookd_cli_err(1, "%s", err);
-    else
-        code = hookd_cli_print_json(json_pack("{s:I}", "purged", (json_int_t)r->integer));
-    freeReplyObject(r);
-    redisFree(c);
-    return code;
-}
-
-int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv)
-{
-    char q[HOOKD_CLI_QUOTE_LEN];
-    if (argc < 2)
-        return hookd_cli_err(2, "dead: missing subcommand (list, replay, purge)");
-    if (strcmp(argv[1], "list") == 0)
-        return dead_list(cfg, argc - 2, argv + 2);
-    if (strcmp(argv[1], "replay") == 0)
-        return dead_replay(cfg, argc - 2, argv + 2);
-    if (strcmp(argv[1], "purge") == 0)
-        return dead_purge(cfg, argc - 2, argv + 2);
-    return hookd_cli_err(2, "dead: unknown subcommand '%s' (list, replay, purge)",
-                         hookd_cli_quote(argv[1], q));
 }
 
 /* ---- verify ---- */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/backlog.h"
 #include "hookd/catalog.h"
 #include "hookd/console_files.h"
 #include "hookd/envelope.h"
@@ -605,6 +606,275 @@ static int hosts_get(void *arg, const struct hookd_request *req, struct hookd_re
              : reply_fail(resp, HOOKD_EREDIS, err);
 }
 
+/* ---- the backlog: dead records and waiting retries ---- */
+
+/* Names of a dead filter's members, in the query and in a body. */
+enum filter_member { FM_ID, FM_WEBHOOK, FM_REASON, FM_SINCE, FM_UNTIL, FM_COUNT };
+static const char *const FILTER_NAMES[FM_COUNT] = {"id", "webhook", "reason", "since", "until"};
+
+/* Fills f from the texts v[FM_COUNT] (NULL: unset; borrowed, they must
+ * outlive f); a time that does not parse is 422 with the reason. Returns 0,
+ * or 1 after answering. */
+static int filter_of(const char *const *v, struct hookd_dead_filter *f, struct hookd_response *resp)
+{
+    char err[HOOKD_ERRLEN];
+    int64_t *times[2] = {&f->since_ms, &f->until_ms};
+    memset(f, 0, sizeof(*f));
+    f->id = v[FM_ID];
+    f->webhook = v[FM_WEBHOOK];
+    f->reason = v[FM_REASON];
+    for (int i = 0; i < 2; i++) {
+        const char *t = v[FM_SINCE + i];
+        if (t && hookd_backlog_time_parse(t, times[i], err) != 0) {
+            hookd_response_problem(resp, 422, "%s: %s", FILTER_NAMES[FM_SINCE + i], err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A dead filter from a JSON body object o (its strings borrowed from o);
+ * an unknown member or one not a string is 422. 0, or 1 after answering. */
+static int filter_of_body(json_t *o, struct hookd_dead_filter *f, struct hookd_response *resp)
+{
+    const char *v[FM_COUNT] = {0}, *k;
+    json_t *val;
+    json_object_foreach(o, k, val)
+    {
+        int i;
+        for (i = 0; i < FM_COUNT && strcmp(FILTER_NAMES[i], k) != 0; i++)
+            ;
+        if (i == FM_COUNT || !json_is_string(val)) {
+            hookd_response_problem(resp, 422, "%.64s: %s", k,
+                                   i == FM_COUNT
+                                       ? "not a filter (id, webhook, reason, since, until)"
+                                       : "expected a string");
+            return 1;
+        }
+        v[i] = json_string_value(val);
+    }
+    return filter_of(v, f, resp);
+}
+
+/* A cursor from ?cursor= (a position, default 0); -1 after answering 400. */
+static long long backlog_cursor(const struct hookd_request *req, struct hookd_response *resp)
+{
+    const char *s = hookd_request_query(req, "cursor");
+    int64_t v = 0;
+    if (s && hookd_parse_i64(s, 0, INT64_MAX, &v) != 0) {
+        hookd_response_problem(resp, 400, "cursor: a cursor from next_cursor");
+        return -1;
+    }
+    return (long long)v;
+}
+
+/* {"data": page, "next_cursor"} with next (-1: null); page released here. */
+static int reply_backlog_page(struct hookd_response *resp, json_t *page, long long next)
+{
+    char cursor[HOOKD_I64_LEN];
+    if (next >= 0)
+        hookd_i64_fmt(cursor, next);
+    return reply_page(resp, page, next >= 0 ? cursor : NULL);
+}
+
+static int dead_list(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    struct hookd_api *api = arg;
+    char err[HOOKD_ERRLEN];
+    const char *v[FM_COUNT];
+    struct hookd_dead_filter f;
+    for (int i = 0; i < FM_COUNT; i++)
+        v[i] = hookd_request_query(req, FILTER_NAMES[i]);
+    if (filter_of(v, &f, resp))
+        return 0;
+    long long cursor = backlog_cursor(req, resp), next = -1;
+    size_t limit = cursor >= 0 ? page_limit(req, resp, HOOKD_BACKLOG_LIMIT_MAX) : 0;
+    json_t *page = NULL;
+    if (!limit)
+        return 0;
+    redisContext *c = pool_take(api, err);
+    if (!c)
+        return reply_fail(resp, HOOKD_EREDIS, err);
+    int rc = hookd_backlog_dead_list(c, api->cfg, &f, cursor, limit, &page, &next, err);
+    pool_give(api, c);
+    if (rc)
+        return reply_fail(resp, rc, err);
+    return reply_backlog_page(resp, page, next);
+}
+
+/* Replays (purge 0) or purges (1) the records f selects and answers the
+ * counts. webhook, when not NULL, must exist (404). */
+static int dead_act(struct hookd_api *api, const struct hookd_dead_filter *f, int purge,
+                    const char *webhook, struct hookd_response *resp)
+{
+    char err[HOOKD_ERRLEN];
+    size_t done = 0, skipped = 0;
+    redisContext *c = pool_take(api, err);
+    if (!c)
+        return reply_fail(resp, HOOKD_EREDIS, err);
+    int rc = webhook ? hookd_catalog_state(c, api->cfg, webhook, err) : 0;
+    if (rc == HOOKD_CATALOG_MISSING)
+        rc = hookd_fail(err, HOOKD_ENOTFOUND, "no webhook '%s'", webhook);
+    else if (rc >= 0 && purge)
+        rc = hookd_backlog_dead_purge(c, api->cfg, f, &done, err);
+    else if (rc >= 0)
+        rc = hookd_backlog_dead_replay(c, api->cfg, f, 0, &done, &skipped, err);
+    pool_give(api, c);
+    if (rc < 0)
+        return reply_fail(resp, rc, err);
+    if (purge)
+        return reply_json(resp, 200, json_pack("{s:I}", "purged", (json_int_t)done));
+    return reply_json(
+        resp, 200,
+        json_pack("{s:I s:I}", "replayed", (json_int_t)done, "skipped", (json_int_t)skipped));
+}
+
+/* POST /v1/dead/replay and /v1/dead/purge: the filter from the body. */
+static int dead_body_act(void *arg, const struct hookd_request *req, struct hookd_response *resp,
+                         int purge)
+{
+    struct hookd_dead_filter f;
+    json_t *body = req->body_len ? body_json(req, resp, 1) : json_object();
+    if (!body)
+        return 0;
+    int rc = filter_of_body(body, &f, resp) ? 0 : dead_act(arg, &f, purge, NULL, resp);
+    json_decref(body);
+    return rc;
+}
+
+static int dead_replay(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    return dead_body_act(arg, req, resp, 0);
+}
+
+static int dead_purge(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    return dead_body_act(arg, req, resp, 1);
+}
+
+static int webhooks_recover(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    const char *id = path_id(req, resp);
+    json_t *body = id ? body_json(req, resp, 1) : NULL;
+    struct hookd_dead_filter f;
+    const char *v[FM_COUNT] = {0}, *k;
+    json_t *val;
+    int rc = 0;
+    if (!body)
+        return 0;
+    json_object_foreach(body, k, val)
+    {
+        int i = strcmp(k, "since") == 0 ? FM_SINCE : strcmp(k, "until") == 0 ? FM_UNTIL : -1;
+        if (i < 0 || !json_is_string(val)) {
+            hookd_response_problem(resp, 422, "%.64s: %s", k,
+                                   i < 0 ? "not a member (since, until)" : "expected a string");
+            goto out;
+        }
+        v[i] = json_string_value(val);
+    }
+    if (!v[FM_SINCE]) {
+        hookd_response_problem(resp, 422, "since: required (a time)");
+        goto out;
+    }
+    v[FM_WEBHOOK] = id;
+    if (!filter_of(v, &f, resp))
+        rc = dead_act(arg, &f, 0, id, resp);
+out:
+    json_decref(body);
+    return rc;
+}
+
+static int retries_list(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    struct hookd_api *api = arg;
+    char err[HOOKD_ERRLEN];
+    long long cursor = backlog_cursor(req, resp), next = -1;
+    size_t limit = cursor >= 0 ? page_limit(req, resp, HOOKD_BACKLOG_LIMIT_MAX) : 0;
+    json_t *page = NULL;
+    if (!limit)
+        return 0;
+    redisContext *c = pool_take(api, err);
+    if (!c)
+        return reply_fail(resp, HOOKD_EREDIS, err);
+    int rc = hookd_backlog_retry_list(c, api->cfg, cursor, limit, &page, &next, err);
+    pool_give(api, c);
+    if (rc)
+        return reply_fail(resp, rc, err);
+    return reply_backlog_page(resp, page, next);
+}
+
+/* POST /v1/retries/{id}/retry (drop 0) and DELETE /v1/retries/{id} (1). An
+ * id that is not a token is 404 as one not waiting. */
+static int retry_act(void *arg, const struct hookd_request *req, struct hookd_response *resp,
+                     int drop)
+{
+    struct hookd_api *api = arg;
+    char err[HOOKD_ERRLEN];
+    const char *id = req->params[0];
+    redisContext *c = pool_take(api, err);
+    if (!c)
+        return reply_fail(resp, HOOKD_EREDIS, err);
+    int rc = drop ? hookd_backlog_retry_delete(c, api->cfg, id, err)
+                  : hookd_backlog_retry_now(c, api->cfg, id, err);
+    pool_give(api, c);
+    if (rc)
+        return reply_fail(resp, rc == HOOKD_EINVAL ? HOOKD_ENOTFOUND : rc, err);
+    if (drop) {
+        resp->status = 204;
+        return 0;
+    }
+    return reply_json(resp, 200, json_pack("{s:s}", "id", id));
+}
+
+static int retries_now(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    return retry_act(arg, req, resp, 0);
+}
+
+static int retries_delete(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    return retry_act(arg, req, resp, 1);
+}
+
+#define TEST_WAIT_MS 10000 /* how long POST /v1/webhooks/{id}/test waits for an attempt */
+
+/* The integer in the attempt log member name of e (a decimal string), or
+ * -1. */
+static int64_t attempt_int(json_t *e, const char *name)
+{
+    int64_t v;
+    const char *s = json_string_value(json_object_get(e, name));
+    return s && hookd_parse_i64(s, 0, INT64_MAX, &v) == 0 ? v : -1;
+}
+
+static int webhooks_test(void *arg, const struct hookd_request *req, struct hookd_response *resp)
+{
+    struct hookd_api *api = arg;
+    char err[HOOKD_ERRLEN];
+    const char *id = path_id(req, resp);
+    json_t *e = NULL;
+    if (!id)
+        return 0;
+    redisContext *c = pool_take(api, err);
+    if (!c)
+        return reply_fail(resp, HOOKD_EREDIS, err);
+    int rc = hookd_catalog_test(c, api->cfg, id, TEST_WAIT_MS, &e, err);
+    pool_give(api, c);
+    if (rc == HOOKD_ERANGE)
+        return hookd_response_problem(resp, 504, "%s", err);
+    if (rc)
+        return reply_fail(resp, rc, err);
+    int64_t status = attempt_int(e, "status"), ms = attempt_int(e, "ms");
+    const char *error = json_string_value(json_object_get(e, "error"));
+    int delivered = status >= 200 && status < 300;
+    return reply_json(resp, 200,
+                      json_pack("{s:b s:o s:I s:o s:o}", "delivered", delivered, "status",
+                                status > 0 ? json_integer(status) : json_null(), "duration_ms",
+                                (json_int_t)(ms < 0 ? 0 : ms), "error",
+                                error && error[0] ? json_string(error) : json_null(), "attempt",
+                                e));
+}
+
 /* ---- the document ---- */
 
 /* docs/openapi.json as the build embedded it. */
@@ -632,6 +902,14 @@ static const struct hookd_route ROUTES[] = {
     {"POST", "/v1/events", events_post, NULL, 1},
     {"GET", "/v1/stats", stats_get, NULL, 1},
     {"GET", "/v1/hosts", hosts_get, NULL, 1},
+    {"GET", "/v1/dead", dead_list, NULL, 1},
+    {"POST", "/v1/dead/replay", dead_replay, NULL, 1},
+    {"POST", "/v1/dead/purge", dead_purge, NULL, 1},
+    {"POST", "/v1/webhooks/{id}/recover", webhooks_recover, NULL, 1},
+    {"POST", "/v1/webhooks/{id}/test", webhooks_test, NULL, 1},
+    {"GET", "/v1/retries", retries_list, NULL, 1},
+    {"POST", "/v1/retries/{id}/retry", retries_now, NULL, 1},
+    {"DELETE", "/v1/retries/{id}", retries_delete, NULL, 1},
     {"GET", "/v1/openapi.json", openapi_get, NULL, 1},
 };
 

@@ -591,6 +591,39 @@ static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
     return code;
 }
 
+#define WH_TEST_WAIT_MS 10000   /* --wait of webhook test by default */
+#define WH_TEST_WAIT_MAX 300000 /* --wait at most */
+
+/* Sends a test event to the webhook and waits (--wait) for its first
+ * attempt, which it prints as JSON; 1 when it was not delivered (not 2xx)
+ * or none came in time. */
+static int wh_test(const struct hookd_config *cfg, int argc, char **argv)
+{
+    struct hookd_cli_opt o[] = {{"--wait", 1, NULL}};
+    char err[HOOKD_ERRLEN];
+    const char *id;
+    int64_t wait = WH_TEST_WAIT_MS, status;
+    json_t *e = NULL;
+    int code;
+
+    if ((code = id_arg("webhook test", argc - 1, argv + 1, o, 1, &id)) != 0)
+        return code;
+    if (o[0].value &&
+        (hookd_duration_parse(o[0].value, &wait) != 0 || wait < 1 || wait > WH_TEST_WAIT_MAX))
+        return hookd_cli_err(2, "webhook test: --wait must be a duration from 1ms to 300s");
+    redisContext *c = hookd_redis_connect(cfg, err);
+    if (!c)
+        return hookd_cli_err(1, "%s", err);
+    code = hookd_catalog_test(c, cfg, id, wait, &e, err);
+    redisFree(c);
+    if (code)
+        return hookd_cli_err(1, "webhook test: %s", err);
+    const char *s = json_string_value(json_object_get(e, "status"));
+    int delivered = s && hookd_parse_i64(s, 200, 299, &status) == 0;
+    code = hookd_cli_print_json(e);
+    return code ? code : delivered ? 0 : 1;
+}
+
 /* ---- Dispatch ---- */
 
 /* One command or webhook subcommand: its word, what runs it, and its help,
@@ -664,6 +697,11 @@ static const struct cli_cmd WEBHOOK_CMDS[] = {
      "usage: hookd webhook log ID [--count N]\n"
      "The newest attempts of a webhook, one JSON line each.\n"
      "  --count N              how many (1..100000, default 20)\n"},
+    {"test", wh_test,
+     "usage: hookd webhook test ID [--wait DUR]\n"
+     "Sends a test event (delivered whatever the webhook filters) and prints the first\n"
+     "attempt as JSON; exits 1 when it was not delivered.\n"
+     "  --wait DUR             how long to wait for the attempt (default 10s)\n"},
 };
 
 /* Runs the entry of table (n rows) that argv[0] names; --help among its
@@ -693,7 +731,7 @@ static int webhook_main(const struct hookd_config *cfg, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc < 2 ? stderr : stdout;
-        fputs("usage: hookd webhook add|list|show|update|delete|rotate-secret|log ...\n"
+        fputs("usage: hookd webhook add|list|show|update|delete|rotate-secret|log|test ...\n"
               "`hookd webhook SUBCOMMAND --help` explains each.\n",
               out);
         return argc < 2 ? 2 : 0;
@@ -719,10 +757,17 @@ static const struct cli_cmd COMMANDS[] = {
      "  --json                 one JSON object\n"
      "  --watch                again every second until Ctrl-C, with rates\n"},
     {"dead", hookd_cli_dead,
-     "usage: hookd dead list [--count N] | replay [--count N] | purge\n"
+     "usage: hookd dead list [FILTER] [--count N] | replay [FILTER] [--count N] | purge [FILTER]\n"
      "  list                   the newest dead records, one JSON line each (default 20)\n"
      "  replay                 puts records back as work, oldest first (default all)\n"
-     "  purge                  deletes every record\n"},
+     "  purge                  deletes the records (without a filter, every one)\n"
+     "FILTER: --id ID, --webhook ID, --reason TEXT (exact), --since T, --until T\n"
+     "(T: RFC 3339, 2026-12-04T07:00:00Z, or ms since 1970; since <= at < until)\n"},
+    {"retry", hookd_cli_retry,
+     "usage: hookd retry list [--json] [--count N] | now ID | delete ID\n"
+     "  list                   deliveries waiting to retry, soonest first (default 20)\n"
+     "  now ID                 makes one due now\n"
+     "  delete ID              drops one (it is never delivered)\n"},
     {"verify", hookd_cli_verify,
      "usage: hookd verify [--signing twenty|standard] --secret S --timestamp T\n"
      "                    --signature SIG [--id ID] [FILE|-]\n"
@@ -738,11 +783,12 @@ static const struct cli_cmd COMMANDS[] = {
 
 static const char USAGE_ALL[] =
     "usage: hookd run\n"
-    "       hookd webhook add|list|show|update|delete|rotate-secret|log ...\n"
+    "       hookd webhook add|list|show|update|delete|rotate-secret|log|test ...\n"
     "       hookd enqueue EVENT [DATA_JSON] [--workspace W] [--webhook ID] [--id ID]\n"
     "       hookd enqueue -\n"
     "       hookd stats [--json] [--watch]\n"
-    "       hookd dead list [--count N] | replay [--count N] | purge\n"
+    "       hookd dead list [FILTER] [--count N] | replay [FILTER] [--count N] | purge [FILTER]\n"
+    "       hookd retry list [--json] [--count N] | now ID | delete ID\n"
     "       hookd verify [--signing S] --secret S --timestamp T --signature SIG [FILE]\n"
     "`hookd COMMAND --help` explains each; every option of `hookd --help` may be given\n"
     "too; see docs/cli.md.\n";

@@ -478,6 +478,62 @@ static const char WH_PAGE_LUA[] =
                       "end\n"
                       "return out\n";
 
+/* ---- the backlog's scripts (backlog.c), sent by EVAL ---- */
+
+/* KEYS: dead. ARGV: start, stop (LRANGE indexes), the record cap. Returns
+ * {length of the list, record, ...}, a record over the cap as NUL and its
+ * size in decimal. */
+static const char DEAD_PAGE_LUA[] =
+    "local out = {redis.call('LLEN', KEYS[1])}\n"
+    "local cap = tonumber(ARGV[3])\n"
+    "for _, v in ipairs(redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])) do\n"
+    "  if #v > cap then v = '\\0' .. #v end\n"
+    "  out[#out+1] = v\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: dead. ARGV: records. Removes the oldest copy of each; returns how
+ * many were there. */
+static const char DEAD_REMOVE_LUA[] = "local n = 0\n"
+                                      "for i = 1, #ARGV do\n"
+                                      "  n = n + redis.call('LREM', KEYS[1], -1, ARGV[i])\n"
+                                      "end\n"
+                                      "return n\n";
+
+/* KEYS: retry, jobs. ARGV: start, stop (ZRANGE ranks), the job cap. Returns
+ * {token, due (ms), job, ...}, the job false when {P}:jobs has none and NUL
+ * and its size in decimal when over the cap. */
+static const char RETRY_PAGE_LUA[] =
+    "local z = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')\n"
+    "local out, cap = {}, tonumber(ARGV[3])\n"
+    "for i = 1, #z, 2 do\n"
+    "  local p = redis.call('HGET', KEYS[2], z[i])\n"
+    "  if p and #p > cap then p = '\\0' .. #p end\n"
+    "  out[#out+1] = z[i]; out[#out+1] = z[i+1]; out[#out+1] = p\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: retry, leases. ARGV: token. When the token waits in the retry set
+ * and no worker leases it, makes it due now (Redis' clock); returns 1, else
+ * 0. A take that leases it removes it from the retry set in one script, so
+ * the two never both win. */
+static const char RETRY_NOW_LUA[] =
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end\n"
+    "if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+    "return 1\n";
+
+/* KEYS: retry, jobs, leases. ARGV: token. When the token waits in the retry
+ * set and no worker leases it, drops it and its job; returns 1, else 0. */
+static const char RETRY_DELETE_LUA[] =
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end\n"
+    "if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end\n"
+    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
 static const char *const SCRIPTS[HOOKD_S_COUNT] = {
     [HOOKD_S_TAKE] = TAKE_LUA,
     [HOOKD_S_SETTLE] = SETTLE_LUA,
@@ -494,6 +550,11 @@ static const char *const SCRIPTS[HOOKD_S_COUNT] = {
     [HOOKD_S_WEBHOOK_SHOW] = WH_SHOW_LUA,
     [HOOKD_S_WEBHOOK_ALL] = WH_ALL_LUA,
     [HOOKD_S_WEBHOOK_PAGE] = WH_PAGE_LUA,
+    [HOOKD_S_DEAD_PAGE] = DEAD_PAGE_LUA,
+    [HOOKD_S_DEAD_REMOVE] = DEAD_REMOVE_LUA,
+    [HOOKD_S_RETRY_PAGE] = RETRY_PAGE_LUA,
+    [HOOKD_S_RETRY_NOW] = RETRY_NOW_LUA,
+    [HOOKD_S_RETRY_DELETE] = RETRY_DELETE_LUA,
 };
 
 const char *hookd_script(enum hookd_script_id id)

@@ -74,6 +74,7 @@ int hookd_cli_print_json(struct json_t *j);
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv);
+int hookd_cli_retry(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv);
 
 #endif

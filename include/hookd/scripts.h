@@ -22,6 +22,12 @@ enum hookd_script_id {
     HOOKD_S_WEBHOOK_SHOW,   /* the same, or nil for an unknown id */
     HOOKD_S_WEBHOOK_ALL,    /* every webhook, as the worker reads them */
     HOOKD_S_WEBHOOK_PAGE,   /* a page of webhooks, sorted by id */
+    /* The backlog's (backlog.c), sent by EVAL. */
+    HOOKD_S_DEAD_PAGE,    /* a range of dead records, each within a cap */
+    HOOKD_S_DEAD_REMOVE,  /* some dead records, by value */
+    HOOKD_S_RETRY_PAGE,   /* a range of waiting retries with their jobs, within a cap */
+    HOOKD_S_RETRY_NOW,    /* one waiting retry made due now */
+    HOOKD_S_RETRY_DELETE, /* one waiting retry dropped */
     HOOKD_S_COUNT
 };
 #define HOOKD_S_LOOP_COUNT (HOOKD_S_TEND + 1) /* the scripts a loop loads */

@@ -157,7 +157,7 @@ class FakeApi:
         def ok(d):
             return ((not f.get("id") or d["id"] == f["id"]) and
                     (not f.get("webhook") or d.get("webhook") == f["webhook"]) and
-                    (not f.get("reason") or f["reason"] in d.get("reason", "")))
+                    (not f.get("reason") or d.get("reason") == f["reason"]))
         return [d for d in self.dead if ok(d)]
 
     def list_dead(self, m, q, b):

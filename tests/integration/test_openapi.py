@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import unittest
+import urllib.parse
 
 import jsonschema
 
@@ -38,13 +39,29 @@ CALLS = {
     "deleteWebhook": [({"id": "{gone}"}, "", None, 404), ({"id": "{del}"}, "", None, 204)],
     "enableWebhook": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
     "disableWebhook": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
-    "rotateSecret": [({"id": "{wh}"}, "", None, 200), ({"id": "{gone}"}, "", None, 404)],
+    "rotateSecret": [({"id": "{wh}"}, "", None, 200), ({"id": "{wh}"}, "", {"grace_seconds": 60}, 200),
+                     ({"id": "{wh}"}, "", {"grace_seconds": -1}, 422),
+                     ({"id": "{gone}"}, "", None, 404)],
     "listAttempts": [({"id": "{wh}"}, "?limit=5", None, 200),
                      ({"id": "{gone}"}, "", None, 404)],
     "postEvents": [({}, "", {"event": "person.created", "data": {"id": "p1"}}, 202),
                    ({}, "", [{"event": "person.updated", "data": {}}], 202),
                    ({}, "", {"event": "not an event"}, 422), ({}, "", b"[", 400)],
     "getStats": [({}, "", None, 200)],
+    "listDead": [({}, "?limit=5", None, 200), ({}, "?since=yesterday", None, 422),
+                 ({}, "?limit=0", None, 400)],
+    "replayDead": [({}, "", {"id": "e0000000000000000"}, 200), ({}, "", {"since": "x"}, 422),
+                   ({}, "", b"{", 400)],
+    "purgeDead": [({}, "", {"id": "e0000000000000000"}, 200), ({}, "", {"until": "x"}, 422)],
+    "recoverWebhook": [({"id": "{wh}"}, "", {"since": "2026-01-01T00:00:00Z"}, 200),
+                       ({"id": "{wh}"}, "", {}, 422),
+                       ({"id": "{gone}"}, "", {"since": "2026-01-01T00:00:00Z"}, 404)],
+    # wh was disabled by the walk of disableWebhook above.
+    "testWebhook": [({"id": "{new}"}, "", None, 200), ({"id": "{wh}"}, "", None, 409),
+                    ({"id": "{gone}"}, "", None, 404)],
+    "listRetries": [({}, "?limit=5", None, 200), ({}, "?limit=0", None, 400)],
+    "deleteRetry": [({"id": "{retry0}"}, "", None, 204), ({"id": "d:msg_not_there"}, "", None, 404)],
+    "retryNow": [({"id": "{retry1}"}, "", None, 200), ({"id": "{retry0}"}, "", None, 404)],
     "listHosts": [({}, "", None, 200)],
 }
 
@@ -56,7 +73,8 @@ class OpenApiWalk(HookdCase):
             self.raw = f.read()
         self.doc = json.loads(self.raw)
         self.port = free_port()
-        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN},
+        # Failed deliveries wait 10 minutes, so that the walk finds them waiting.
+        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN, "HOOKD_RETRY_BASE": "10m"},
                                      args=["--api-addr", "127.0.0.1:%d" % self.port])
         self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
                         self.w.log())
@@ -113,11 +131,16 @@ class OpenApiWalk(HookdCase):
         wh = self.new_webhook()
         # One failed attempt first, so that attempts, hosts and stats have
         # items for their schemas to judge.
-        st, raw, _ = self.call("post", "/v1/events",
-                               {"event": "person.created", "data": {}, "webhook": wh})
-        self.assertEqual(st, 202, raw)
-        self.assertTrue(wait_for(lambda: json.loads(self.call(
-            "get", "/v1/webhooks/%s/attempts" % wh)[1])["data"], 15), self.w.log())
+        # Two deliveries waiting to be retried, and a dead envelope record.
+        for _ in range(2):
+            st, raw, _ = self.call("post", "/v1/events",
+                                   {"event": "person.created", "data": {}, "webhook": wh})
+            self.assertEqual(st, 202, raw)
+        self.r.lpush(self.k("events"), b'{"event": 7}')
+        self.assertTrue(wait_for(lambda: len(json.loads(self.call(
+            "get", "/v1/retries")[1])["data"]) == 2, 15), self.w.log())
+        self.assertTrue(wait_for(lambda: json.loads(self.call("get", "/v1/dead")[1])["data"], 15))
+        retries = [r["id"] for r in json.loads(self.call("get", "/v1/retries")[1])["data"]]
         self.assertTrue(wait_for(lambda: json.loads(self.call("get", "/v1/hosts")[1])["data"],
                                  15))
         walked = 0
@@ -126,9 +149,11 @@ class OpenApiWalk(HookdCase):
             for params, query, body, want in calls:
                 url = path
                 for k, v in params.items():
-                    v = {"{wh}": wh, "{gone}": "wh_not_there",
-                         "{del}": v == "{del}" and self.new_webhook()}.get(v, v)
-                    url = url.replace("{%s}" % k, v)
+                    v = {"{wh}": wh, "{gone}": "wh_not_there", "{retry0}": retries[0],
+                         "{retry1}": retries[1]}.get(v, v)
+                    if v in ("{del}", "{new}"):
+                        v = self.new_webhook()
+                    url = url.replace("{%s}" % k, urllib.parse.quote(v, safe=""))
                 st, raw, ctype = self.call(method, url + query, body)
                 where = "%s %s%s" % (method.upper(), url, query)
                 self.assertEqual(st, want, "%s: %s" % (where, raw[:300]))
