@@ -40,6 +40,7 @@ async function newPage() {
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('response', (r) => { if (r.status() >= 400 && r.status() !== 401) errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url()); });
   page.on('dialog', (d) => d.accept());
   return page;
 }
