@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "hookd/catalog.h"
+#include "hookd/cli_kit.h"
 #include "hookd/envelope.h"
 #include "hookd/health.h"
 #include "hookd/job.h"
+#include "hookd/redis.h"
 #include "hookd/schema.h"
 #include "hookd/scripts.h"
 #include "hookd/sign.h"
