@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hookd/redis.h"
 
@@ -82,7 +83,7 @@ int hookd_cli_parse(const char *cmd, int argc, char **argv, struct hookd_cli_opt
             hookd_cli_quote(a, name);
             if (name_len < sizeof(name))
                 name[name_len] = '\0';
-            return hookd_cli_err(2, "%s: unknown option %s", cmd, name);
+            return hookd_cli_err(2, "%s: unknown option %s; try `hookd help %s`", cmd, name, cmd);
         }
         if (o->value)
             return hookd_cli_err(2, "%s: %s given twice", cmd, o->name);
@@ -184,23 +185,221 @@ int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, 
     return code;
 }
 
-int hookd_cli_run_table(const struct hookd_cli_cmd *table, size_t n, const char *what,
+static const char HELP_TAIL[] =
+    "Every option of `hookd --help` may be given too; see docs/cli.md.\n";
+
+/* The row of rows (NULL allowed) called word, or NULL. */
+static const struct hookd_cli_cmd *row_find(const struct hookd_cli_cmd *rows, const char *word)
+{
+    for (; rows && rows->name; rows++) {
+        if (strcmp(rows->name, word) == 0)
+            return rows;
+    }
+    return NULL;
+}
+
+/* Prints the help of row, whose words are path ("webhook add"), on out:
+ * its synopsis, its paragraph, its flags aligned, its subcommands. */
+static void help_print(FILE *out, const char *path, const struct hookd_cli_cmd *row)
+{
+    int w = 0;
+    fprintf(out, "usage: hookd %s%s%s\n", path, row->synopsis[0] ? " " : "", row->synopsis);
+    fputs(row->about, out);
+    for (const struct hookd_cli_flag *f = row->flags; f && f->name; f++) {
+        int n = (int)strlen(f->name) + (f->value ? 1 + (int)strlen(f->value) : 0);
+        w = n > w ? n : w;
+    }
+    for (const struct hookd_cli_cmd *s = row->subs; s && s->name; s++)
+        w = (int)strlen(s->name) > w ? (int)strlen(s->name) : w;
+    for (const struct hookd_cli_flag *f = row->flags; f && f->name; f++) {
+        char left[128];
+        snprintf(left, sizeof(left), "%s%s%s", f->name, f->value ? " " : "",
+                 f->value ? f->value : "");
+        fprintf(out, "  %-*s  %s\n", w, left, f->meaning);
+    }
+    for (const struct hookd_cli_cmd *s = row->subs; s && s->name; s++)
+        fprintf(out, "  %-*s  %s%s\n", w, s->name, s->synopsis, "");
+    if (row->subs)
+        fprintf(out, "`hookd help %s SUBCOMMAND` explains each.\n", path);
+    fputs(HELP_TAIL, out);
+}
+
+/* Whether --help or -h is among argv[1..argc) before a "--". */
+static int help_asked(int argc, char **argv)
+{
+    for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int hookd_cli_run_table(const struct hookd_cli_cmd *table, const char *prefix,
                         const struct hookd_config *cfg, int argc, char **argv)
 {
-    char q[HOOKD_CLI_QUOTE_LEN];
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(argv[0], table[i].name) != 0)
-            continue;
-        for (int k = 1; table[i].help && k < argc && strcmp(argv[k], "--") != 0; k++) {
-            if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-                fputs(table[i].help, stdout);
-                fputs("Every option of `hookd --help` may be given too; see docs/cli.md.\n",
-                      stdout);
-                return 0;
-            }
-        }
-        return table[i].fn(cfg, argc, argv);
+    char q[HOOKD_CLI_QUOTE_LEN], path[128];
+    const struct hookd_cli_cmd *row = row_find(table, argv[0]);
+    if (!row)
+        return hookd_cli_err(2, "%s%sunknown %s '%s'; try `hookd help%s%s`", prefix,
+                             prefix[0] ? ": " : "", prefix[0] ? "subcommand" : "command",
+                             hookd_cli_quote(argv[0], q), prefix[0] ? " " : "", prefix);
+    snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? " " : "", row->name);
+    const struct hookd_cli_cmd *sub = argc > 1 ? row_find(row->subs, argv[1]) : NULL;
+    if (sub && help_asked(argc - 1, argv + 1)) {
+        char sub_path[160];
+        snprintf(sub_path, sizeof(sub_path), "%s %s", path, sub->name);
+        help_print(stdout, sub_path, sub);
+        return 0;
     }
-    return hookd_cli_err(2, "%sunknown %s '%s'; try `hookd help`", what[0] ? what : "",
-                         what[0] ? "subcommand" : "command", hookd_cli_quote(argv[0], q));
+    if (help_asked(argc, argv)) {
+        help_print(stdout, path, row);
+        return 0;
+    }
+    if (row->fn)
+        return row->fn(cfg, argc, argv);
+    if (argc < 2) {
+        help_print(stderr, path, row);
+        return 2;
+    }
+    return hookd_cli_run_table(row->subs, path, cfg, argc - 1, argv + 1);
+}
+
+/* Prints "hookd PATH SYNOPSIS" lines for row, or its subs if it has any, the first
+ * after "usage: ", the others indented under it. */
+static void help_lines(const char *prefix, const struct hookd_cli_cmd *row, int *first)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? " " : "", row->name);
+    if (!row->subs) {
+        printf("%shookd %s%s%s\n", *first ? "usage: " : "       ", path,
+               row->synopsis[0] ? " " : "", row->synopsis);
+        *first = 0;
+    }
+    for (const struct hookd_cli_cmd *s = row->subs; s && s->name; s++)
+        help_lines(path, s, first);
+}
+
+int hookd_cli_help(const struct hookd_cli_cmd *table, int argc, char **argv)
+{
+    char q[HOOKD_CLI_QUOTE_LEN], path[160] = "";
+    const struct hookd_cli_cmd *row = NULL, *rows = table;
+    int first = 1;
+    if (argc == 0) {
+        for (const struct hookd_cli_cmd *r = table; r->name; r++)
+            help_lines("", r, &first);
+        fputs("`hookd help COMMAND [SUBCOMMAND]` or `hookd COMMAND --help` explains each;\n"
+              "`hookd run` starts the worker, whose options `hookd --help` lists.\n",
+              stdout);
+        fputs(HELP_TAIL, stdout);
+        return 0;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (!(row = row_find(rows, argv[i])))
+            return hookd_cli_err(2, "help: no command '%s'; try `hookd help`",
+                                 hookd_cli_quote(argv[i], q));
+        size_t len = strlen(path);
+        snprintf(path + len, sizeof(path) - len, "%s%s", len ? " " : "", row->name);
+        rows = row->subs;
+    }
+    help_print(stdout, path, row);
+    return 0;
+}
+
+size_t hookd_cli_opts_from(const struct hookd_cli_flag *flags, struct hookd_cli_opt *opts,
+                           size_t cap)
+{
+    size_t n = 0;
+    for (; flags && flags->name && n < cap; flags++, n++) {
+        opts[n].name = flags->name;
+        opts[n].takes_value = flags->value != NULL;
+        opts[n].value = NULL;
+    }
+    return n;
+}
+
+int hookd_cli_flags_has(const struct hookd_cli_flag *flags, const char *name)
+{
+    for (; flags && flags->name; flags++) {
+        if (strcmp(flags->name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The text of member v of a list row into out (cap bytes), at most width
+ * bytes with "..." at a cut, control and non-ASCII bytes as '?'. */
+static void cell_text(const json_t *v, int width, char *out, size_t cap)
+{
+    char raw[1024];
+    const char *s = raw;
+    if (!v || json_is_null(v))
+        s = "-";
+    else if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_true(v))
+        s = "yes";
+    else if (json_is_false(v))
+        s = "no";
+    else if (json_is_integer(v))
+        snprintf(raw, sizeof(raw), "%lld", (long long)json_integer_value(v));
+    else if (json_is_array(v)) {
+        size_t i, len = 0;
+        const json_t *e;
+        raw[0] = '\0';
+        json_array_foreach(v, i, e)
+        {
+            if (len < sizeof(raw))
+                len += (size_t)snprintf(raw + len, sizeof(raw) - len, "%s%s", i ? "," : "",
+                                        json_is_string(e) ? json_string_value(e) : "?");
+        }
+    } else {
+        s = "?";
+    }
+    size_t n = 0, max = (size_t)width < cap - 1 ? (size_t)width : cap - 1;
+    for (; s[n] && n < max; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        out[n] = (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
+    }
+    if (s[n] && n >= 3)
+        memcpy(out + n - 3, "...", 3);
+    out[n] = '\0';
+}
+
+#define LIST_COLS_MAX 16
+#define LIST_CELL_MAX 128
+
+int hookd_cli_print_list(json_t *a, const struct hookd_cli_column *cols, size_t ncols, int json)
+{
+    size_t i, rows = json_array_size(a);
+    int w[LIST_COLS_MAX];
+    json_t *o;
+    char cell[LIST_CELL_MAX];
+
+    if (json || !isatty(STDOUT_FILENO) || ncols > LIST_COLS_MAX) {
+        json_array_foreach(a, i, o)
+        {
+            if (hookd_cli_print_json(json_incref(o)) != 0)
+                return 1;
+        }
+        return 0;
+    }
+    for (size_t c = 0; c < ncols; c++)
+        w[c] = (int)strlen(cols[c].header);
+    json_array_foreach(a, i, o)
+    {
+        for (size_t c = 0; c < ncols; c++) {
+            cell_text(json_object_get(o, cols[c].key), cols[c].width, cell, sizeof(cell));
+            w[c] = (int)strlen(cell) > w[c] ? (int)strlen(cell) : w[c];
+        }
+    }
+    for (size_t c = 0; c < ncols; c++)
+        printf("%-*s%s", c + 1 < ncols ? w[c] : 0, cols[c].header, c + 1 < ncols ? "  " : "\n");
+    for (i = 0; i < rows; i++) {
+        o = json_array_get(a, i);
+        for (size_t c = 0; c < ncols; c++) {
+            cell_text(json_object_get(o, cols[c].key), cols[c].width, cell, sizeof(cell));
+            printf("%-*s%s", c + 1 < ncols ? w[c] : 0, cell, c + 1 < ncols ? "  " : "\n");
+        }
+    }
+    return 0;
 }

@@ -49,6 +49,53 @@ static int webhook_timeout(const struct hookd_config *cfg, const char *cmd,
     return 0;
 }
 
+/* The flags of each webhook command: what their help shows and what
+ * their parsers know. --timeout and --connect-timeout on the command line
+ * are read as the webhook's own by add and update (see webhook_timeout). */
+/* clang-format off */
+#define WH_F_SECRET \
+    {"--secret", "S", "the signing secret (1..1024 visible ASCII bytes; - reads stdin)"}, \
+    {"--secret-file", "PATH", "read the secret from a file (one line ending dropped)"}
+#define WH_F_CHANGE \
+    {"--events", "LIST", "comma list of object.action filters (person.*, *.created, *.*)"}, \
+    {"--workspace", "W", "only events of this workspace (\"\" for every one)"}, \
+    {"--description", "D", "text for people, at most 1024 bytes"}, \
+    {"--signing", "S", "twenty (default) or standard (needs a whsec_ secret)"}, \
+    {"--webhook-timeout", "DUR", "this webhook's attempt timeout (also --timeout; 0: the worker's)"}, \
+    {"--webhook-connect-timeout", "DUR", "this webhook's connect timeout (also --connect-timeout)"}
+/* clang-format on */
+
+static const struct hookd_cli_flag WH_ADD_FLAGS[] = {
+    {"--url", "URL", "http or https receiver (required)"},
+    WH_F_SECRET,
+    WH_F_CHANGE,
+    {"--id", "ID", "the id (default wh_ + 16 random hex digits)"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_UPDATE_FLAGS[] = {
+    {"--url", "URL", "http or https receiver"},
+    {"--enabled", "true|false", "false stops deliveries; true also forgets a 410's reason"},
+    WH_F_CHANGE,
+    {"--show-secret", NULL, "show the secret in what is printed"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_ROTATE_FLAGS[] = {
+    WH_F_SECRET,
+    {"--signing", "S", "switch to twenty or standard with the new secret"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_LIST_FLAGS[] = {
+    {"--show-secret", NULL, "show secrets and the URLs' query values and credentials"},
+    {"--json", NULL, "JSON lines even on a terminal"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_SHOW_FLAGS[] = {
+    {"--show-secret", NULL, "show the secret and the URL's query values and credentials"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_DISABLE_FLAGS[] = {
+    {"--reason", "TEXT", "why, kept as disabled_reason (default \"disabled by hand\")"},
+    {NULL, NULL, NULL}};
+static const struct hookd_cli_flag WH_LOG_FLAGS[] = {
+    {"--count", "N", "how many (1..100000, default 20)"},
+    {"--json", NULL, "JSON lines even on a terminal"},
+    {NULL, NULL, NULL}};
+
 enum {
     O_URL,
     O_SECRET,
@@ -138,23 +185,29 @@ static int wh_put(const struct hookd_config *cfg, const char *cmd, const char *m
 /* Defines the flag table of add, update and rotate-secret; O_* index it.
  * --timeout and --connect-timeout are the webhook's own here (see
  * hookd_config_flag_given()), as are their longer names. */
-static void wh_opts(struct hookd_cli_opt o[O_NOPTS])
+/* Fills o, indexed by O_*, with the flags of WH_OPT_NAME that flags (a
+ * command's row) holds; the others are switched off (NULL name). */
+static void wh_opts(struct hookd_cli_opt o[O_NOPTS], const struct hookd_cli_flag *flags)
 {
-    static const struct hookd_cli_opt init[O_NOPTS] = {
-        [O_URL] = {"--url", 1, NULL},
-        [O_SECRET] = {"--secret", 1, NULL},
-        [O_SECRET_FILE] = {"--secret-file", 1, NULL},
-        [O_EVENTS] = {"--events", 1, NULL},
-        [O_WORKSPACE] = {"--workspace", 1, NULL},
-        [O_DESC] = {"--description", 1, NULL},
-        [O_SIGNING] = {"--signing", 1, NULL},
-        [O_TIMEOUT] = {"--webhook-timeout", 1, NULL},
-        [O_CONNECT] = {"--webhook-connect-timeout", 1, NULL},
-        [O_ENABLED] = {"--enabled", 1, NULL},
-        [O_ID] = {"--id", 1, NULL},
-        [O_SHOW] = {"--show-secret", 0, NULL},
+    static const char *const name[O_NOPTS] = {
+        [O_URL] = "--url",
+        [O_SECRET] = "--secret",
+        [O_SECRET_FILE] = "--secret-file",
+        [O_EVENTS] = "--events",
+        [O_WORKSPACE] = "--workspace",
+        [O_DESC] = "--description",
+        [O_SIGNING] = "--signing",
+        [O_TIMEOUT] = "--webhook-timeout",
+        [O_CONNECT] = "--webhook-connect-timeout",
+        [O_ENABLED] = "--enabled",
+        [O_ID] = "--id",
+        [O_SHOW] = "--show-secret",
     };
-    memcpy(o, init, sizeof(init));
+    for (int i = 0; i < O_NOPTS; i++) {
+        o[i].name = hookd_cli_flags_has(flags, name[i]) ? name[i] : NULL;
+        o[i].takes_value = i != O_SHOW;
+        o[i].value = NULL;
+    }
 }
 
 static int wh_add(const struct hookd_config *cfg, int argc, char **argv)
@@ -165,9 +218,8 @@ static int wh_add(const struct hookd_config *cfg, int argc, char **argv)
     const char *pos[1];
     int npos, code;
 
-    wh_opts(o);
-    o[O_ENABLED].name = NULL; /* a new webhook is enabled */
-    o[O_SHOW].name = NULL;    /* and its secret always shown */
+    wh_opts(o, WH_ADD_FLAGS); /* no --enabled, no --show-secret: a new webhook is enabled,
+                                 its secret always shown */
     if ((code = hookd_cli_parse("webhook add", argc - 1, argv + 1, o, O_NOPTS, pos, 0, &npos)) != 0)
         return code;
     if (!o[O_URL].value)
@@ -208,10 +260,7 @@ static int wh_update(const struct hookd_config *cfg, int argc, char **argv)
     const char *pos[1];
     int npos, code;
 
-    wh_opts(o);
-    o[O_SECRET].name = NULL; /* the secret changes with rotate-secret only */
-    o[O_SECRET_FILE].name = NULL;
-    o[O_ID].name = NULL;
+    wh_opts(o, WH_UPDATE_FLAGS); /* the secret changes with rotate-secret only */
     if ((code = hookd_cli_parse("webhook update", argc - 1, argv + 1, o, O_NOPTS, pos, 1, &npos)) !=
         0)
         return code;
@@ -232,11 +281,7 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
     const char *pos[1];
     int npos, code;
 
-    wh_opts(o);
-    for (int i = 0; i < O_NOPTS; i++) {
-        if (i != O_SECRET && i != O_SECRET_FILE && i != O_SIGNING)
-            o[i].name = NULL;
-    }
+    wh_opts(o, WH_ROTATE_FLAGS);
     if ((code = hookd_cli_parse("webhook rotate-secret", argc - 1, argv + 1, o, O_NOPTS, pos, 1,
                                 &npos)) != 0)
         return code;
@@ -259,15 +304,15 @@ static int wh_rotate(const struct hookd_config *cfg, int argc, char **argv)
 static int wh_switch(const struct hookd_config *cfg, int argc, char **argv)
 {
     int on = strcmp(argv[0], "enable") == 0;
-    struct hookd_cli_opt o[] = {{"--reason", 1, NULL}};
+    struct hookd_cli_opt o[1];
     struct hookd_catalog_change ch;
     const char *pos[1];
     char cmd[32];
     int npos, code;
     snprintf(cmd, sizeof(cmd), "webhook %s", argv[0]);
-    if (on)
-        o[0].name = NULL;
-    if ((code = hookd_cli_parse(cmd, argc - 1, argv + 1, o, 1, pos, 1, &npos)) != 0)
+    size_t n = hookd_cli_opts_from(on ? NULL : WH_DISABLE_FLAGS, o, 1);
+    o[0].value = NULL;
+    if ((code = hookd_cli_parse(cmd, argc - 1, argv + 1, o, n, pos, 1, &npos)) != 0)
         return code;
     if (npos != 1)
         return hookd_cli_err(2, "%s: expected ID", cmd);
@@ -298,13 +343,14 @@ static int id_arg(const char *cmd, int argc, char **argv, struct hookd_cli_opt *
 
 static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
+    struct hookd_cli_opt o[1];
     char err[HOOKD_ERRLEN];
     const char *id;
     json_t *j = NULL;
     int code;
 
-    if ((code = id_arg("webhook show", argc - 1, argv + 1, o, 1, &id)) != 0)
+    if ((code = id_arg("webhook show", argc - 1, argv + 1, o,
+                       hookd_cli_opts_from(WH_SHOW_FLAGS, o, 1), &id)) != 0)
         return code;
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
@@ -314,21 +360,40 @@ static int wh_show(const struct hookd_config *cfg, int argc, char **argv)
     return code ? hookd_cli_err(1, "%s", err) : hookd_cli_print_json(j);
 }
 
-/* Prints every webhook, sorted by id, one JSON line each, a page at a
- * time; a member of the set whose record is missing or not a hash is shown
- * invalid. */
+/* The columns of `webhook list` and `webhook log` on a terminal. */
+static const struct hookd_cli_column WH_COLUMNS[] = {{"ID", "id", 40},
+                                                     {"URL", "url", 60},
+                                                     {"EVENTS", "events", 40},
+                                                     {"ENABLED", "enabled", 7},
+                                                     {"SIGNING", "signing", 8},
+                                                     {"VALID", "valid", 5},
+                                                     {"INVALID", "invalid_reason", 50}};
+static const struct hookd_cli_column ATTEMPT_COLUMNS[] = {
+    {"AT", "at", 20},          {"DELIVERY", "delivery", 40}, {"EVENT", "event", 32},
+    {"ATTEMPT", "attempt", 7}, {"STATUS", "status", 6},      {"MS", "ms", 8},
+    {"ERROR", "error", 60}};
+
+/* Prints every webhook, sorted by id, read a page at a time: one JSON line
+ * each (--json or piped) or a table; a member of the set whose record is
+ * missing or not a hash is shown invalid. */
 static int wh_list(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--show-secret", 0, NULL}};
+    struct hookd_cli_opt o[2];
     char err[HOOKD_ERRLEN], after[HOOKD_ID_MAX + 1] = "";
     const char *pos[1];
     int npos, code, more = 1;
+    size_t nopts = hookd_cli_opts_from(WH_LIST_FLAGS, o, 2);
 
-    if ((code = hookd_cli_parse("webhook list", argc - 1, argv + 1, o, 1, pos, 0, &npos)) != 0)
+    if ((code = hookd_cli_parse("webhook list", argc - 1, argv + 1, o, nopts, pos, 0, &npos)) != 0)
         return code;
+    json_t *all = json_array();
+    if (!all)
+        return hookd_cli_err(1, "out of memory");
     redisContext *c = hookd_redis_connect(cfg, err);
-    if (!c)
+    if (!c) {
+        json_decref(all);
         return hookd_cli_err(1, "%s", err);
+    }
     while (code == 0 && more) {
         json_t *page = NULL, *w;
         size_t i;
@@ -340,12 +405,15 @@ static int wh_list(const struct hookd_config *cfg, int argc, char **argv)
         json_array_foreach(page, i, w)
         {
             hookd_str_copy(after, sizeof(after), json_string_value(json_object_get(w, "id")));
-            if (code == 0)
-                code = hookd_cli_print_json(json_incref(w));
         }
+        json_array_extend(all, page);
         json_decref(page);
     }
     redisFree(c);
+    if (code == 0)
+        code = hookd_cli_print_list(all, WH_COLUMNS, sizeof(WH_COLUMNS) / sizeof(WH_COLUMNS[0]),
+                                    o[1].value != NULL);
+    json_decref(all);
     return code;
 }
 
@@ -369,15 +437,15 @@ static int wh_delete(const struct hookd_config *cfg, int argc, char **argv)
 /* Prints the newest --count entries of the webhook's attempt log. */
 static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--count", 1, NULL}};
+    struct hookd_cli_opt o[2];
     char err[HOOKD_ERRLEN];
     const char *id;
     long long n = 20;
-    json_t *a = NULL, *e;
-    size_t i;
+    json_t *a = NULL;
     int code, more;
 
-    if ((code = id_arg("webhook log", argc - 1, argv + 1, o, 1, &id)) != 0)
+    if ((code = id_arg("webhook log", argc - 1, argv + 1, o,
+                       hookd_cli_opts_from(WH_LOG_FLAGS, o, 2), &id)) != 0)
         return code;
     if (o[0].value && (code = hookd_cli_count("webhook log", o[0].value, WH_LOG_COUNT_MAX, &n)))
         return code;
@@ -388,85 +456,46 @@ static int wh_log(const struct hookd_config *cfg, int argc, char **argv)
     redisFree(c);
     if (code)
         return hookd_cli_err(1, "%s", err);
-    json_array_foreach(a, i, e)
-    {
-        if (code == 0)
-            code = hookd_cli_print_json(json_incref(e));
-    }
+    code = hookd_cli_print_list(a, ATTEMPT_COLUMNS,
+                                sizeof(ATTEMPT_COLUMNS) / sizeof(ATTEMPT_COLUMNS[0]),
+                                o[1].value != NULL);
     json_decref(a);
     return code;
 }
 
-#define WH_CHANGE_FLAGS                                                                            \
-    "  --events LIST          comma list of object.action filters (person.*, *.created, *.*)\n"    \
-    "  --workspace W          only events of this workspace (\"\" for every one)\n"                \
-    "  --description D        text for people, at most 1024 bytes\n"                               \
-    "  --signing S            twenty (default) or standard (needs a whsec_ secret)\n"              \
-    "  --timeout DUR          this webhook's attempt timeout (also --webhook-timeout;\n"           \
-    "                         shorter than --lease; 0 for the worker's --timeout)\n"               \
-    "  --connect-timeout DUR  this webhook's connect timeout (also --webhook-connect-timeout)\n"
-#define WH_SECRET_FLAGS                                                                            \
-    "  --secret S             the signing secret: 1..1024 bytes of visible ASCII; a\n"             \
-    "                         Standard one is whsec_ + base64 of 24..64 bytes; - reads it\n"       \
-    "                         from standard input, so that it is not in ps\n"                      \
-    "  --secret-file PATH     read the secret from a file (one line ending dropped)\n"
-
-static const struct hookd_cli_cmd WEBHOOK_CMDS[] = {
-    {"add", wh_add,
-     "usage: hookd webhook add --url URL [flags]\n"
+const struct hookd_cli_cmd hookd_cli_webhook_subs[] = {
+    {"add", wh_add, "--url URL [flags]",
      "Adds a webhook and prints it, its secret included (the only time it is shown\n"
      "unasked). Without --secret one is drawn: whsec_ + base64 of 32 random bytes for\n"
-     "--signing standard, 64 hex digits for twenty.\n"
-     "  --url URL              http or https receiver (required)\n" WH_SECRET_FLAGS WH_CHANGE_FLAGS
-     "  --id ID                the id (default wh_ + 16 random hex digits)\n"},
-    {"list", wh_list,
-     "usage: hookd webhook list [--show-secret]\n"
-     "Every webhook as one JSON line, sorted by id, as the worker judges it (\"valid\",\n"
-     "\"invalid_reason\"): also ids whose record is missing or not a hash.\n"
-     "  --show-secret          show secrets and the URLs' query values and credentials\n"},
-    {"show", wh_show,
-     "usage: hookd webhook show ID [--show-secret]\n"
-     "One webhook as JSON, as the worker judges it.\n"
-     "  --show-secret          show the secret and the URL's query values and credentials\n"},
-    {"update", wh_update,
-     "usage: hookd webhook update ID [flags]\n"
+     "--signing standard, 64 hex digits for twenty.\n",
+     WH_ADD_FLAGS, NULL},
+    {"list", wh_list, "[--show-secret] [--json]",
+     "Every webhook, sorted by id, as the worker judges it (valid, invalid_reason):\n"
+     "also ids whose record is missing or not a hash. An aligned table on a terminal,\n"
+     "else (or with --json) one JSON line each.\n",
+     WH_LIST_FLAGS, NULL},
+    {"show", wh_show, "ID [--show-secret]", "One webhook as JSON, as the worker judges it.\n",
+     WH_SHOW_FLAGS, NULL},
+    {"update", wh_update, "ID [flags]",
      "Changes a webhook and prints it; the record it leaves must be one the worker can\n"
-     "deliver to, or nothing changes (exit 2 with the reason).\n"
-     "  --url URL              http or https receiver\n"
-     "  --enabled true|false   false stops deliveries; true also forgets a 410's "
-     "reason\n" WH_CHANGE_FLAGS "  --show-secret          show the secret in what is printed\n"},
-    {"enable", wh_switch,
-     "usage: hookd webhook enable ID\n"
+     "deliver to, or nothing changes (exit 2 with the reason).\n",
+     WH_UPDATE_FLAGS, NULL},
+    {"enable", wh_switch, "ID",
      "Enables a webhook and forgets why it was disabled; the deliveries parked while\n"
-     "it was are sent again within a second.\n"},
-    {"disable", wh_switch,
-     "usage: hookd webhook disable ID [--reason TEXT]\n"
+     "it was are sent again within a second.\n",
+     NULL, NULL},
+    {"disable", wh_switch, "ID [--reason TEXT]",
      "Disables a webhook: new events skip it, and its deliveries already queued are\n"
-     "parked until `hookd webhook enable ID`.\n"
-     "  --reason TEXT          why, kept as disabled_reason (default \"disabled by hand\")\n"},
-    {"delete", wh_delete,
-     "usage: hookd webhook delete ID\n"
-     "Deletes a webhook (also a record that is not a hash).\n"},
-    {"rotate-secret", wh_rotate,
-     "usage: hookd webhook rotate-secret ID [--secret S | --secret-file PATH] [--signing S]\n"
+     "parked until `hookd webhook enable ID`.\n",
+     WH_DISABLE_FLAGS, NULL},
+    {"delete", wh_delete, "ID", "Deletes a webhook (also a record that is not a hash).\n", NULL,
+     NULL},
+    {"rotate-secret", wh_rotate, "ID [--secret S | --secret-file PATH] [--signing S]",
      "Sets a new secret (drawn, fit for the signing, unless given) and prints the webhook\n"
-     "with it.\n" WH_SECRET_FLAGS
-     "  --signing S            switch to twenty or standard with the new secret\n"},
-    {"log", wh_log,
-     "usage: hookd webhook log ID [--count N]\n"
-     "The newest attempts of a webhook, one JSON line each.\n"
-     "  --count N              how many (1..100000, default 20)\n"},
-};
-
-int hookd_cli_webhook(const struct hookd_config *cfg, int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        FILE *out = argc < 2 ? stderr : stdout;
-        fputs("usage: hookd webhook add|list|show|update|delete|rotate-secret|log ...\n"
-              "`hookd webhook SUBCOMMAND --help` explains each.\n",
-              out);
-        return argc < 2 ? 2 : 0;
-    }
-    return hookd_cli_run_table(WEBHOOK_CMDS, sizeof(WEBHOOK_CMDS) / sizeof(WEBHOOK_CMDS[0]),
-                               "webhook: ", cfg, argc - 1, argv + 1);
-}
+     "with it.\n",
+     WH_ROTATE_FLAGS, NULL},
+    {"log", wh_log, "ID [--count N] [--json]",
+     "The newest attempts of a webhook: an aligned table on a terminal, else (or with\n"
+     "--json) one JSON line each.\n",
+     WH_LOG_FLAGS, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL}};

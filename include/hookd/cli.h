@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "hookd/cli_kit.h"
 #include "hookd/config.h"
 
 /* Runs one admin subcommand (argv[0] is the subcommand word, e.g. "webhook";
@@ -16,9 +17,12 @@
  * "hookd: <one-line reason>" on stderr. */
 int hookd_cli_main(const struct hookd_config *cfg, int argc, char **argv);
 
-/* The command entry points cli.c's table runs; argv[0] is the command
- * word. `webhook` is cli_webhook.c's, the others admin.c's. */
-int hookd_cli_webhook(const struct hookd_config *cfg, int argc, char **argv);
+/* The rows of `hookd webhook`'s subcommands (cli_webhook.c), ended by a
+ * NULL name. */
+extern const struct hookd_cli_cmd hookd_cli_webhook_subs[];
+
+/* The command entry points cli.c's table runs (admin.c); argv[0] is the
+ * command word. */
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_dead(const struct hookd_config *cfg, int argc, char **argv);

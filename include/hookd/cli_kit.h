@@ -12,19 +12,58 @@ struct redisContext;
 struct redisReply;
 struct json_t;
 
-/* One command or subcommand: its word, what runs it, and its help, which
- * `--help` anywhere among its words prints. */
-struct hookd_cli_cmd {
-    const char *name;                                     /* the word */
-    int (*fn)(const struct hookd_config *, int, char **); /* argv[0] is the word */
-    const char *help; /* usage and every flag; NULL: the command tells its own */
+struct hookd_cli_opt;
+
+/* One flag of a command, as its help shows it and its parser knows it. */
+struct hookd_cli_flag {
+    const char *name;    /* with its dashes: "--url"; NULL ends a list */
+    const char *value;   /* the value's name ("URL"), NULL for a switch */
+    const char *meaning; /* one line for people */
 };
 
-/* Runs the row of table (n rows) that argv[0] names; --help among its words
- * prints its help instead. what prefixes errors ("webhook: ", or ""). Returns
- * the exit code: 0, 1 runtime, 2 usage. */
-int hookd_cli_run_table(const struct hookd_cli_cmd *table, size_t n, const char *what,
+/* One row of a command table; a list of rows ends with a NULL name. */
+struct hookd_cli_cmd {
+    const char *name;                                     /* the word */
+    int (*fn)(const struct hookd_config *, int, char **); /* argv[0] is the word; NULL: subs */
+    const char *synopsis;                                 /* the arguments after the words, or "" */
+    const char *about;                  /* what it does, lines ending in newlines */
+    const struct hookd_cli_flag *flags; /* NULL or ended by a NULL name */
+    const struct hookd_cli_cmd *subs;   /* NULL or ended by a NULL name */
+};
+
+/* Runs the row of table that argv[0] names (prefix names the table's
+ * parent, "" at the top or "webhook"): a row with subs and no fn runs the
+ * sub argv[1] names; --help or -h among the words prints the help of the
+ * deepest row named instead. Returns the exit code: 0, 1 runtime, 2 usage. */
+int hookd_cli_run_table(const struct hookd_cli_cmd *table, const char *prefix,
                         const struct hookd_config *cfg, int argc, char **argv);
+
+/* `hookd help [COMMAND [SUB]]`: argv holds the words after "help". Prints
+ * on standard output; returns 0, or 2 for a word no row has. */
+int hookd_cli_help(const struct hookd_cli_cmd *table, int argc, char **argv);
+
+/* Fills opts (cap of them) from flags, values cleared, in flags' order.
+ * Returns how many. */
+size_t hookd_cli_opts_from(const struct hookd_cli_flag *flags, struct hookd_cli_opt *opts,
+                           size_t cap);
+
+/* Whether flags holds a flag called name. */
+int hookd_cli_flags_has(const struct hookd_cli_flag *flags, const char *name);
+
+/* One column of a list: its header and the member of each JSON object
+ * shown in it. */
+struct hookd_cli_column {
+    const char *header; /* "URL" */
+    const char *key;    /* "url" */
+    int width;          /* the most bytes shown; longer cells end in "..." */
+};
+
+/* Prints the objects of array a: one JSON line each (json set, or standard
+ * output not a terminal), else an aligned table of cols (ncols) under a
+ * header row, control and non-ASCII bytes shown as '?'. Does not release a.
+ * Returns 0, or 1 after printing the reason. */
+int hookd_cli_print_list(struct json_t *a, const struct hookd_cli_column *cols, size_t ncols,
+                         int json);
 
 /* One flag of a subcommand. takes_value 0 is a switch. After parsing, value
  * is the flag's value, "" for a switch that was given, NULL when absent. */
