@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "hookd/catalog.h"
+#include "hookd/cli_kit.h"
 #include "hookd/envelope.h"
 #include "hookd/health.h"
+#include "hookd/redis.h"
 #include "hookd/schema.h"
 #include "hookd/sign.h"
 #include "hookd/stats.h"

@@ -271,8 +271,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("hookd %s\n%s\n", HOOKD_VERSION, hookd_redis_tls_describe());
         status = 0;
-    } else if (!*cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-               strcmp(cmd, "-h") == 0) {
+    } else if (!*cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         FILE *out = *cmd ? stdout : stderr;
         fputs(USAGE, out);
         hookd_config_usage(out);

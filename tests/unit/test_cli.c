@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hookd/cli.h"
+#include "hookd/cli_kit.h"
 
 #include "check.h"
 
