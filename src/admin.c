@@ -262,17 +262,23 @@ out:
     return code;
 }
 
+const struct hookd_cli_flag hookd_cli_enqueue_flags[] = {
+    {"--workspace", "W", "the tenant the event belongs to"},
+    {"--webhook", "ID", "only this webhook (it must exist)"},
+    {"--id", "ID", "the event's id (default: a hash of the envelope)"},
+    {NULL, NULL, NULL}};
+
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {
-        {"--workspace", 1, NULL}, {"--webhook", 1, NULL}, {"--id", 1, NULL}};
+    struct hookd_cli_opt o[3];
     struct hookd_buf b;
     struct hookd_envelope env;
     const char *pos[2];
     char err[HOOKD_ERRLEN];
     int npos, code;
+    size_t nopts = hookd_cli_opts_from(hookd_cli_enqueue_flags, o, 3);
 
-    if ((code = hookd_cli_parse("enqueue", argc - 1, argv + 1, o, 3, pos, 2, &npos)) != 0)
+    if ((code = hookd_cli_parse("enqueue", argc - 1, argv + 1, o, nopts, pos, 2, &npos)) != 0)
         return code;
     if (npos == 0)
         return hookd_cli_err(2, "enqueue: expected EVENT [DATA_JSON], or - for standard input");
@@ -437,15 +443,21 @@ static int stats_watch(const struct hookd_config *cfg, int json)
     return ferror(stdout) ? 1 : 0;
 }
 
+const struct hookd_cli_flag hookd_cli_stats_flags[] = {
+    {"--json", NULL, "one JSON object"},
+    {"--watch", NULL, "again every second until Ctrl-C, with rates"},
+    {NULL, NULL, NULL}};
+
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
 {
-    struct hookd_cli_opt o[] = {{"--json", 0, NULL}, {"--watch", 0, NULL}};
+    struct hookd_cli_opt o[2];
     struct hookd_stats_sample s;
     const char *pos[1];
     char err[HOOKD_ERRLEN];
     int npos, code;
+    size_t nopts = hookd_cli_opts_from(hookd_cli_stats_flags, o, 2);
 
-    if ((code = hookd_cli_parse("stats", argc - 1, argv + 1, o, 2, pos, 0, &npos)) != 0)
+    if ((code = hookd_cli_parse("stats", argc - 1, argv + 1, o, nopts, pos, 0, &npos)) != 0)
         return code;
     if (o[1].value)
         return stats_watch(cfg, o[0].value != NULL);
@@ -576,12 +588,23 @@ out:
     return code;
 }
 
+/* In the order of verify's enum. */
+const struct hookd_cli_flag hookd_cli_verify_flags[] = {
+    {"--secret", "S", "the webhook's secret"},
+    {"--timestamp", "T", "the timestamp header as sent"},
+    {"--signature", "SIG", "the signature header as sent (a space-separated list is fine)"},
+    {"--signing", "S",
+     "twenty (default: X-Twenty-Webhook-Signature, hex) or standard (webhook-signature, "
+     "v1,<base64>, needs --id)"},
+    {"--secret-file", "PATH", "read the secret from a file"},
+    {"--id", "ID", "the webhook-id header (standard)"},
+    {NULL, NULL, NULL}};
+
 int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv)
 {
     enum { SECRET, TIMESTAMP, SIGNATURE, SIGNING, SECRET_FILE, ID, NOPTS };
-    struct hookd_cli_opt o[NOPTS] = {{"--secret", 1, NULL},      {"--timestamp", 1, NULL},
-                                     {"--signature", 1, NULL},   {"--signing", 1, NULL},
-                                     {"--secret-file", 1, NULL}, {"--id", 1, NULL}};
+    struct hookd_cli_opt o[NOPTS];
+    hookd_cli_opts_from(hookd_cli_verify_flags, o, NOPTS);
     const char *pos[1];
     char file_secret[SECRET_FILE_MAX + 1];
     const char *secret;

@@ -8,27 +8,6 @@
 
 #include "hookd/cli_kit.h"
 
-/* The flags of admin.c's commands, for their help. */
-static const struct hookd_cli_flag ENQUEUE_FLAGS[] = {
-    {"--workspace", "W", "the tenant the event belongs to"},
-    {"--webhook", "ID", "only this webhook (it must exist)"},
-    {"--id", "ID", "the event's id (default: a hash of the envelope)"},
-    {NULL, NULL, NULL}};
-static const struct hookd_cli_flag STATS_FLAGS[] = {
-    {"--json", NULL, "one JSON object"},
-    {"--watch", NULL, "again every second until Ctrl-C, with rates"},
-    {NULL, NULL, NULL}};
-static const struct hookd_cli_flag VERIFY_FLAGS[] = {
-    {"--signing", "S",
-     "twenty (default: X-Twenty-Webhook-Signature, hex) or standard (webhook-signature, "
-     "v1,<base64>, needs --id)"},
-    {"--secret", "S", "the webhook's secret"},
-    {"--secret-file", "PATH", "read the secret from a file"},
-    {"--timestamp", "T", "the timestamp header as sent"},
-    {"--signature", "SIG", "the signature header as sent"},
-    {"--id", "ID", "the webhook-id header (standard)"},
-    {NULL, NULL, NULL}};
-
 static const struct hookd_cli_cmd COMMANDS[] = {
     {"webhook", NULL, "SUBCOMMAND ...", "Adds, lists, changes and deletes webhooks.\n", NULL,
      hookd_cli_webhook_subs},
@@ -36,9 +15,10 @@ static const struct hookd_cli_cmd COMMANDS[] = {
      "Pushes one envelope (DATA_JSON defaults to {}), or with - every line of standard\n"
      "input as one, after checking it as the worker will; a timestamp is added when\n"
      "none is given.\n",
-     ENQUEUE_FLAGS, NULL},
+     hookd_cli_enqueue_flags, NULL},
     {"stats", hookd_cli_stats, "[--json] [--watch]",
-     "Queue depths, the oldest waiting event's age and the counters.\n", STATS_FLAGS, NULL},
+     "Queue depths, the oldest waiting event's age and the counters.\n", hookd_cli_stats_flags,
+     NULL},
     {"dead", NULL, "list|replay|purge ...",
      "The dead records: deliveries that ran out of attempts, and envelopes the worker\n"
      "refused. FILTER is --id, --webhook, --reason, --since and --until.\n",
@@ -50,7 +30,7 @@ static const struct hookd_cli_cmd COMMANDS[] = {
      "[--signing S] --secret S --timestamp T --signature SIG [--id ID] [FILE|-]",
      "Checks a delivery's signature over the body's raw bytes (FILE, or standard input);\n"
      "prints ok and exits 0, or exits 1.\n",
-     VERIFY_FLAGS, NULL},
+     hookd_cli_verify_flags, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL}};
 
 int hookd_cli_main(const struct hookd_config *cfg, int argc, char **argv)

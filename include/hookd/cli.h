@@ -26,7 +26,11 @@ extern const struct hookd_cli_cmd hookd_cli_dead_subs[];
 extern const struct hookd_cli_cmd hookd_cli_retry_subs[];
 
 /* The command entry points cli.c's table runs (admin.c); argv[0] is the
- * command word. */
+ * command word. Each parses the flags of its list, which its row's help
+ * shows (ended by a NULL name). */
+extern const struct hookd_cli_flag hookd_cli_enqueue_flags[];
+extern const struct hookd_cli_flag hookd_cli_stats_flags[];
+extern const struct hookd_cli_flag hookd_cli_verify_flags[];
 int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv);
 int hookd_cli_verify(const struct hookd_config *cfg, int argc, char **argv);
