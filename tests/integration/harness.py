@@ -883,6 +883,28 @@ class Hookd:
 # --------------------------------------------------------------------------
 # The test case base.
 
+def api_request(port, method, path, body=None, token=None, timeout=20):
+    """(status, raw body, headers with lower-case names) of one request to
+    hookd's API on 127.0.0.1:port; body is bytes as is, or JSON. (None, b"",
+    {}) when the connection fails."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Authorization": "Bearer " + token} if token is not None else {}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        c.request(method.upper(), path, body=data, headers=headers)
+        r = c.getresponse()
+        raw = r.read()
+        return r.status, raw, {k.lower(): v for k, v in r.getheaders()}
+    except OSError:
+        return None, b"", {}
+    finally:
+        c.close()
+
+
 class HookdCase(unittest.TestCase):
     """One redis-server and one receiver per class; one prefix per test."""
 
@@ -928,6 +950,18 @@ class HookdCase(unittest.TestCase):
                    for t, _ in list(result.failures) + list(result.errors))
 
     # -- helpers used by many tests
+
+    def start_api(self, token, env=None, args=()):
+        """Starts a worker serving the API on a spare loopback port with
+        token as HOOKD_API_TOKEN, and waits until GET /v1/stats answers 200.
+        Returns (worker, port)."""
+        port = free_port()
+        w = self.h.start_worker(env=dict(env or {}, HOOKD_API_TOKEN=token),
+                                args=["--api-addr", "127.0.0.1:%d" % port] + list(args))
+        ok = wait_for(lambda: api_request(port, "GET", "/v1/stats", token=token)[0] == 200, 10)
+        if not ok:
+            self.fail("the API did not answer: " + w.log())
+        return w, port
 
     def k(self, suffix):
         return self.h.key(suffix)

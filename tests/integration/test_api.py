@@ -2,7 +2,6 @@
 constant time, webhooks, events, attempts, stats and hosts, and their errors
 as RFC 9457 problems, against a real worker and a real redis-server."""
 
-import http.client
 import json
 import os
 import statistics
@@ -11,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HookdCase, free_port, uid, wait_for  # noqa: E402
+from harness import HookdCase, api_request, uid, wait_for  # noqa: E402
 
 TOKEN = "test-token-" + "t" * 24  # a fixture, not a credential
 
@@ -19,30 +18,12 @@ TOKEN = "test-token-" + "t" * 24  # a fixture, not a credential
 class Api(HookdCase):
     def setUp(self):
         super().setUp()
-        self.port = free_port()
-        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN},
-                                     args=["--api-addr", "127.0.0.1:%d" % self.port])
-        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
-                        self.w.log())
+        self.w, self.port = self.start_api(TOKEN)
 
     def call(self, method, path, body=None, token=TOKEN):
         """(status, JSON or None, headers) of one request."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            headers = {"Authorization": "Bearer " + token} if token is not None else {}
-            data = None
-            if body is not None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            c.request(method, path, body=data, headers=headers)
-            r = c.getresponse()
-            raw = r.read()
-            hs = {k.lower(): v for k, v in r.getheaders()}
-            return r.status, (json.loads(raw) if raw else None), hs
-        except OSError:
-            return None, None, {}
-        finally:
-            c.close()
+        st, raw, hs = api_request(self.port, method, path, body, token)
+        return st, (json.loads(raw) if raw else None), hs
 
     def assertProblem(self, res, status, detail=None):
         st, body, hs = res

@@ -4,7 +4,6 @@ waiting retries listed, hurried and dropped, and the test send, through the
 HTTP API and the CLI, against a real worker, a real redis-server and a real
 receiver."""
 
-import http.client
 import json
 import os
 import sys
@@ -14,38 +13,19 @@ import unittest
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAST, HookdCase, free_port, now_ms, wait_for  # noqa: E402
+from harness import FAST, HookdCase, api_request, now_ms, wait_for  # noqa: E402
 
 TOKEN = "test-token-" + "b" * 24  # a fixture, not a credential
 
 
 class Backlog(HookdCase):
     def start(self, **extra):
-        env = dict(FAST)
-        env.update(extra)
-        env["HOOKD_API_TOKEN"] = TOKEN
-        self.port = free_port()
-        self.w = self.h.start_worker(env=env, args=["--api-addr", "127.0.0.1:%d" % self.port])
-        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
-                        self.w.log())
+        self.w, self.port = self.start_api(TOKEN, env=dict(FAST, **extra))
 
     def call(self, method, path, body=None, timeout=20):
         """(status, JSON or None) of one request."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            headers = {"Authorization": "Bearer " + TOKEN}
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            c.request(method, path, body=data, headers=headers)
-            r = c.getresponse()
-            raw = r.read()
-            return r.status, (json.loads(raw) if raw else None)
-        except OSError:
-            return None, None
-        finally:
-            c.close()
+        st, raw, _ = api_request(self.port, method, path, body, TOKEN, timeout)
+        return st, (json.loads(raw) if raw else None)
 
     def hook(self, name, status):
         """A webhook on /switch answering status; (webhook, path)."""

@@ -9,7 +9,6 @@ describe answer 404: no route exists that the document does not describe
 (tests/unit/test_openapi.c compares the route table itself)."""
 
 import copy
-import http.client
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import urllib.parse
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HookdCase, free_port, wait_for  # noqa: E402
+from harness import HookdCase, api_request, wait_for  # noqa: E402
 
 TOKEN = "test-token-" + "o" * 24  # a fixture, not a credential
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -72,29 +71,12 @@ class OpenApiWalk(HookdCase):
         with open(os.path.join(ROOT, "docs", "openapi.json"), "rb") as f:
             self.raw = f.read()
         self.doc = json.loads(self.raw)
-        self.port = free_port()
         # Failed deliveries wait 10 minutes, so that the walk finds them waiting.
-        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN, "HOOKD_RETRY_BASE": "10m"},
-                                     args=["--api-addr", "127.0.0.1:%d" % self.port])
-        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
-                        self.w.log())
+        self.w, self.port = self.start_api(TOKEN, env={"HOOKD_RETRY_BASE": "10m"})
 
     def call(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        try:
-            headers = {"Authorization": "Bearer " + TOKEN}
-            data = None
-            if body is not None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            c.request(method.upper(), path, body=data, headers=headers)
-            r = c.getresponse()
-            raw = r.read()
-            return r.status, raw, (r.getheader("Content-Type") or "").split(";")[0]
-        except OSError:
-            return None, b"", ""
-        finally:
-            c.close()
+        st, raw, hs = api_request(self.port, method, path, body, TOKEN)
+        return st, raw, hs.get("content-type", "").split(";")[0]
 
     def schema(self, s):
         """s with the document's components beside it, so that $ref resolves."""

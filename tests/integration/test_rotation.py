@@ -16,9 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import http.client  # noqa: E402
 
-from harness import HookdCase, free_port, twenty_sig, uid, wait_for  # noqa: E402
+from harness import HookdCase, api_request, twenty_sig, uid  # noqa: E402
 from test_verifiers import BOTH, DATA, QUIET, new_whsec, npm_verify  # noqa: E402
 from test_verifiers import setUpModule as verifiers_setup  # noqa: E402
 
@@ -287,28 +286,11 @@ class RotationApi(Rotation):
 
     def setUp(self):
         super().setUp()
-        self.port = free_port()
-        self.w = self.h.start_worker(env={"HOOKD_API_TOKEN": TOKEN},
-                                     args=["--api-addr", "127.0.0.1:%d" % self.port])
-        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/stats")[0] == 200, 10),
-                        self.w.log())
+        self.w, self.port = self.start_api(TOKEN)
 
     def call(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            headers = {"Authorization": "Bearer " + TOKEN}
-            data = None
-            if body is not None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            c.request(method, path, body=data, headers=headers)
-            r = c.getresponse()
-            raw = r.read()
-            return r.status, (json.loads(raw) if raw else None)
-        except OSError:
-            return None, None
-        finally:
-            c.close()
+        st, raw, _ = api_request(self.port, method, path, body, TOKEN)
+        return st, (json.loads(raw) if raw else None)
 
     # The CLI cases run once, in Rotation.
     test_standard_overlap = test_grace_zero = test_default_grace_and_bad_values = None
