@@ -113,7 +113,9 @@ class Retry(HookdCase):
             gap = got[1].t - got[0].t
             self.assertGreater(gap, 0.85, "%s Retry-After: 1 ignored: retried after %.3f s"
                                % (route, gap))
-            self.assertLess(gap, 2.5, "%s: %.3f s" % (route, gap))
+            # Not stretched to some longer delay; the bound leaves room for a
+            # loaded -j2 suite (3.4 s was seen there).
+            self.assertLess(gap, 6.0, "%s: %.3f s" % (route, gap))
 
     def test_retry_after_clamped(self):
         # Retry-After far over the max delay (1 s) is clamped to it
