@@ -11,7 +11,7 @@ enum hookd_script_id {
     HOOKD_S_RENEW,    /* extends leases still held */
     HOOKD_S_REGISTRY, /* every webhook, when the revision changed */
     HOOKD_S_TEND,     /* circuits, probes and the parked sweep */
-    /* The CLI's (admin.c, cli.c), sent by EVAL. */
+    /* The CLI's and the API's (stats.c, catalog.c, backlog.c), sent by EVAL. */
     HOOKD_S_HOSTS,          /* parked deliveries and health records, for `hosts` */
     HOOKD_S_REPLAY,         /* one dead record back to work */
     HOOKD_S_OLDEST,         /* the oldest waiting envelope, within a cap */
