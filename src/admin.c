@@ -63,7 +63,7 @@ static int push_all(redisContext *c, const char *key, char **p, const size_t *le
                 lens[2 + i] = len[next + i];
             }
             if (redisAppendCommandArgv(c, (int)k + 2, argv, lens) != REDIS_OK) {
-                code = hookd_cli_err(1, "redis: %s", hookd_cli_redis_errstr(c));
+                code = hookd_cli_err(1, "redis: %s", hookd_redis_errstr(c));
                 goto out;
             }
             inflight_vals[inflight++] = k;
@@ -71,8 +71,8 @@ static int push_all(redisContext *c, const char *key, char **p, const size_t *le
         }
         void *reply = NULL;
         if (redisGetReply(c, &reply) != REDIS_OK) {
-            code = hookd_cli_err(1, "redis: %s (after pushing %zu)", hookd_cli_redis_errstr(c),
-                                 *pushed);
+            code =
+                hookd_cli_err(1, "redis: %s (after pushing %zu)", hookd_redis_errstr(c), *pushed);
             goto out;
         }
         redisReply *r = reply;

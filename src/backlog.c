@@ -12,10 +12,9 @@
 
 #include "hookd/config.h"
 #include "hookd/job.h"
+#include "hookd/redis.h"
 #include "hookd/schema.h"
 #include "hookd/scripts.h"
-
-#define DEAD_ERR_TEXT 200 /* bytes of a Redis error quoted into errbuf */
 
 /* ---- times ---- */
 
@@ -131,25 +130,6 @@ bad:;
 
 /* ---- Redis ---- */
 
-/* Sends one command (lens NULL: C strings); the reply, or NULL with the
- * reason in errbuf on a transport failure or an error reply. The caller
- * frees it. */
-static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
-                           char *errbuf)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", c->errstr[0] ? c->errstr : "no reply");
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", DEAD_ERR_TEXT, r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
 /* ---- dead records ---- */
 
 /* One dead record as read: its JSON (NULL when it cannot be read, with why
@@ -264,7 +244,7 @@ static redisReply *dead_page(redisContext *c, const struct hookd_config *cfg, lo
     hookd_i64_fmt(b, stop);
     hookd_u64_fmt(cap, dead_cap(cfg));
     const char *argv[7] = {"EVAL", hookd_script(HOOKD_S_DEAD_PAGE), "1", key, a, b, cap};
-    redisReply *r = command(c, 7, argv, NULL, errbuf);
+    redisReply *r = hookd_redis_command(c, 7, argv, NULL, errbuf);
     if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
               r->element[0]->type != REDIS_REPLY_INTEGER)) {
         freeReplyObject(r);
@@ -390,7 +370,7 @@ static int replay_one(struct dead_walk *w, const redisReply *rec, char *errbuf)
         lens[i] = strlen(argv[i]);
     lens[7] = rec->len;
     lens[it->is_delivery ? 10 : 9] = it->payload.len;
-    redisReply *r = command(w->c, argc, argv, lens, errbuf);
+    redisReply *r = hookd_redis_command(w->c, argc, argv, lens, errbuf);
     if (!r)
         return HOOKD_EREDIS;
     int moved = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
@@ -421,7 +401,7 @@ static int remove_some(struct dead_walk *w, const redisReply *const *recs, size_
         argv[4 + i] = recs[i]->str;
         lens[4 + i] = recs[i]->len;
     }
-    redisReply *r = command(w->c, (int)(n + 4), argv, lens, errbuf);
+    redisReply *r = hookd_redis_command(w->c, (int)(n + 4), argv, lens, errbuf);
     free(argv);
     free(lens);
     if (!r)
@@ -542,7 +522,7 @@ int hookd_backlog_dead_purge(struct redisContext *c, const struct hookd_config *
         char key[HOOKD_KEY_MAX];
         hookd_schema_key(key, cfg->prefix, HOOKD_K_DEAD);
         const char *argv[4] = {"EVAL", hookd_script(HOOKD_S_PURGE), "1", key};
-        redisReply *r = command(c, 4, argv, NULL, errbuf);
+        redisReply *r = hookd_redis_command(c, 4, argv, NULL, errbuf);
         if (!r)
             return HOOKD_EREDIS;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
@@ -633,7 +613,7 @@ int hookd_backlog_retry_list(struct redisContext *c, const struct hookd_config *
         /* One more than wanted: whether a next page exists. */
         hookd_i64_fmt(b, pos + (long long)want);
         const char *argv[8] = {"EVAL", hookd_script(HOOKD_S_RETRY_PAGE), "2", kr, kj, a, b, cap};
-        redisReply *r = command(c, 8, argv, NULL, errbuf);
+        redisReply *r = hookd_redis_command(c, 8, argv, NULL, errbuf);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0) {
             if (r)
                 hookd_fail(errbuf, HOOKD_EREDIS, "redis: unexpected reply to the retry page");
@@ -685,7 +665,7 @@ static int retry_script(redisContext *c, enum hookd_script_id s, char k[][HOOKD_
     const char *argv[7] = {"EVAL", hookd_script(s), nk == 2 ? "2" : "3", k[0], k[1], k[2], id};
     if (nk == 2)
         argv[5] = id;
-    redisReply *r = command(c, 4 + nk, argv, NULL, errbuf);
+    redisReply *r = hookd_redis_command(c, 4 + nk, argv, NULL, errbuf);
     if (!r)
         return HOOKD_EREDIS;
     int found = r->type == REDIS_REPLY_INTEGER && r->integer == 1;

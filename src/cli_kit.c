@@ -123,17 +123,6 @@ int hookd_cli_print_json(json_t *j)
     return 0;
 }
 
-const char *hookd_cli_redis_errstr(const struct redisContext *c)
-{
-    return hookd_redis_errstr(c);
-}
-
-struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const char **argv,
-                                     const size_t *lens, char *errbuf)
-{
-    return hookd_redis_command(c, argc, argv, lens, errbuf);
-}
-
 int hookd_cli_read_secret(const char *cmd, const char *value, const char *file, char *out,
                           size_t cap)
 {

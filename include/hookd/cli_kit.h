@@ -8,8 +8,6 @@
 
 #include "hookd/config.h"
 
-struct redisContext;
-struct redisReply;
 struct json_t;
 
 struct hookd_cli_opt;
@@ -88,15 +86,6 @@ int hookd_cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 
  * with control and non-ASCII bytes as '?', for quoting it in an error. */
 #define HOOKD_CLI_QUOTE_LEN 72
 const char *hookd_cli_quote(const char *s, char out[HOOKD_CLI_QUOTE_LEN]);
-
-/* Sends one command (argc words; lens NULL means the words are C strings)
- * and returns its reply. A transport failure or an error reply gives NULL
- * with the reason in errbuf. The caller frees the reply. */
-struct redisReply *hookd_cli_command(struct redisContext *c, int argc, const char **argv,
-                                     const size_t *lens, char *errbuf);
-
-/* The reason of a failed context, with a read timeout said as such. */
-const char *hookd_cli_redis_errstr(const struct redisContext *c);
 
 /* Parses a --count value within [1, max]; prints the reason and returns 2 on
  * failure, 0 on success. */
