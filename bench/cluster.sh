@@ -23,10 +23,14 @@
 # --threads T (3), --only LIST (a,b,c and the variants below), --build-dir DIR
 # (default build-bench-shards, configured and built Release when missing),
 # --out DIR (keep the raw runs there), --no-write (print only).
-# Variants, not in the default set: --only with
-#   pin1  A, B and C again with every redis-server pinned (taskset) to CPU 1
-#         and hookd and the receiver to CPU 0: Redis gets exactly one core, shared
-#         by the three nodes in B, alone in C
+# Variants, not in the default set, for --only:
+#   direct    run A's namespace on its cluster node through a plain redis:// URL
+#             (hookd's cluster client out of the way, the node still in cluster mode)
+#   throttle  A, B and C with every redis-server held to --budget PCT of one
+#             core (default 5) by a helper that SIGSTOPs a redis-server that
+#             used more than its share and SIGCONTs it once it is back within
+#             it: Redis becomes the bound, on a machine whose 2 cores cannot
+#             hold three saturated redis-servers next to hookd
 # Needs redis-server and redis-cli (7.0+: --cluster-port, --json), curl, python3.
 set -euo pipefail
 
@@ -42,6 +46,7 @@ BUILD=""
 OUT=""
 WRITE=1
 SIZE=237
+BUDGET=5
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) N=3000; REPEATS=1; WRITE=0 ;;
@@ -52,12 +57,13 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-write) WRITE=0 ;;
+    --budget) BUDGET=$2; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
-case "$N$REPEATS$THREADS" in *[!0-9]*) echo "cluster.sh: --n, --repeats, --threads take numbers" >&2; exit 2 ;; esac
+case "$N$REPEATS$THREADS$BUDGET" in *[!0-9]*) echo "cluster.sh: --n, --repeats, --threads, --budget take whole numbers" >&2; exit 2 ;; esac
 N=$(( N / 3 * 3 ))            # B splits N evenly
 SECRET=bench-secret-0123456789abcdef
 WAIT_MS=180000
@@ -109,7 +115,7 @@ def record(path, pairs):
     recv_s = (r["cpu_done_us"] - r["cpu_mark_us"]) / 1e6 if r["done"] else None
     rec = {
         "label": a["label"], "mode": a["mode"], "namespaces": a["namespaces"].split(","),
-        "rep": int(a["rep"]), "threads": int(a["threads"]), "pin": a["pin"] or None,
+        "rep": int(a["rep"]), "threads": int(a["threads"]), "budget": a["budget"] or None,
         "load1": float(a["load"]), "deliveries": n,
         "ok": bool(r["done"] and r["distinct"] == n and r["bad_sig"] == 0),
         "distinct": r["distinct"], "posts": r["posts"], "dups": r["dups"], "bad_sig": r["bad_sig"],
@@ -123,6 +129,8 @@ def record(path, pairs):
         # else were the bound: the busiest node at 100% of a core
         "redis_ceiling": n / max(v for _, v in nodes) if redis_s else None,
         "cores_busy": (hookd_s + redis_s + (recv_s or 0)) / secs if secs else None,
+        # the busiest redis-server's CPU over the drain, as a part of one core
+        "busiest_core": max(v for _, v in nodes) / secs if secs else None,
     }
     # INFO commandstats of every node over the run (CONFIG RESETSTAT at the
     # mark): calls and the usec Redis spent in each command
@@ -186,7 +194,7 @@ def summary(path, results, n, repeats, threads):
       f"by hookd, the receiver and the redis-servers (and another engineer's tests).")
     p("")
     p("| run | deliveries/s | hookd µs/dlv | receiver µs/dlv | Redis CPU s per node | "
-      "Redis µs/dlv | busiest node | Redis-bound ceiling | cores busy |")
+      "Redis µs/dlv | busiest node: share, of a core | Redis-bound ceiling | cores busy |")
     p("|---|---:|---:|---:|---|---:|---:|---:|---:|")
     for lb in labels:
         rs = [r for r in runs if r["label"] == lb]
@@ -197,7 +205,8 @@ def summary(path, results, n, repeats, threads):
         p(f"| {lb}{' (' + str(bad) + ' failed)' if bad else ''} | {f(med([r['rate'] for r in rs]))} | "
           f"{f(med([r['hookd_us'] for r in rs]), 1)} | {f(med([r['receiver_us'] for r in rs]), 1)} | "
           f"{' / '.join(f(x, 2) for x in nodes)} | {f(med([r['redis_us'] for r in rs]), 1)} | "
-          f"{f(share * 100 if share is not None else None)}% | "
+          f"{f(share * 100 if share is not None else None)}%, "
+          f"{f(100 * med([r['busiest_core'] for r in rs]))}% | "
           f"{f(med([r['redis_ceiling'] for r in rs]))}/s | {f(med([r['cores_busy'] for r in rs]), 2)} |")
     text = "\n".join(out) + "\n"
     print(text)
@@ -223,6 +232,48 @@ elif cmd == "summary":
 EOF
 )
 report() { BENCH_HERE=$HERE python3 -c "$REPORT_PY" "$@"; }
+
+# The throttle: PCT PID...: holds each pid to PCT% of one core, as a CPU
+# quota would (cgroups are not writable here). Every 0.5 ms it reads each
+# pid's CPU time (/proc/PID/schedstat, ns); a pid earns PCT% of the elapsed
+# time as credit (at most 2 ms banked), spends what it ran, is SIGSTOPped
+# when it is in debt and SIGCONTinued when it is not. A pid that is idle is
+# never stopped: only a pid that wants more than its share waits.
+THROTTLE_PY=$(cat <<'EOF'
+import os, signal, sys, time
+share = float(sys.argv[1]) / 100.0          # of one core, for each pid
+burst = 2e-3                                # seconds of CPU a pid may run ahead
+pids = [int(p) for p in sys.argv[2:]]
+run = True
+def stop(*_):
+    global run
+    run = False
+signal.signal(signal.SIGTERM, stop)
+def used(p):                                # CPU time of the pid's main thread, s
+    with open(f"/proc/{p}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
+last = {p: used(p) for p in pids}
+credit = {p: burst for p in pids}
+stopped = {p: False for p in pids}
+t = time.monotonic()
+try:
+    while run:
+        time.sleep(0.0005)
+        now = time.monotonic()
+        dt, t = now - t, now
+        for p in pids:
+            u = used(p)
+            credit[p] = min(credit[p] + share * dt, burst) - (u - last[p])
+            last[p] = u
+            if credit[p] < 0 and not stopped[p]:
+                os.kill(p, signal.SIGSTOP); stopped[p] = True
+            elif credit[p] >= 0 and stopped[p]:
+                os.kill(p, signal.SIGCONT); stopped[p] = False
+finally:
+    for p in pids:
+        os.kill(p, signal.SIGCONT)
+EOF
+)
 
 # ---- processes: everything started here is stopped here ----
 bench_start bench-shards
@@ -314,11 +365,11 @@ flush_all() {
     for p in "${CPORTS[@]}" "$PPORT"; do redis-cli -p "$p" flushall >/dev/null; done
 }
 
-# One drain. mode: cluster or plain; nss: the namespaces (comma list); pin:
-# "" or a taskset spec "HOOKD_CPUS:REDIS_CPUS".
-drain() { # label mode nss rep pin
-    local label=$1 mode=$2 nss=$3 rep=$4 pin=$5 url list per i ns port first log
-    local hcpus="" rcpus="" pids=() names=() ports=() t0=() t1=() load
+# One drain. mode: cluster, direct or plain; nss: the namespaces (comma
+# list); budget: "" or the % of a core every redis-server sampled is held to.
+drain() { # label mode nss rep budget
+    local label=$1 mode=$2 nss=$3 rep=$4 budget=$5 url list per i ns port first log
+    local pids=() names=() ports=() t0=() t1=() load thr=""
     IFS=, read -r -a list <<< "$nss"
     per=$(( N / ${#list[@]} ))
     case $mode in
@@ -326,7 +377,6 @@ drain() { # label mode nss rep pin
     direct) url=redis://127.0.0.1:${OWNER[${list[0]}]}/0 ;;   # one node, not as a cluster
     *) url=$PLAIN_URL ;;
     esac
-    if [ -n "$pin" ]; then hcpus=${pin%%:*}; rcpus=${pin##*:}; fi
     flush_all
     ctl "_reset?target=$N" >/dev/null
     for i in "${!list[@]}"; do
@@ -345,15 +395,9 @@ drain() { # label mode nss rep pin
     else
         pids+=("$PPID_REDIS"); names+=(":$PPORT"); ports+=("$PPORT")
     fi
-    if [ -n "$rcpus" ]; then for i in "${pids[@]}"; do taskset -a -p -c "$rcpus" "$i" >/dev/null; done; fi
     local tag=${label//[^A-Za-z0-9]/_}
     log=$WORK/$tag.$rep.log
-    if [ -n "$hcpus" ]; then
-        taskset -a -p -c "$hcpus" "$RECV_PID" >/dev/null
-        HOOKD_REDIS_URL=$url taskset -c "$hcpus" "$HOOKD" run --prefix "$nss" --threads "$THREADS" 2> "$log" &
-    else
-        HOOKD_REDIS_URL=$url "$HOOKD" run --prefix "$nss" --threads "$THREADS" 2> "$log" &
-    fi
+    HOOKD_REDIS_URL=$url "$HOOKD" run --prefix "$nss" --threads "$THREADS" 2> "$log" &
     HOOKD_PID=$!
     PIDS+=("$HOOKD_PID")
     # hookd logs "loaded N webhooks" once (for the first namespace's loop
@@ -366,6 +410,11 @@ drain() { # label mode nss rep pin
     sleep 0.5   # every loop has its webhooks, found its queue empty and waits on it
     load=$(cut -d' ' -f1 /proc/loadavg)
     local h0 h1 r
+    if [ -n "$budget" ]; then
+        python3 -c "$THROTTLE_PY" "$budget" "${pids[@]}" &
+        thr=$!
+        PIDS+=("$thr")
+    fi
     h0=$(cpu_ticks "$HOOKD_PID")
     for i in "${pids[@]}"; do t0+=("$(cpu_ticks "$i")"); done
     for i in "${ports[@]}"; do redis-cli -p "$i" config resetstat >/dev/null; done
@@ -387,18 +436,19 @@ drain() { # label mode nss rep pin
     for i in "${ports[@]}"; do
         redis-cli -p "$i" info commandstats | tr -d '\r' | sed -n "s/^cmdstat_/:$i /p" >> "$cs"
     done
-    stop_pid "$HOOKD_PID" 60
-    if [ -n "$rcpus" ]; then
-        for i in "${pids[@]}"; do taskset -a -p -c "0-$(( $(nproc) - 1 ))" "$i" >/dev/null; done
-        taskset -a -p -c "0-$(( $(nproc) - 1 ))" "$RECV_PID" >/dev/null
+    if [ -n "$thr" ]; then
+        stop_pid "$thr" 5
+        for i in "${pids[@]}"; do kill -CONT "$i"; done
     fi
+    stop_pid "$HOOKD_PID" 60
     grep -E " (ERROR|WARN) " "$log" | sort | uniq -c | sort -rn | head -5 >&2 || true
     report record "$RUNS" label="$label" mode="$mode" namespaces="$nss" \
-        rep="$rep" events="$N" threads="$THREADS" pin="$pin" load="$load" \
+        rep="$rep" events="$N" threads="$THREADS" budget="$budget" load="$load" \
         hookd_ticks=$((h1 - h0)) redis_ticks="${rt[*]}" receiver="$r" commandstats="$cs"
 }
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
+BPCT="$BUDGET%"
 X=${NS[0]}; XYZ=${NS[0]},${NS[1]},${NS[2]}
 echo "hookd shards benchmark: N=$N events, $REPEATS repeat(s), threads $THREADS, namespaces $XYZ," \
     "cluster :${CPORTS[*]}, plain :$PPORT, receiver :$HPORT, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -407,9 +457,9 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
     want b && drain "B cluster, 3 namespaces" cluster "$XYZ" "$rep" ""
     want c && drain "C plain, 1 namespace" plain "$X" "$rep" ""
     want direct && drain "D one node as plain redis://" direct "$X" "$rep" ""
-    want pin1 && drain "A pinned" cluster "$X" "$rep" "0:1"
-    want pin1 && drain "B pinned" cluster "$XYZ" "$rep" "0:1"
-    want pin1 && drain "C pinned" plain "$X" "$rep" "0:1"
+    want throttle && drain "A cluster, 1 ns, Redis at $BPCT" cluster "$X" "$rep" "$BUDGET"
+    want throttle && drain "B cluster, 3 ns, Redis at $BPCT" cluster "$XYZ" "$rep" "$BUDGET"
+    want throttle && drain "C plain, 1 ns, Redis at $BPCT" plain "$X" "$rep" "$BUDGET"
 done
 
 if [ "$WRITE" = 1 ]; then
