@@ -3,9 +3,10 @@
 # namespace against three on a Redis Cluster of three primaries, and one
 # namespace on a plain redis-server (what a single-Redis install has today).
 #
-#   bench/cluster.sh             runs A, B and C, 3 repeats (about 2 minutes);
-#                                writes bench/results/shards.txt and shards.jsonl
-#                                and the table in bench/README.md ("Shards")
+#   bench/cluster.sh             runs A, B and C, then again with each
+#                                redis-server held to 5% of a core, 3 repeats
+#                                (about 4 minutes); writes bench/results/shards.txt
+#                                and shards.jsonl and the table in bench/README.md
 #   bench/cluster.sh --quick     3,000 events, one repeat, writes nothing
 #
 # Run A: cluster, hookd --prefix X --threads 3, N events in X.
@@ -19,18 +20,19 @@
 # hookd, of the receiver and of EACH redis-server (/proc/PID/stat utime +
 # stime over the same interval).
 #
-# Options: --n N (total events per run, default 30000), --repeats R (3),
-# --threads T (3), --only LIST (a,b,c and the variants below), --build-dir DIR
+# Options: --n N (total events per run, default 60000), --repeats R (3),
+# --threads T (3), --only LIST (default a,b,c,throttle; also direct), --build-dir DIR
 # (default build-bench-shards, configured and built Release when missing),
 # --out DIR (keep the raw runs there), --no-write (print only).
-# Variants, not in the default set, for --only:
+# Runs beyond A, B and C, for --only:
 #   direct    run A's namespace on its cluster node through a plain redis:// URL
 #             (hookd's cluster client out of the way, the node still in cluster mode)
 #   throttle  A, B and C with every redis-server held to --budget PCT of one
-#             core (default 5) by a helper that SIGSTOPs a redis-server that
-#             used more than its share and SIGCONTs it once it is back within
-#             it: Redis becomes the bound, on a machine whose 2 cores cannot
-#             hold three saturated redis-servers next to hookd
+#             core (default 5): a CPU quota of its own (cgroup v1 cpu.cfs_quota_us,
+#             20 ms period) where /sys/fs/cgroup/cpu is writable, else a helper
+#             that SIGSTOPs a redis-server over its share and SIGCONTs it once it
+#             is back within it. Redis becomes the bound, on a machine whose 2
+#             cores cannot hold three saturated redis-servers next to hookd
 # Needs redis-server and redis-cli (7.0+: --cluster-port, --json), curl, python3.
 set -euo pipefail
 
@@ -38,10 +40,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 REPO=$(dirname "$HERE")
-N=30000
+N=60000
 REPEATS=3
 THREADS=3
-ONLY=a,b,c
+ONLY=a,b,c,throttle
 BUILD=""
 OUT=""
 WRITE=1
@@ -132,6 +134,13 @@ def record(path, pairs):
         # the busiest redis-server's CPU over the drain, as a part of one core
         "busiest_core": max(v for _, v in nodes) / secs if secs else None,
     }
+    if rec["budget"]:
+        rec["throttle"] = a["throttle"]
+        rec["throttled"] = {}
+        for x in a.get("throttled", "").split():
+            k, v = x.split("=")
+            periods, thr, ms = (int(y) for y in v.split("/"))
+            rec["throttled"][k] = {"periods": periods, "throttled": thr, "throttled_ms": ms}
     # INFO commandstats of every node over the run (CONFIG RESETSTAT at the
     # mark): calls and the usec Redis spent in each command
     cmds = {}
@@ -156,7 +165,9 @@ def record(path, pairs):
           f"{hookd_s:.2f} s CPU ({rec['hookd_us']:.1f} us/dlv) | receiver {recv_s or 0:.2f} s | "
           f"redis {per} = {redis_s:.2f} s ({rec['redis_us']:.1f} us/dlv; {rec['evalsha_calls']} EVALSHA, "
           f"{rec['evalsha_usec_per_dlv']:.1f} us/dlv in them) | load {rec['load1']}"
-          f"{'' if rec['ok'] else ' | NOT OK: ' + str(r['distinct']) + ' distinct'}")
+          + "".join(f" | {k} throttled {v['throttled']}/{v['periods']} periods"
+                    for k, v in rec.get("throttled", {}).items())
+          + ("" if rec["ok"] else f" | NOT OK: {r['distinct']} distinct"))
 
 
 def med(xs):
@@ -277,6 +288,48 @@ EOF
 
 # ---- processes: everything started here is stopped here ----
 bench_start bench-shards
+
+# The budget of the throttle runs: a CPU quota (cgroup v1 cpu controller,
+# cpu.cfs_quota_us of a 20 ms period), one group per redis-server, made for
+# the drain and removed after it; where that is not writable, the SIGSTOP
+# helper above.
+CGROOT=/sys/fs/cgroup/cpu
+CG=""
+CG_PERIOD=20000
+if [ -w "$CGROOT/cgroup.procs" ] && [ -e "$CGROOT/cpu.cfs_quota_us" ]; then
+    CGHOME=$CGROOT$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/$$/cgroup)
+    CGHOME=${CGHOME%/}
+    CG=$CGHOME/hookd-bench-shards.$$
+fi
+cg_limit() { # pct pid...: each pid into a group of its own, held to pct% of one core
+    local pct=$1 p
+    shift
+    mkdir -p "$CG"
+    for p in "$@"; do
+        mkdir "$CG/$p"
+        echo "$CG_PERIOD" > "$CG/$p/cpu.cfs_period_us"
+        echo $(( CG_PERIOD * pct / 100 )) > "$CG/$p/cpu.cfs_quota_us"
+        echo "$p" > "$CG/$p/cgroup.procs"
+    done
+}
+cg_stat() { # pid: "periods/throttled/throttled_ms" of its group
+    awk '{v[$1] = $2} END {printf "%d/%d/%d", v["nr_periods"], v["nr_throttled"], v["throttled_time"] / 1e6}' \
+        "$CG/$1/cpu.stat"
+}
+cg_release() { # every process back where it was, every group removed
+    local d p
+    [ -n "$CG" ] && [ -d "$CG" ] || return 0
+    for d in "$CG"/*/; do
+        [ -d "$d" ] || continue
+        while read -r p; do echo "$p" > "$CGHOME/cgroup.procs" 2>/dev/null || true; done < "$d/cgroup.procs"
+        rmdir "$d" 2>/dev/null || true
+    done
+    rmdir "$CG" 2>/dev/null || true
+}
+# (errexit off: bench_cleanup reads the script's status from $?, handed on
+# by the subshell)
+cluster_cleanup() { local rc=$?; set +e; cg_release; (exit "$rc"); bench_cleanup; }
+trap cluster_cleanup EXIT
 RUNS=$OUT/shards.jsonl
 : > "$RUNS"
 
@@ -410,7 +463,9 @@ drain() { # label mode nss rep budget
     sleep 0.5   # every loop has its webhooks, found its queue empty and waits on it
     load=$(cut -d' ' -f1 /proc/loadavg)
     local h0 h1 r
-    if [ -n "$budget" ]; then
+    if [ -n "$budget" ] && [ -n "$CG" ]; then
+        cg_limit "$budget" "${pids[@]}"
+    elif [ -n "$budget" ]; then
         python3 -c "$THROTTLE_PY" "$budget" "${pids[@]}" &
         thr=$!
         PIDS+=("$thr")
@@ -436,6 +491,11 @@ drain() { # label mode nss rep budget
     for i in "${ports[@]}"; do
         redis-cli -p "$i" info commandstats | tr -d '\r' | sed -n "s/^cmdstat_/:$i /p" >> "$cs"
     done
+    local thst=()
+    if [ -n "$budget" ] && [ -n "$CG" ]; then
+        for j in "${!pids[@]}"; do thst+=("${names[$j]}=$(cg_stat "${pids[$j]}")"); done
+        cg_release
+    fi
     if [ -n "$thr" ]; then
         stop_pid "$thr" 5
         for i in "${pids[@]}"; do kill -CONT "$i"; done
@@ -444,7 +504,8 @@ drain() { # label mode nss rep budget
     grep -E " (ERROR|WARN) " "$log" | sort | uniq -c | sort -rn | head -5 >&2 || true
     report record "$RUNS" label="$label" mode="$mode" namespaces="$nss" \
         rep="$rep" events="$N" threads="$THREADS" budget="$budget" load="$load" \
-        hookd_ticks=$((h1 - h0)) redis_ticks="${rt[*]}" receiver="$r" commandstats="$cs"
+        hookd_ticks=$((h1 - h0)) redis_ticks="${rt[*]}" receiver="$r" commandstats="$cs" \
+        throttled="${thst[*]}" throttle="$([ -n "$CG" ] && echo cgroup || echo sigstop)"
 }
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
