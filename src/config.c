@@ -1008,45 +1008,37 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
     return 0;
 }
 
-/* Parses the authority and path of a redis:// URL (after the scheme). */
-static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
+/* Parses userinfo "[[user]:pass]" of [s, at) into out. */
+static int redis_userinfo_parse(const char *s, const char *at, struct hookd_redis_addr *out,
+                                char *errbuf)
 {
-    if (strpbrk(s, "?#"))
-        return hookd_fail(errbuf, HOOKD_EINVAL,
-                          "redis URL: query strings and fragments are not supported");
-
-    /* userinfo ends at the last '@' of the whole URL (a database number never
-     * holds one), so that a raw '@' or '/' in a password still works and no
-     * part of a password is ever taken for a host, port or database. Like
-     * redis-cli, "pass@" without ':' is a password. */
-    const char *at = strrchr(s, '@');
-    const char *slash = strchr(at ? at : s, '/');
-    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-    const char *host = s;
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        const char *pass = s;
-        if (colon) {
-            int rc = pct_decode(s, (size_t)(colon - s), out->user, sizeof(out->user));
-            if (rc == HOOKD_ETOOBIG)
-                return hookd_fail(errbuf, rc, "redis URL: user longer than %zu bytes",
-                                  sizeof(out->user) - 1);
-            if (rc)
-                return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in user");
-            pass = colon + 1;
-        }
-        int rc = pct_decode(pass, (size_t)(at - pass), out->password, sizeof(out->password));
+    const char *colon = memchr(s, ':', (size_t)(at - s));
+    const char *pass = s;
+    if (colon) {
+        int rc = pct_decode(s, (size_t)(colon - s), out->user, sizeof(out->user));
         if (rc == HOOKD_ETOOBIG)
-            return hookd_fail(errbuf, rc, "redis URL: password longer than %zu bytes",
-                              sizeof(out->password) - 1);
+            return hookd_fail(errbuf, rc, "redis URL: user longer than %zu bytes",
+                              sizeof(out->user) - 1);
         if (rc)
-            return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in password");
-        if (!out->password[0])
-            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: empty password before '@'");
-        host = at + 1;
+            return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in user");
+        pass = colon + 1;
     }
+    int rc = pct_decode(pass, (size_t)(at - pass), out->password, sizeof(out->password));
+    if (rc == HOOKD_ETOOBIG)
+        return hookd_fail(errbuf, rc, "redis URL: password longer than %zu bytes",
+                          sizeof(out->password) - 1);
+    if (rc)
+        return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in password");
+    if (!out->password[0])
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: empty password before '@'");
+    return 0;
+}
 
-    const char *end = s + alen;
+/* Parses "host[:port]" or "[v6][:port]" of [host, end) into node, the port
+ * defaulting to def_port. */
+static int redis_node_parse(const char *host, const char *end, int def_port,
+                            struct hookd_redis_node *node, char *errbuf)
+{
     const char *portp = NULL;
     size_t hlen;
     if (*host == '[') {
@@ -1054,12 +1046,12 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
         if (!close)
             return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: '[' without ']' in host");
         hlen = (size_t)(close - host - 1);
-        if (hlen >= sizeof(out->host))
+        if (hlen >= sizeof(node->host))
             return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: host too long");
-        memcpy(out->host, host + 1, hlen);
-        out->host[hlen] = '\0';
+        memcpy(node->host, host + 1, hlen);
+        node->host[hlen] = '\0';
         struct in6_addr a6;
-        if (inet_pton(AF_INET6, out->host, &a6) != 1)
+        if (inet_pton(AF_INET6, node->host, &a6) != 1)
             return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no valid IPv6 address in brackets");
         if (close + 1 < end) {
             if (close[1] != ':')
@@ -1073,18 +1065,18 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
             portp++;
         if (hlen == 0)
             return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no host");
-        if (hlen >= sizeof(out->host))
+        if (hlen >= sizeof(node->host))
             return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: host longer than %zu bytes",
-                              sizeof(out->host) - 1);
+                              sizeof(node->host) - 1);
         if (!is_hostname(host, hlen))
             return hookd_fail(errbuf, HOOKD_EINVAL,
                               "redis URL: host may only hold letters, digits, '.', '-' and '_' "
                               "(an IPv6 address goes in brackets)");
-        memcpy(out->host, host, hlen);
-        out->host[hlen] = '\0';
+        memcpy(node->host, host, hlen);
+        node->host[hlen] = '\0';
     }
 
-    out->port = 6379;
+    node->port = def_port;
     if (portp) {
         char port[16];
         int64_t p;
@@ -1098,17 +1090,98 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
         if (hookd_parse_i64(port, 1, 65535, &p) != 0)
             return hookd_fail(errbuf, HOOKD_EINVAL,
                               "redis URL: port is not a number from 1 to 65535");
-        out->port = (int)p;
-    }
-
-    if (slash && slash[1]) {
-        int64_t db;
-        if (hookd_parse_i64(slash + 1, 0, 1000000, &db) != 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: the database is not a number from 0 to 1000000");
-        out->db = (int)db;
+        node->port = (int)p;
     }
     return 0;
+}
+
+/* Parses a database number: "" is 0. */
+static int redis_db_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
+{
+    int64_t db;
+    if (!*s)
+        return 0;
+    if (hookd_parse_i64(s, 0, 1000000, &db) != 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: the database is not a number from 0 to 1000000");
+    out->db = (int)db;
+    return 0;
+}
+
+/* Parses the authority and path of a redis://, redis-sentinel:// or
+ * redis-cluster:// URL (after the scheme), as out->mode says:
+ *   direct:   [userinfo@]host[:port][/db]
+ *   sentinel: [userinfo@]host[:port][,host[:port]...]/MASTER[/db]
+ *   cluster:  [userinfo@]host[:port][,host[:port]...]
+ * A direct URL's node is out's host and port; the others' nodes are seeds. */
+static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *errbuf)
+{
+    if (strpbrk(s, "?#"))
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: query strings and fragments are not supported");
+
+    /* userinfo ends at the last '@' of the whole URL (a database number or a
+     * master name never holds one), so that a raw '@' or '/' in a password
+     * still works and no part of a password is ever taken for a host, port
+     * or database. Like redis-cli, "pass@" without ':' is a password. */
+    const char *at = strrchr(s, '@');
+    const char *slash = strchr(at ? at : s, '/');
+    const char *host = s;
+    int rc;
+    if (at) {
+        if ((rc = redis_userinfo_parse(s, at, out, errbuf)) != 0)
+            return rc;
+        host = at + 1;
+    }
+    const char *end = slash ? slash : host + strlen(host);
+    if (out->mode == HOOKD_REDIS_DIRECT) {
+        struct hookd_redis_node n;
+        if ((rc = redis_node_parse(host, end, 6379, &n, errbuf)) != 0)
+            return rc;
+        memcpy(out->host, n.host, sizeof(out->host));
+        out->port = n.port;
+        return slash ? redis_db_parse(slash + 1, out, errbuf) : 0;
+    }
+
+    int def_port = out->mode == HOOKD_REDIS_SENTINEL ? 26379 : 6379;
+    for (const char *p = host; p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        if (out->nseeds == HOOKD_REDIS_SEEDS_MAX)
+            return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: more than %d hosts",
+                              HOOKD_REDIS_SEEDS_MAX);
+        if ((rc = redis_node_parse(p, e, def_port, &out->seeds[out->nseeds], errbuf)) != 0)
+            return rc;
+        out->nseeds++;
+        p = comma ? comma + 1 : end;
+        if (comma && p == end)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no host after ','");
+    }
+    if (out->nseeds == 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no host");
+    if (out->mode == HOOKD_REDIS_CLUSTER) {
+        if (slash && slash[1])
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: a cluster has only database 0; drop the \"/%s\"",
+                              slash + 1);
+        return 0;
+    }
+    const char *name = slash ? slash + 1 : "";
+    const char *nslash = strchr(name, '/');
+    size_t nlen = nslash ? (size_t)(nslash - name) : strlen(name);
+    if (nlen == 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: no master name (redis-sentinel://host:26379/MASTER)");
+    if (nlen >= sizeof(out->master))
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: master name longer than %zu bytes",
+                          sizeof(out->master) - 1);
+    if (pct_decode(name, nlen, out->master, sizeof(out->master)) != 0 || !out->master[0])
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: bad %%-escape in the master name");
+    for (const char *c = out->master; *c; c++)
+        if (!isgraph((unsigned char)*c))
+            return hookd_fail(errbuf, HOOKD_EINVAL,
+                              "redis URL: the master name holds a space or control character");
+    return nslash ? redis_db_parse(nslash + 1, out, errbuf) : 0;
 }
 
 /* Parses the part of a unix:// URL after the scheme: /path[?db=N]. */
@@ -1127,16 +1200,12 @@ static int redis_unix_parse(const char *s, struct hookd_redis_addr *out, char *e
         return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in socket path");
     if (strcmp(out->path, "/") == 0)
         return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: no socket path");
-    if (q) {
-        int64_t db;
-        if (strncmp(q + 1, "db=", 3) != 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: the only query parameter is db=N");
-        if (hookd_parse_i64(q + 4, 0, 1000000, &db) != 0)
-            return hookd_fail(errbuf, HOOKD_EINVAL,
-                              "redis URL: the database is not a number from 0 to 1000000");
-        out->db = (int)db;
-    }
-    return 0;
+    if (q && strncmp(q + 1, "db=", 3) != 0)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: the only query parameter is db=N");
+    if (q && !q[4])
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "redis URL: the database is not a number from 0 to 1000000");
+    return q ? redis_db_parse(q + 4, out, errbuf) : 0;
 }
 
 int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *errbuf)
@@ -1150,20 +1219,34 @@ int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *e
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
             return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL holds a space or control character");
-    int rc;
-    if (strncasecmp(url, "redis://", 8) == 0)
-        rc = redis_tcp_parse(url + 8, out, errbuf);
-    else if (strncasecmp(url, "unix://", 7) == 0)
+    /* Rows: scheme, mode, TLS. */
+    static const struct {
+        const char *scheme;
+        enum hookd_redis_mode mode;
+        int tls;
+    } SCHEMES[] = {
+        {"redis://", HOOKD_REDIS_DIRECT, 0},           {"rediss://", HOOKD_REDIS_DIRECT, 1},
+        {"redis-sentinel://", HOOKD_REDIS_SENTINEL, 0}, {"rediss-sentinel://", HOOKD_REDIS_SENTINEL, 1},
+        {"redis-cluster://", HOOKD_REDIS_CLUSTER, 0},   {"rediss-cluster://", HOOKD_REDIS_CLUSTER, 1},
+    };
+    int rc = HOOKD_EINVAL;
+    size_t i = 0;
+    for (; i < sizeof(SCHEMES) / sizeof(SCHEMES[0]); i++)
+        if (strncasecmp(url, SCHEMES[i].scheme, strlen(SCHEMES[i].scheme)) == 0)
+            break;
+    if (strncasecmp(url, "unix://", 7) == 0)
         rc = redis_unix_parse(url + 7, out, errbuf);
-    else if (strncasecmp(url, "rediss://", 9) == 0 && hookd_redis_tls_missing())
-        rc = hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: %s", hookd_redis_tls_missing());
-    else if (strncasecmp(url, "rediss://", 9) == 0) {
-        rc = redis_tcp_parse(url + 9, out, errbuf);
-        out->tls = 1;
-    } else
+    else if (i == sizeof(SCHEMES) / sizeof(SCHEMES[0]))
         rc = hookd_fail(errbuf, HOOKD_EINVAL,
-                        "redis URL must start with redis://, rediss:// or unix:// (like "
-                        "redis://127.0.0.1:6379/0)");
+                        "redis URL must start with redis://, rediss://, redis-sentinel://, "
+                        "redis-cluster:// or unix:// (like redis://127.0.0.1:6379/0)");
+    else if (SCHEMES[i].tls && hookd_redis_tls_missing())
+        rc = hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: %s", hookd_redis_tls_missing());
+    else {
+        out->mode = SCHEMES[i].mode;
+        out->tls = SCHEMES[i].tls;
+        rc = redis_tcp_parse(url + strlen(SCHEMES[i].scheme), out, errbuf);
+    }
     if (rc != 0)
         memset(out, 0, sizeof(*out)); /* no half-parsed password left behind */
     return rc;
@@ -1192,12 +1275,21 @@ int hookd_redis_url_redact(const struct hookd_redis_addr *a, struct hookd_buf *o
         if (!(rc = hookd_buf_adds(out, "unix://")) && !(rc = pct_encode(out, a->path, "/")))
             rc = hookd_buf_addf(out, "?db=%d", a->db);
     } else {
-        rc = hookd_buf_adds(out, a->tls ? "rediss://" : "redis://");
+        static const char *const SCHEME[2][3] = {
+            {"redis://", "redis-sentinel://", "redis-cluster://"},
+            {"rediss://", "rediss-sentinel://", "rediss-cluster://"}};
+        rc = hookd_buf_adds(out, SCHEME[a->tls ? 1 : 0][a->mode]);
         if (!rc && a->password[0] && !(rc = pct_encode(out, a->user, "")))
             rc = hookd_buf_adds(out, ":***@");
-        if (!rc)
+        if (!rc && a->mode == HOOKD_REDIS_DIRECT)
             rc = hookd_buf_addf(out, strchr(a->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", a->host,
                                 a->port, a->db);
+        for (int i = 0; !rc && a->mode != HOOKD_REDIS_DIRECT && i < a->nseeds; i++)
+            rc = hookd_buf_addf(out, strchr(a->seeds[i].host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+                                i ? "," : "", a->seeds[i].host, a->seeds[i].port);
+        if (!rc && a->mode == HOOKD_REDIS_SENTINEL && !(rc = hookd_buf_adds(out, "/")) &&
+            !(rc = pct_encode(out, a->master, "")))
+            rc = hookd_buf_addf(out, "/%d", a->db);
     }
     if (rc && out->data) {
         out->len = start;

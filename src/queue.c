@@ -298,7 +298,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
     if (!reply || ac != q->ac)
         return;
     if (reply->type == REDIS_REPLY_ERROR) {
-        hookd_redis_conn_drop(q->take, reply->str);
+        if (!hookd_redis_conn_moved(q->take, reply))
+            hookd_redis_conn_drop(q->take, reply->str);
         return;
     }
     if (--q->scripts_pending > 0)
@@ -387,7 +388,7 @@ static void on_wake_reply(redisAsyncContext *ac, void *r, void *priv)
     (void)priv;
     struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
-    if (ac != q->wac || !reply)
+    if (ac != q->wac || !reply || hookd_redis_conn_moved(q->wake, reply))
         return; /* on_wake_down follows */
     if (reply->type == REDIS_REPLY_ERROR) {
         char why[HOOKD_ERRLEN];
@@ -485,7 +486,7 @@ static void on_registry(redisAsyncContext *ac, void *r, void *priv)
     (void)priv;
     struct hookd_queue *q = hookd_redis_conn_data(ac);
     q->loading = 0;
-    if (r)
+    if (r && !hookd_redis_conn_moved(q->take, r))
         apply_registry(q, r);
 }
 
@@ -558,7 +559,7 @@ static void on_tend(redisAsyncContext *ac, void *r, void *priv)
     struct hookd_queue *q = hookd_redis_conn_data(ac);
     redisReply *reply = r;
     q->tending = 0;
-    if (!reply)
+    if (!reply || hookd_redis_conn_moved(q->take, reply))
         return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
         reply->element[2]->type != REDIS_REPLY_ARRAY ||
@@ -673,7 +674,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     q->taking = 0;
     q->next_due = -1;
-    if (!reply)
+    if (!reply || hookd_redis_conn_moved(q->take, reply))
         return; /* disconnected; the leases bring the work back */
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
@@ -748,6 +749,10 @@ static void on_settled(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     if (!reply)
         return; /* went_down() keeps the unit */
+    if (hookd_redis_conn_moved(q->take, reply)) {
+        q->settle_failed = 1; /* kept, and sent again to the node located next */
+        return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         /* Keep the unit; after NOSCRIPT (SCRIPT FLUSH) a reconnect reloads. */
         emit_error(q, "redis: settle: %s", reply->str);

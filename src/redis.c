@@ -1,163 +1,64 @@
-/* redis.c - a synchronous hiredis connection with TLS, AUTH, SELECT and timeouts. */
+/* redis.c - a synchronous connection to the node serving a namespace. */
 #include "hookd/redis.h"
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
+#include <uv.h>
 
 #include "hookd/common.h"
-#include "hookd/redis_tls.h"
+#include "hookd/redis_locate.h"
 
 #define REDIS_TIMEOUT_DEFAULT_MS 5000
-#define REDIS_TIMEOUT_MAX_MS 3600000
+#define LOCATE_TRIES 3       /* a sentinel's or a cluster's view may lag a failover */
+#define LOCATE_PAUSE_MS 300 /* between tries */
 
-/* The reason a command on c failed, with a read timeout said as such. */
-static const char *reply_errstr(const redisContext *c, int64_t timeout_ms, char *tmp, size_t n)
+/* Connects to the located node and, for a sentinel's master or a cluster
+ * primary, checks that it says ROLE master. */
+static struct redisContext *connect_master(const struct hookd_config *cfg,
+                                           const struct hookd_redis_addr *addr, int64_t timeout_ms,
+                                           char *errbuf)
 {
-    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0) {
-        if (timeout_ms % 1000 == 0)
-            snprintf(tmp, n, "no answer within %lld s", (long long)(timeout_ms / 1000));
-        else
-            snprintf(tmp, n, "no answer within %lld ms", (long long)timeout_ms);
-        return tmp;
-    }
-    return c->errstr[0] ? c->errstr : "no reply";
-}
-
-/* Runs AUTH, SELECT or PING at connect time; 0, or -1 with the reason in
- * errbuf, after where. The reason never repeats the command's arguments. */
-static int connect_step(redisContext *c, int argc, const char **argv, const char *what,
-                        const char *where, int64_t timeout_ms, char *errbuf)
-{
-    char tmp[64];
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s failed: %s", where, what,
-                   reply_errstr(c, timeout_ms, tmp, sizeof(tmp)));
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s failed: %.*s", where, what,
-                   (int)(r->len > 200 ? 200 : r->len), r->str);
+    redisContext *c = hookd_redis_node_connect(cfg, addr, timeout_ms, errbuf);
+    if (!c || addr->mode == HOOKD_REDIS_DIRECT)
+        return c;
+    const char *role[1] = {"ROLE"};
+    redisReply *r = hookd_redis_command(c, 1, role, NULL, errbuf);
+    int ok = hookd_redis_role_master(r);
+    if (r && !ok)
+        hookd_fail(errbuf, HOOKD_EREDIS, "redis %s:%d is not a master (ROLE %s)", addr->host,
+                   addr->port,
+                   r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str
+                       ? r->element[0]->str
+                       : "?");
+    if (r)
         freeReplyObject(r);
-        return -1;
+    if (!ok) {
+        redisFree(c);
+        return NULL;
     }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* Starts TLS on c, connected to addr, as cfg's TLS files say. */
-static int tls_start(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
-                     redisContext *c, const char *where, char *errbuf)
-{
-    struct hookd_redis_tls *tls;
-    struct ssl_st *ssl;
-    char why[HOOKD_ERRLEN];
-    int rc = hookd_redis_tls_new(cfg, addr, &tls, why);
-    if (rc == 0) {
-        rc = hookd_redis_tls_start(tls, c, &ssl, why);
-        hookd_redis_tls_free(tls); /* c's SSL object keeps what it needs */
-    }
-    if (rc)
-        hookd_fail(errbuf, rc, "%s: %s", where, why);
-    return rc;
+    return c;
 }
 
 struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg, int64_t timeout_ms,
                                                  char *errbuf)
 {
     struct hookd_redis_addr addr;
-    char where[300];
     redisContext *c = NULL;
-
-    if (timeout_ms < 1 || timeout_ms > REDIS_TIMEOUT_MAX_MS) {
-        hookd_fail(errbuf, HOOKD_ERANGE, "redis: timeout %lld ms out of range",
-                   (long long)timeout_ms);
-        return NULL;
-    }
-    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     if (hookd_redis_url_parse(cfg->redis_url, &addr, errbuf) != 0)
         return NULL;
-    if (!addr.tls && hookd_redis_tls_check(cfg, &addr, errbuf) != 0)
-        goto fail;
-    if (addr.path[0]) {
-        snprintf(where, sizeof(where), "redis %s", addr.path);
-        c = redisConnectUnixWithTimeout(addr.path, tv);
-    } else {
-        snprintf(where, sizeof(where), "redis %s:%d", addr.host, addr.port);
-        c = redisConnectWithTimeout(addr.host, addr.port, tv);
-    }
-    if (!c) {
-        hookd_fail(errbuf, HOOKD_ENOMEM, "%s: out of memory", where);
-        goto fail;
-    }
-    if (c->err) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: %s", where, c->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "%s: cannot set the timeout", where);
-        goto fail;
-    }
-    if (addr.tls && tls_start(cfg, &addr, c, where, errbuf) != 0)
-        goto fail;
-    /* A server that refuses the client's certificate (TLS 1.3) says so only
-     * once the handshake is over: ask for a first reply here, so that the
-     * refusal reads as one, not as the failure of whatever command follows. */
-    const char *ping[1] = {"PING"};
-    if (addr.tls && !addr.password[0] &&
-        connect_step(c, 1, ping, "the first reply over TLS", where, timeout_ms, errbuf) != 0)
-        goto fail;
-    if (addr.password[0]) {
-        const char *auth[3] = {"AUTH", addr.user, addr.password};
-        if (!addr.user[0])
-            auth[1] = addr.password;
-        if (connect_step(c, addr.user[0] ? 3 : 2, auth, "AUTH", where, timeout_ms, errbuf) != 0)
-            goto fail;
-    }
-    if (addr.db != 0) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", addr.db);
-        const char *sel[2] = {"SELECT", db};
-        if (connect_step(c, 2, sel, "SELECT", where, timeout_ms, errbuf) != 0)
-            goto fail;
+    for (int i = 0; !c && i < LOCATE_TRIES; i++) {
+        if (i > 0)
+            uv_sleep(LOCATE_PAUSE_MS);
+        if (hookd_redis_locate(cfg, &addr, NULL, timeout_ms, errbuf) == 0)
+            c = connect_master(cfg, &addr, timeout_ms, errbuf);
+        if (addr.mode == HOOKD_REDIS_DIRECT)
+            break;
     }
     explicit_bzero(addr.password, sizeof(addr.password));
     return c;
-
-fail:
-    explicit_bzero(addr.password, sizeof(addr.password));
-    if (c)
-        redisFree(c);
-    return NULL;
 }
 
 struct redisContext *hookd_redis_connect(const struct hookd_config *cfg, char *errbuf)
 {
     return hookd_redis_connect_timeout(cfg, REDIS_TIMEOUT_DEFAULT_MS, errbuf);
-}
-
-const char *hookd_redis_errstr(const struct redisContext *c)
-{
-    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
-        return "no answer within 5 s";
-    return c->errstr[0] ? c->errstr : "no reply";
-}
-
-struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const char **argv,
-                                       const size_t *lens, char *errbuf)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (!r) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %s", hookd_redis_errstr(c));
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
 }

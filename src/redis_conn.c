@@ -1,12 +1,14 @@
-/* redis_conn.c - one reconnecting Redis connection: resolve, connect, TLS,
- * AUTH/SELECT/SETNAME, backoff and the watchdog. */
+/* redis_conn.c - one reconnecting Redis connection: locate, resolve,
+ * connect, TLS, AUTH/SELECT/SETNAME, ROLE, backoff and the watchdog. */
 #include "hookd/redis_conn.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookd/metrics.h"
+#include "hookd/redis_locate.h"
 #include "hookd/redis_tls.h"
 #include "hookd/redis_uv.h"
 
@@ -16,7 +18,7 @@
 
 enum cstate {
     C_DOWN,       /* no context; the reconnect timer may be running */
-    C_RESOLVING,  /* the host is being resolved */
+    C_RESOLVING,  /* the node is being located and its host resolved, off the loop */
     C_CONNECTING, /* a context, its TCP connect in flight */
     C_OPEN,       /* connected; on_open was called */
     C_CLOSED,     /* closed; its handles are closing or closed */
@@ -28,12 +30,17 @@ struct hookd_redis_conn {
     const char *name;               /* CLIENT SETNAME; the owner's string */
     struct hookd_redis_conn_cbs cbs;
     void *data;                   /* the owner's pointer for callbacks */
-    struct hookd_redis_addr addr; /* where Redis is */
-    struct hookd_redis_tls *tls;  /* TLS settings for rediss://, else NULL */
+    struct hookd_redis_addr addr; /* the parsed URL */
+    struct hookd_redis_tls *tls;  /* TLS settings for the node, else NULL */
+    struct hookd_redis_node node; /* the node connected to: the URL's, or located */
+    struct hookd_redis_node hint; /* a node a MOVED or ASK named, asked first; port 0: none */
     struct ssl_st *ssl;           /* ac's SSL object (owned by ac), or NULL */
     redisAsyncContext *ac;        /* the context, NULL when down or resolving */
     enum cstate state;
-    uv_getaddrinfo_t resolve; /* resolving addr.host off the loop */
+    uv_work_t locate;         /* locating and resolving the node off the loop */
+    char located_ip[256];     /* (locate) the node's address, "" when it failed */
+    struct hookd_redis_node located; /* (locate) the node found */
+    char located_why[HOOKD_ERRLEN];  /* (locate) why it failed */
     uv_timer_t reconnect;     /* the backoff's timer */
     uv_timer_t watch;         /* the watchdog's */
     int64_t backoff_ms;       /* the next reconnect's delay */
@@ -43,7 +50,7 @@ struct hookd_redis_conn {
     int started;              /* hookd_redis_conn_start() ran: the timers are on the loop */
     int closing;              /* hookd_redis_conn_close() was called */
     int handles;              /* timers not yet closed, once closing */
-    char where[300];          /* "host:port" or the socket path */
+    char where[300];          /* "host:port" or the socket path of the node */
     char msg[HOOKD_ERRLEN];   /* the line given to on_error */
 };
 
@@ -124,6 +131,27 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
         hookd_redis_conn_drop(c, reply->str);
 }
 
+/* ROLE's reply, for a located node: one that is not a master (a sentinel's
+ * or a cluster's view behind a failover) ends the connection, and the next
+ * one locates the master again. The owner's commands, sent behind ROLE, get
+ * NULL replies. */
+static void on_role_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    redisReply *reply = r;
+    struct hookd_redis_conn *c = ac->data;
+    char why[HOOKD_ERRLEN];
+    if (!reply || ac != c->ac || hookd_redis_role_master(reply))
+        return;
+    snprintf(why, sizeof(why), "%.80s is not a master (ROLE %.40s); locating the master again",
+             c->where,
+             reply->type == REDIS_REPLY_ARRAY && reply->elements && reply->element[0]->str
+                 ? reply->element[0]->str
+             : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "?");
+    hookd_redis_conn_drop(c, why);
+}
+
 static void on_connect(const redisAsyncContext *cac, int status)
 {
     struct hookd_redis_conn *c = cac->data;
@@ -151,6 +179,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
         redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", c->addr.db);
     /* Its reply is ignored: a user not allowed to name itself still works. */
     redisAsyncCommand(ac, NULL, NULL, "CLIENT SETNAME %s", c->name);
+    if (c->addr.mode != HOOKD_REDIS_DIRECT)
+        redisAsyncCommand(ac, on_role_reply, NULL, "ROLE");
     if (c->cbs.on_open)
         c->cbs.on_open(c->data, ac);
 }
@@ -160,7 +190,7 @@ static void conn_connect(struct hookd_redis_conn *c, const char *host)
 {
     char why[HOOKD_ERRLEN];
     redisAsyncContext *ac = c->addr.path[0] ? redisAsyncConnectUnix(c->addr.path)
-                                            : redisAsyncConnect(host, c->addr.port);
+                                            : redisAsyncConnect(host, c->node.port);
     c->state = C_CONNECTING;
     c->since_ms = uv_now(c->loop);
     const char *fail = NULL;
@@ -185,36 +215,93 @@ static void conn_connect(struct hookd_redis_conn *c, const char *host)
     c->ac = ac;
 }
 
-/* The host resolved: connect to its first address, which hiredis then takes
- * without a lookup of its own. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct hookd_redis_conn *c = req->data;
-    char ip[64] = "";
-    if (status == 0 && res && res->ai_family == AF_INET)
-        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
-    else if (status == 0 && res && res->ai_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
-    uv_freeaddrinfo(res);
-    if (c->closing) {
-        went_down(c);
-        return;
-    }
-    if (!ip[0]) {
-        tell(c, "cannot resolve %s: %s", c->addr.host,
-             status ? uv_strerror(status) : "no IPv4 or IPv6 address");
-        went_down(c);
-        return;
-    }
-    conn_connect(c, ip);
-}
-
-/* 1 when addr.host is a name, not an IP address or a Unix socket. */
-static int host_is_name(const struct hookd_redis_conn *c)
+/* 1 when host is a name, not an IP address. */
+static int is_name(const char *host)
 {
     unsigned char bin[16];
-    return !c->addr.path[0] && uv_inet_pton(AF_INET, c->addr.host, bin) != 0 &&
-           uv_inet_pton(AF_INET6, c->addr.host, bin) != 0;
+    return uv_inet_pton(AF_INET, host, bin) != 0 && uv_inet_pton(AF_INET6, host, bin) != 0;
+}
+
+/* (threadpool) Locates the node serving the namespace (a sentinel's master,
+ * a cluster's slot owner, or the URL's host) and resolves its host to its
+ * first address, which hiredis then takes without a lookup of its own. */
+static void locate_work(uv_work_t *req)
+{
+    struct hookd_redis_conn *c = req->data;
+    struct hookd_redis_addr a = c->addr;
+    c->located_ip[0] = '\0';
+    int rc = hookd_redis_locate(c->cfg, &a, c->hint.port ? &c->hint : NULL,
+                                c->cfg->redis_timeout_ms, c->located_why);
+    explicit_bzero(a.password, sizeof(a.password));
+    if (rc != 0)
+        return;
+    memcpy(c->located.host, a.host, sizeof(c->located.host));
+    c->located.port = a.port;
+    if (!is_name(a.host)) {
+        snprintf(c->located_ip, sizeof(c->located_ip), "%s", a.host);
+        return;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int e = getaddrinfo(a.host, NULL, &hints, &res);
+    if (e == 0 && res && res->ai_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, c->located_ip,
+                    sizeof(c->located_ip));
+    else if (e == 0 && res && res->ai_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, c->located_ip,
+                    sizeof(c->located_ip));
+    if (res)
+        freeaddrinfo(res);
+    if (!c->located_ip[0])
+        hookd_fail(c->located_why, HOOKD_EREDIS, "redis: cannot resolve %s: %s", a.host,
+                   e ? gai_strerror(e) : "no IPv4 or IPv6 address");
+}
+
+/* Names the node for messages. */
+static void set_where(struct hookd_redis_conn *c)
+{
+    if (c->addr.path[0])
+        snprintf(c->where, sizeof(c->where), "%s", c->addr.path);
+    else
+        snprintf(c->where, sizeof(c->where), strchr(c->node.host, ':') ? "[%s]:%d" : "%s:%d",
+                 c->node.host, c->node.port);
+}
+
+/* (loop) The node is located: connect to it, with TLS settings for its
+ * name when it is not the URL's. */
+static void locate_done(uv_work_t *req, int status)
+{
+    struct hookd_redis_conn *c = req->data;
+    char why[HOOKD_ERRLEN];
+    if (c->closing || status != 0) {
+        went_down(c);
+        return;
+    }
+    memset(&c->hint, 0, sizeof(c->hint));
+    if (!c->located_ip[0]) {
+        /* The reason is "redis: ..." already. */
+        tell(c, "%s", c->located_why + (strncmp(c->located_why, "redis: ", 7) ? 0 : 7));
+        went_down(c);
+        return;
+    }
+    c->node = c->located;
+    set_where(c);
+    if (c->addr.tls && c->addr.mode != HOOKD_REDIS_DIRECT) {
+        struct hookd_redis_addr a = c->addr;
+        memcpy(a.host, c->node.host, sizeof(a.host));
+        hookd_redis_tls_free(c->tls);
+        c->tls = NULL;
+        int rc = hookd_redis_tls_new(c->cfg, &a, &c->tls, why);
+        explicit_bzero(a.password, sizeof(a.password));
+        if (rc != 0) {
+            tell(c, "TLS with %s: %s", c->where, why);
+            went_down(c);
+            return;
+        }
+    }
+    conn_connect(c, c->located_ip);
 }
 
 void hookd_redis_conn_start(struct hookd_redis_conn *c)
@@ -229,18 +316,14 @@ void hookd_redis_conn_start(struct hookd_redis_conn *c)
         uv_timer_start(&c->watch, on_watch, WATCH_EVERY_MS, WATCH_EVERY_MS);
     }
     uv_timer_stop(&c->reconnect);
-    if (!host_is_name(c)) {
+    if (c->addr.mode == HOOKD_REDIS_DIRECT && (c->addr.path[0] || !is_name(c->addr.host))) {
         conn_connect(c, c->addr.host);
         return;
     }
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
     c->state = C_RESOLVING;
-    int rc = uv_getaddrinfo(c->loop, &c->resolve, on_resolved, c->addr.host, NULL, &hints);
+    int rc = uv_queue_work(c->loop, &c->locate, locate_work, locate_done);
     if (rc != 0) {
-        tell(c, "cannot resolve %s: %s", c->addr.host, uv_strerror(rc));
+        tell(c, "cannot locate %s: %s", c->where, uv_strerror(rc));
         went_down(c);
     }
 }
@@ -345,7 +428,7 @@ void hookd_redis_conn_close(struct hookd_redis_conn *c, int force)
     c->closing = 1;
     uv_timer_stop(&c->reconnect);
     if (c->state == C_RESOLVING) {
-        uv_cancel((uv_req_t *)&c->resolve); /* on_resolved calls went_down */
+        uv_cancel((uv_req_t *)&c->locate); /* locate_done calls went_down */
         return;
     }
     if (c->ac && force) {
@@ -361,6 +444,21 @@ void hookd_redis_conn_close(struct hookd_redis_conn *c, int force)
         return;
     }
     maybe_closed(c);
+}
+
+int hookd_redis_conn_moved(struct hookd_redis_conn *c, const redisReply *reply)
+{
+    char why[HOOKD_ERRLEN];
+    struct hookd_redis_node hint = {.port = 0};
+    if (!reply || reply->type != REDIS_REPLY_ERROR ||
+        !hookd_redis_topology_error(reply->str, &hint))
+        return 0;
+    if (c->addr.mode == HOOKD_REDIS_CLUSTER && hint.port)
+        c->hint = hint;
+    snprintf(why, sizeof(why), "%.80s: %.120s; locating the namespace's node again", c->where,
+             reply->str);
+    hookd_redis_conn_drop(c, why);
+    return 1;
 }
 
 void *hookd_redis_conn_data(const redisAsyncContext *ac)
@@ -383,7 +481,7 @@ int hookd_redis_conn_new(uv_loop_t *loop, const struct hookd_config *cfg, const 
     if (!c)
         return hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
     int rc = hookd_redis_url_parse(cfg->redis_url, &c->addr, errbuf);
-    if (rc == 0 && c->addr.tls)
+    if (rc == 0 && c->addr.tls && c->addr.mode == HOOKD_REDIS_DIRECT)
         rc = hookd_redis_tls_new(cfg, &c->addr, &c->tls, errbuf);
     if (rc) {
         hookd_redis_conn_free(c);
@@ -395,12 +493,12 @@ int hookd_redis_conn_new(uv_loop_t *loop, const struct hookd_config *cfg, const 
     c->cbs = *cbs;
     c->data = data;
     c->backoff_ms = BACKOFF_FIRST_MS;
-    if (c->addr.path[0])
-        snprintf(c->where, sizeof(c->where), "%s", c->addr.path);
-    else
-        snprintf(c->where, sizeof(c->where), strchr(c->addr.host, ':') ? "[%s]:%d" : "%s:%d",
-                 c->addr.host, c->addr.port);
-    c->resolve.data = c;
+    memcpy(c->node.host, c->addr.host, sizeof(c->node.host));
+    c->node.port = c->addr.port;
+    if (c->addr.mode != HOOKD_REDIS_DIRECT)
+        c->node = c->addr.seeds[0]; /* named until located */
+    set_where(c);
+    c->locate.data = c;
     *out = c;
     return 0;
 }

@@ -109,20 +109,43 @@ void hookd_config_markdown(FILE *out);
  * [0, 30 days]. */
 int hookd_duration_parse(const char *s, int64_t *ms);
 
+/* How a Redis URL finds its server. */
+enum hookd_redis_mode {
+    HOOKD_REDIS_DIRECT,   /* redis://, rediss://, unix://: the URL's host */
+    HOOKD_REDIS_SENTINEL, /* redis-sentinel://: the master the sentinels name */
+    HOOKD_REDIS_CLUSTER,  /* redis-cluster://: the primary owning the namespace's slot */
+};
+
+#define HOOKD_REDIS_SEEDS_MAX 16 /* hosts in a sentinel or cluster URL */
+
+/* One host:port. */
+struct hookd_redis_node {
+    char host[256]; /* hostname or address */
+    int port;       /* TCP port */
+};
+
 /* Parsed Redis address. */
 struct hookd_redis_addr {
-    char host[256];     /* hostname or address; empty for unix sockets */
+    char host[256];     /* hostname or address; empty for unix sockets (sentinel, cluster:
+                         * empty until located) */
     int port;           /* TCP port */
     char path[256];     /* unix socket path, or empty */
     char user[128];     /* ACL user, or empty */
     char password[256]; /* password, or empty; never logged */
     int db;             /* database number */
-    int tls;            /* rediss://: TLS, the certificate checked against host */
+    int tls;            /* TLS (rediss...://), the certificate checked against host */
+    enum hookd_redis_mode mode;
+    char master[128]; /* sentinel: the master's name */
+    int nseeds;       /* sentinel: sentinels; cluster: nodes to ask for the slot map */
+    struct hookd_redis_node seeds[HOOKD_REDIS_SEEDS_MAX];
 };
 
 /* Parses redis://[[user]:pass@]host[:port][/db], the same with rediss://
- * (TLS; refused, saying why, by a build without it) and
- * unix:///path[?db=N]. Capped at 1024 bytes. User, password and path are
+ * (TLS; refused, saying why, by a build without it), unix:///path[?db=N],
+ * redis-sentinel://[[user]:pass@]host[:port][,host[:port]...]/MASTER[/db]
+ * (port 26379 by default; the credentials are the master's) and
+ * redis-cluster://[[user]:pass@]host[:port][,host[:port]...], both also
+ * with rediss-. Capped at 1024 bytes. User, password, master and path are
  * percent-decoded; as in redis-cli, "pass@" without a colon is a password.
  * IPv6 hosts go in brackets and are stored without them. The error never
  * contains the password; on failure *out is zeroed. */

@@ -1,9 +1,11 @@
 /* redis_conn.h - one reconnecting Redis connection on a libuv loop.
  *
- * A connection resolves the URL's host off the loop (uv_getaddrinfo, at
- * every connect, so that a name re-pointed by a failover is followed),
- * connects, starts TLS for rediss://, sends AUTH, SELECT and CLIENT SETNAME,
- * and reconnects after a backoff of 100 ms doubling to 5 s whenever it is
+ * A connection locates its node off the loop at every connect (the URL's
+ * host; the master the sentinels name; the cluster primary owning the
+ * namespace's slot: redis_locate.h) and resolves its host there too, so that
+ * a failover, or a name re-pointed by one, is followed. It connects, starts
+ * TLS for rediss..., sends AUTH, SELECT and CLIENT SETNAME, checks ROLE of a
+ * located node, and reconnects after a backoff of 100 ms doubling to 5 s whenever it is
  * lost. A watchdog gives every reply a deadline, the timeout given plus
  * whatever the owner allows for a blocking command: a Redis that is stopped,
  * or cut off by a network that drops packets, never closes the socket, and
@@ -73,6 +75,14 @@ void hookd_redis_conn_allow(struct hookd_redis_conn *c, int64_t extra_ms);
  * once. on_closed follows, but for a connection never started, which has
  * nothing to close. Once only; later calls do nothing. */
 void hookd_redis_conn_close(struct hookd_redis_conn *c, int force);
+
+/* 1 when reply is an error saying that this node does not serve the
+ * namespace now (READONLY, MOVED, ASK, TRYAGAIN, CLUSTERDOWN, MASTERDOWN,
+ * UNBLOCKED: redis_locate.h): then the connection was dropped, as by
+ * hookd_redis_conn_drop(), and the next one locates the node again (asking
+ * first a node a MOVED named). The owner treats the reply as lost. 0 for
+ * any other reply. */
+int hookd_redis_conn_moved(struct hookd_redis_conn *c, const struct redisReply *reply);
 
 /* The owner's data pointer of a context this module handed to on_open: for
  * the owner's reply callbacks, as hiredis' own data pointer is the

@@ -1,0 +1,39 @@
+/* redis_locate.h - which Redis node serves a namespace now, and which
+ * replies say it no longer does.
+ *
+ * A direct URL names its node. A sentinel URL names sentinels, asked in
+ * turn for the master (SENTINEL get-master-addr-by-name). A cluster URL
+ * names seed nodes, asked for the namespace's hash slot (CLUSTER KEYSLOT:
+ * every key of a namespace is "{PREFIX}:...", so it is one slot) and for the
+ * primary that owns it (CLUSTER SLOTS). Blocking, with a timeout per
+ * question: redis.c calls it in place, redis_conn.c off the loop. */
+#ifndef HOOKD_REDIS_LOCATE_H
+#define HOOKD_REDIS_LOCATE_H
+
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+struct redisReply;
+
+/* Sets addr->host and addr->port (a parsed cfg->redis_url; the rest stays)
+ * to the node serving cfg->prefix now. Direct: nothing to do. Sentinel: the
+ * first sentinel, in the URL's order, that names the master. Cluster: hint
+ * first when not NULL (the node a MOVED named), then each seed. Each
+ * question has timeout_ms. 0, or HOOKD_EREDIS with what every node said in
+ * errbuf (never a password). Thread-safe. */
+int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
+                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf);
+
+/* 1 when r, the reply to ROLE, says master. */
+int hookd_redis_role_master(const struct redisReply *r);
+
+/* 1 when err, the text of an error reply, says this node does not serve
+ * the namespace now, so that the connection should be dropped and the node
+ * located again: READONLY (a demoted master), MOVED and ASK (the slot is
+ * elsewhere; *hint, when not NULL, gets the node named), TRYAGAIN,
+ * CLUSTERDOWN, MASTERDOWN, or UNBLOCKED (a blocking command ended by a role
+ * change). A script's error carries the command's, and counts too. */
+int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint);
+
+#endif

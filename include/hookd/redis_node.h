@@ -1,0 +1,37 @@
+/* redis_node.h - a synchronous connection to one Redis node, and commands
+ * on it.
+ *
+ * The building block of redis.h (which first finds the node a URL means)
+ * and of redis_locate.h (which asks sentinels and cluster nodes). */
+#ifndef HOOKD_REDIS_NODE_H
+#define HOOKD_REDIS_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+struct redisContext;
+struct redisReply;
+
+/* Connects synchronously to the node addr names (host and port, or path),
+ * with TLS when addr->tls (cfg's redis-ca-file, redis-cert-file and
+ * redis-key-file, the certificate checked against addr->host), AUTH when
+ * addr holds a password and SELECT when addr->db is not 0; timeout_ms (1 to
+ * 3600000) is both the connect and the command timeout. Returns NULL and a
+ * reason in errbuf (HOOKD_ERRLEN bytes, never containing the password). The
+ * caller frees the context with redisFree(). */
+struct redisContext *hookd_redis_node_connect(const struct hookd_config *cfg,
+                                              const struct hookd_redis_addr *addr,
+                                              int64_t timeout_ms, char *errbuf);
+
+/* Sends one command (argc words; lens NULL means the words are C strings)
+ * and returns its reply. A transport failure or an error reply gives NULL
+ * with the reason in errbuf. The caller frees the reply. */
+struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const char **argv,
+                                       const size_t *lens, char *errbuf);
+
+/* The reason a command on c failed, with a read timeout said as such. */
+const char *hookd_redis_errstr(const struct redisContext *c);
+
+#endif

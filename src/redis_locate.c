@@ -1,0 +1,200 @@
+/* redis_locate.c - the node serving a namespace: sentinels' master, cluster
+ * slot owner; and the replies that say it moved. */
+#include "hookd/redis_locate.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hookd/common.h"
+#include "hookd/redis_node.h"
+#include "hookd/schema.h"
+
+/* What the nodes asked said, one "host:port: reason" after the other, for
+ * the error. */
+struct said {
+    char text[HOOKD_ERRLEN];
+    size_t len;
+};
+
+static void said_add(struct said *s, const struct hookd_redis_node *n, const char *why)
+{
+    if (s->len >= sizeof(s->text) - 1)
+        return;
+    int k = snprintf(s->text + s->len, sizeof(s->text) - s->len,
+                     strchr(n->host, ':') ? "%s[%s]:%d: %s" : "%s%s:%d: %s", s->len ? "; " : "",
+                     n->host, n->port, why);
+    s->len += k > 0 ? (size_t)k : 0;
+    if (s->len >= sizeof(s->text))
+        s->len = sizeof(s->text) - 1;
+}
+
+/* Copies an address reply's host (a bulk string of at most 255 bytes) and
+ * port (a string or an integer, 1 to 65535) into out. 0 or -1. */
+static int node_of(const redisReply *host, const redisReply *port, struct hookd_redis_node *out)
+{
+    int64_t p;
+    if (host->type != REDIS_REPLY_STRING || host->len >= sizeof(out->host))
+        return -1;
+    if (port->type == REDIS_REPLY_INTEGER)
+        p = port->integer;
+    else if (port->type != REDIS_REPLY_STRING || hookd_parse_i64(port->str, 1, 65535, &p) != 0)
+        return -1;
+    if (p < 1 || p > 65535)
+        return -1;
+    memcpy(out->host, host->str, host->len);
+    out->host[host->len] = '\0';
+    out->port = (int)p;
+    return 0;
+}
+
+/* Asks the sentinel at n for addr's master. 0 with *out set, or -1 with
+ * why. */
+static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                        const struct hookd_redis_node *n, int64_t timeout_ms,
+                        struct hookd_redis_node *out, char *why)
+{
+    /* Sentinels are asked without the master's credentials or database. */
+    struct hookd_redis_addr s = {.port = n->port, .tls = addr->tls};
+    memcpy(s.host, n->host, sizeof(s.host));
+    redisContext *c = hookd_redis_node_connect(cfg, &s, timeout_ms, why);
+    if (!c)
+        return -1;
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", addr->master};
+    redisReply *r = hookd_redis_command(c, 3, argv, NULL, why);
+    int rc = -1;
+    if (!r)
+        ;
+    else if (r->type == REDIS_REPLY_NIL)
+        hookd_fail(why, HOOKD_EREDIS, "knows no master named \"%s\"", addr->master);
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+             node_of(r->element[0], r->element[1], out) != 0)
+        hookd_fail(why, HOOKD_EREDIS, "gave no address for master \"%s\"", addr->master);
+    else
+        rc = 0;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+/* Asks the cluster node at n which primary owns the slot of cfg's
+ * namespace. 0 with *out set, or -1 with why. */
+static int ask_cluster(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                       const struct hookd_redis_node *n, int64_t timeout_ms,
+                       struct hookd_redis_node *out, char *why)
+{
+    struct hookd_redis_addr s = *addr;
+    memcpy(s.host, n->host, sizeof(s.host));
+    s.port = n->port;
+    redisContext *c = hookd_redis_node_connect(cfg, &s, timeout_ms, why);
+    explicit_bzero(s.password, sizeof(s.password));
+    if (!c)
+        return -1;
+    char key[HOOKD_KEY_MAX];
+    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
+    const char *ks[3] = {"CLUSTER", "KEYSLOT", key};
+    const char *sl[2] = {"CLUSTER", "SLOTS"};
+    redisReply *r = hookd_redis_command(c, 3, ks, NULL, why), *m = NULL;
+    int rc = -1;
+    long long slot = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r && slot < 0)
+        hookd_fail(why, HOOKD_EREDIS, "CLUSTER KEYSLOT gave no slot");
+    if (slot >= 0 && (m = hookd_redis_command(c, 2, sl, NULL, why)) != NULL) {
+        hookd_fail(why, HOOKD_EREDIS, "no primary owns slot %lld", slot);
+        for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
+            const redisReply *e = m->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+                e->element[0]->type != REDIS_REPLY_INTEGER ||
+                e->element[1]->type != REDIS_REPLY_INTEGER ||
+                e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+                slot < e->element[0]->integer || slot > e->element[1]->integer)
+                continue;
+            if (node_of(e->element[2]->element[0], e->element[2]->element[1], out) != 0) {
+                hookd_fail(why, HOOKD_EREDIS, "bad address for slot %lld", slot);
+                break;
+            }
+            /* An empty host is the node asked, by its own words. */
+            if (!out->host[0])
+                memcpy(out->host, n->host, sizeof(out->host));
+            rc = 0;
+            break;
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    if (m)
+        freeReplyObject(m);
+    redisFree(c);
+    return rc;
+}
+
+int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
+                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf)
+{
+    struct said said = {.len = 0};
+    struct hookd_redis_node found;
+    char why[HOOKD_ERRLEN];
+    if (addr->mode == HOOKD_REDIS_DIRECT)
+        return 0;
+    int sentinel = addr->mode == HOOKD_REDIS_SENTINEL;
+    for (int i = hint && !sentinel ? -1 : 0; i < addr->nseeds; i++) {
+        const struct hookd_redis_node *n = i < 0 ? hint : &addr->seeds[i];
+        int rc = sentinel ? ask_sentinel(cfg, addr, n, timeout_ms, &found, why)
+                          : ask_cluster(cfg, addr, n, timeout_ms, &found, why);
+        if (rc == 0) {
+            memcpy(addr->host, found.host, sizeof(addr->host));
+            addr->port = found.port;
+            return 0;
+        }
+        said_add(&said, n, why);
+    }
+    if (sentinel)
+        return hookd_fail(errbuf, HOOKD_EREDIS, "redis: no sentinel named master \"%s\" (%s)",
+                          addr->master, said.text);
+    return hookd_fail(errbuf, HOOKD_EREDIS, "redis: no cluster node named the owner of {%s} (%s)",
+                      cfg->prefix, said.text);
+}
+
+int hookd_redis_role_master(const struct redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+}
+
+int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint)
+{
+    static const char *const WORDS[] = {"READONLY", "MOVED",     "ASK",      "TRYAGAIN",
+                                        "CLUSTERDOWN", "MASTERDOWN", "UNBLOCKED"};
+    if (!err)
+        return 0;
+    for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++) {
+        size_t n = strlen(WORDS[i]);
+        /* At the start, or where a script's error quotes the command's. */
+        const char *p = strncmp(err, WORDS[i], n) == 0 ? err : NULL;
+        for (const char *q = err; !p && (q = strstr(q, WORDS[i])) != NULL; q += n)
+            if (q > err && (q[-1] == '-' || q[-1] == ' ') && (q[n] == ' ' || !q[n]))
+                p = q;
+        if (!p || (p[n] != ' ' && p[n]))
+            continue;
+        const char *where = p[n] == ' ' ? strchr(p + n + 1, ' ') : NULL; /* after the slot */
+        if (hint && where && i >= 1 && i <= 2) {
+            const char *colon = strrchr(where + 1, ':');
+            int64_t port;
+            size_t hl = colon ? (size_t)(colon - where - 1) : 0;
+            char pb[8];
+            size_t pl = colon ? strcspn(colon + 1, " ") : 0;
+            if (colon && hl > 0 && hl < sizeof(hint->host) && pl > 0 && pl < sizeof(pb)) {
+                memcpy(pb, colon + 1, pl);
+                pb[pl] = '\0';
+                if (hookd_parse_i64(pb, 1, 65535, &port) == 0) {
+                    memcpy(hint->host, where + 1, hl);
+                    hint->host[hl] = '\0';
+                    hint->port = (int)port;
+                }
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
