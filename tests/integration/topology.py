@@ -21,18 +21,21 @@ redis-sentinel package is needed.
 failover), with no hookd involved.
 """
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis  # noqa: E402
 
-from harness import _reap, free_port, spawn, wait_for  # noqa: E402
+from harness import (HookdCase, Hookd, Receiver, _reap, free_port, spawn, uid,  # noqa: E402
+                     wait_for)
 
 HOST = "127.0.0.1"
 
@@ -104,6 +107,12 @@ class Node:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         return self.killed_at
+
+    def restart(self, timeout=10):
+        """Starts again on the same port and directory (after kill or stop)."""
+        self.stop()
+        self.killed_at = None
+        return self.start(timeout)
 
     def stop(self):
         if self.proc is not None:
@@ -345,6 +354,17 @@ class SentinelSet:
         if not wait_for(self.replicas_synced, timeout, 0.05):
             raise RuntimeError("replicas not in sync within %ss: %r" % (timeout,
                                                                          self.replica_offsets()))
+
+    def add_replica(self, timeout=20):
+        """Starts one more replica of the current master and waits for it to be
+        in sync (after a failover left the new master without one)."""
+        m = self.master_port()
+        n = Node("replica%d" % len(self.data), ["--replicaof", HOST, str(m),
+                                                "--repl-diskless-sync", "yes",
+                                                "--repl-diskless-sync-delay", "0"]).start()
+        self.data.append(n)
+        self.wait_replicas_synced(timeout)
+        return n
 
     # -- failure
 
@@ -629,6 +649,161 @@ class Cluster:
                                       self._owner_in(self.slots(n), slot))
                                      for n in self.live()]))
         return time.time() - t_kill
+
+
+# --------------------------------------------------------------------------
+# A producer that follows the topology.
+
+class Producer(threading.Thread):
+    """LPUSHes envelopes {"event","id","data":{"eid"}} onto key, every
+    interval seconds, to the node locate() names (a port; None: not known
+    now), each followed by `WAIT 1 wait_ms`. An event counts as
+    acknowledged only when WAIT said at least one replica has it.
+
+    pushed: [(eid, port, time.time() after the LPUSH)] of every LPUSH that
+    succeeded; acked: the eids acknowledged; errors: [(time, port, error)]."""
+
+    def __init__(self, key, locate, prefix="e", interval=0.01, wait_ms=1000,
+                 event="person.created"):
+        super().__init__(daemon=True)
+        self.key = key
+        self.locate = locate
+        self.prefix = prefix
+        self.interval = interval
+        self.wait_ms = wait_ms
+        self.event = event
+        self.pushed = []
+        self.acked = set()
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self._clients = {}
+        self._n = 0
+
+    def _client(self, port):
+        c = self._clients.get(port)
+        if c is None:
+            c = self._clients[port] = redis.Redis(host=HOST, port=port, socket_timeout=3,
+                                                  socket_connect_timeout=1)
+        return c
+
+    def run(self):
+        while not self.stop_event.is_set():
+            port = _quiet(self.locate)
+            if port is None:
+                self.stop_event.wait(0.02)
+                continue
+            eid = "%s%06d" % (self.prefix, self._n)
+            env = json.dumps({"event": self.event, "id": eid, "data": {"eid": eid}},
+                             separators=(",", ":"))
+            c = self._client(port)
+            try:
+                c.lpush(self.key, env)
+            except (redis.exceptions.RedisError, OSError) as e:
+                with self.lock:
+                    self.errors.append((time.time(), port, repr(e)))
+                c = self._clients.pop(port, None)
+                if c is not None:
+                    c.close()
+                self.stop_event.wait(0.02)
+                continue  # not pushed as far as we know: a new id next time
+            self._n += 1
+            with self.lock:
+                self.pushed.append((eid, port, time.time()))
+            try:
+                n = c.execute_command("WAIT", 1, self.wait_ms)
+            except (redis.exceptions.RedisError, OSError) as e:
+                with self.lock:
+                    self.errors.append((time.time(), port, "WAIT: " + repr(e)))
+                n = 0
+            if n >= 1:
+                with self.lock:
+                    self.acked.add(eid)
+            self.stop_event.wait(self.interval)
+        for c in self._clients.values():
+            c.close()
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(10)
+
+    def snapshot(self):
+        """(pushed, acked, errors) copies."""
+        with self.lock:
+            return list(self.pushed), set(self.acked), list(self.errors)
+
+    def pushed_to(self, port):
+        with self.lock:
+            return [p for p in self.pushed if p[1] == port]
+
+    def acked_count(self):
+        with self.lock:
+            return len(self.acked)
+
+
+def delivered_eids(recv, path):
+    """{eid: [time.time() of each delivery]} of the requests recv got on path."""
+    out = {}
+    for r in recv.deliveries(path):
+        try:
+            eid = r.json()["data"]["eid"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.setdefault(eid, []).append(r.t)
+    return out
+
+
+# Worker settings for failover tests: leases short enough that work taken
+# on a node that then died comes back soon; no attempt is allowed to fail.
+TOPO_ENV = {
+    "HOOKD_RETRY_BASE": "200ms",
+    "HOOKD_RETRY_MAX_DELAY": "1s",
+    "HOOKD_TIMEOUT": "2s",
+    "HOOKD_CONNECT_TIMEOUT": "500ms",
+    "HOOKD_LEASE": "5s",
+    "HOOKD_DRAIN_TIMEOUT": "2s",
+}
+
+
+class TopoCase(HookdCase):
+    """HookdCase against a topology instead of one redis-server: subclasses
+    set make_topo (a callable returning a started rig) and url_of(topo)."""
+
+    make_topo = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.topo = cls.make_topo()
+        try:
+            cls.recv = Receiver().start()
+        except Exception:
+            cls.topo.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.recv.stop()
+        cls.topo.cleanup()
+
+    def setUp(self):
+        self.h = Hookd(0)
+        self.h.redis_url = self.topo.url()
+        self.r = None
+        self.token = uid(12)
+
+    def need(self, what, *args, env=None):
+        """Runs `hookd ARGS` and fails the test, saying hookd does not support
+        what, unless it exits 0. Returns its stdout."""
+        rc, out, err = self.h.cli(*args, env=env)
+        if rc != 0:
+            self.fail("hookd does not support %s yet: `hookd %s` exited %r: %s"
+                      % (what, " ".join(map(str, args)), rc, err.strip()))
+        return out
+
+    def note(self, msg):
+        """A measurement, on stderr so that ctest's log keeps it."""
+        sys.stderr.write("\n[%s] %s\n" % (self.id().rsplit(".", 1)[-1], msg))
+        sys.stderr.flush()
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""hookd against Redis Sentinel (redis-sentinel://): one master, one replica,
+three sentinels (topology.SentinelSet). The commands find the master through
+the sentinels; `hookd run` follows a failover with nothing acknowledged lost;
+an unknown master name and a malformed URL are refused plainly."""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import free_port, wait_for  # noqa: E402
+from topology import TOPO_ENV, Producer, SentinelSet, TopoCase, delivered_eids  # noqa: E402
+
+
+def sentinel_set():
+    return SentinelSet(replicas=1, sentinels=3, down_after_ms=1000).start()
+
+
+class SentinelCommands(TopoCase):
+    """The CLI with a sentinel URL (no failover here)."""
+
+    make_topo = staticmethod(sentinel_set)
+
+    def test_cli_finds_the_master(self):
+        # a dead sentinel first: hookd asks them in order
+        dead = "127.0.0.1:%d" % free_port()
+        self.h.redis_url = self.topo.url(dead)
+        out = self.need("redis-sentinel:// URLs", "stats", "--json")
+        stats = json.loads(out)
+        self.assertEqual((stats["events"], stats["webhooks"]), (0, 0), stats)
+
+        wh = self.h.add_webhook(self.url("ok", "cli"))
+        m = self.topo.master_client()
+        try:
+            self.assertTrue(m.sismember(self.k("webhooks"), wh["id"]),
+                            "webhook add did not write to the master")
+            self.enqueue("person.created", {"eid": "cli-1"})
+            self.assertEqual(m.llen(self.k("events")), 1, "enqueue did not reach the master")
+            raw = json.loads(m.lindex(self.k("events"), 0))
+            self.assertEqual(raw["data"], {"eid": "cli-1"})
+            self.assertGreaterEqual(m.execute_command("WAIT", 1, 2000), 1)
+        finally:
+            m.close()
+        # and what the master holds, stats reads back through the sentinels
+        stats = json.loads(self.need("redis-sentinel:// URLs", "stats", "--json"))
+        self.assertEqual((stats["events"], stats["webhooks"]), (1, 1), stats)
+        rc, out, err = self.h.cli("webhook", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(wh["id"], out)
+
+    def test_unknown_master_is_named(self):
+        self.need("redis-sentinel:// URLs", "stats")
+        for args in (["stats"], ["webhook", "add", "--url", self.url("ok", "unk")],
+                     ["enqueue", "person.created", "{}"]):
+            with self.subTest(args=args):
+                self.h.redis_url = self.topo.url(name="no-such-master")
+                rc, out, err = self.h.cli(*args, timeout=20)
+                self.assertEqual(rc, 1, "hookd %s with an unknown master: rc=%r err=%r"
+                                 % (" ".join(args), rc, err))
+                self.assertIn("no-such-master", err, "the error must name the master")
+                line = self.assertOneLineError(err)
+                self.assertNotIn("Traceback", line)
+        # nothing was written anywhere
+        m = self.topo.master_client()
+        try:
+            self.assertEqual(m.scard(self.k("webhooks")), 0)
+            self.assertEqual(m.llen(self.k("events")), 0)
+        finally:
+            m.close()
+
+    def test_bad_sentinel_urls_exit_2(self):
+        # first the good URL works, so that the refusals below mean something
+        self.need("redis-sentinel:// URLs", "stats")
+        p = self.topo.sentinels[0].port
+        bad = [
+            "redis-sentinel://127.0.0.1:%d" % p,                   # no master name
+            "redis-sentinel://127.0.0.1:%d/" % p,                  # empty master name
+            "redis-sentinel:///hookd-test",                        # no sentinel
+            "redis-sentinel://127.0.0.1:99999/hookd-test",         # port out of range
+            "redis-sentinel://127.0.0.1:%d/hookd-test/x" % p,      # db not a number
+            "redis-sentinel://127.0.0.1:%d/hookd-test/0/1" % p,    # a path after the db
+        ]
+        for url in bad:
+            for args in (["stats"], ["run"]):
+                with self.subTest(url=url, args=args):
+                    self.h.redis_url = url
+                    rc, out, err = self.h.cli(*args, timeout=20)
+                    self.assertEqual(rc, 2, "%s with %r: rc=%r err=%r" % (args[0], url, rc, err))
+                    self.assertOneLineError(err)
+
+
+class SentinelFailover(TopoCase):
+    """SIGKILL the master while events stream in: Sentinel promotes the
+    replica, the producer and hookd follow, nothing acknowledged is lost."""
+
+    make_topo = staticmethod(sentinel_set)
+
+    def test_failover_loses_nothing_acknowledged(self):
+        self.need("redis-sentinel:// URLs", "stats")
+        path = self.path("ok", "fo")
+        self.h.add_webhook(self.url("ok", "fo"))
+        w = self.h.start_worker(env=TOPO_ENV)
+        # hookd runs and delivers before anything fails
+        self.enqueue("person.created", {"eid": "warmup"})
+        if not self.recv.wait_count(path, 1, 15):
+            self.fail("no delivery before the failover")
+
+        topo = self.topo
+        prod = Producer(self.k("events"), topo.master_port, interval=0.01)
+        prod.start()
+        try:
+            wait_for(lambda: prod.acked_count() >= 150, 15)
+            self.assertGreaterEqual(prod.acked_count(), 150, "the producer is stuck: %r"
+                                    % (prod.snapshot()[2][-5:],))
+            old = topo.master_port()
+            t_kill = topo.kill_master()
+            new, failover_s = topo.wait_promoted(timeout=30)
+            self.assertNotEqual(new, old)
+            t_switch = t_kill + failover_s
+            # give the new master a replica again so that WAIT can acknowledge
+            topo.add_replica()
+            def acked_on_new():
+                pushed, acked, _errors = prod.snapshot()
+                return sum(1 for e in pushed if e[1] == new and e[0] in acked)
+            wait_for(lambda: acked_on_new() >= 100, 20)
+        finally:
+            prod.stop()
+        pushed, acked, errors = prod.snapshot()
+        after = [p for p in pushed if p[1] == new]
+        self.assertGreater(len(after), 0, "nothing was pushed to the new master: %r"
+                           % errors[-5:])
+        self.assertTrue(acked & {p[0] for p in after},
+                        "nothing pushed to the new master was acknowledged")
+
+        # every acknowledged event, and every event pushed to the new master
+        # (which never failed), is delivered
+        must = acked | {p[0] for p in after}
+
+        def missing():
+            return must - set(delivered_eids(self.recv, path))
+        wait_for(lambda: not missing(), 60, 0.1)
+        got = delivered_eids(self.recv, path)
+        lost = missing()
+        self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
+        self.assertFalse(lost, "%d of %d events lost (acknowledged %d, pushed %d): %s"
+                         % (len(lost), len(must), len(acked), len(pushed), sorted(lost)[:20]))
+
+        first_after = min(min(got[p[0]]) for p in after if p[0] in got)
+        follow_s = first_after - t_kill
+        dups = sum(len(v) - 1 for v in got.values())
+        unacked_lost = {p[0] for p in pushed} - set(got)
+        self.note("sentinel failover: kill -> switch %.2f s; kill -> first delivery of an "
+                  "event pushed after the switch %.2f s (switch -> that %.2f s); pushed %d, "
+                  "acknowledged %d, delivered %d distinct, %d duplicate deliveries, "
+                  "%d unacknowledged pushes not delivered, %d producer errors"
+                  % (failover_s, follow_s, first_after - t_switch, len(pushed), len(acked),
+                     len(got), dups, len(unacked_lost), len(errors)))
+
+
+if __name__ == "__main__":
+    unittest.main()
