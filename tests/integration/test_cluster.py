@@ -1,0 +1,208 @@
+"""hookd against Redis Cluster (redis-cluster://): three primaries with one
+replica each (topology.Cluster). `hookd run --prefix X,Y,Z` serves three
+namespaces whose slots lie on three different primaries; each namespace's
+keys stay in its one slot; a primary SIGKILLed while events stream into its
+namespace fails over to its replica with nothing acknowledged lost."""
+
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import wait_for  # noqa: E402
+from topology import TOPO_ENV, Cluster, Producer, TopoCase, delivered_eids, slot_of  # noqa: E402
+
+
+def cluster():
+    return Cluster(primaries=3, replicas=1).start()
+
+
+class ClusterCase(TopoCase):
+    make_topo = staticmethod(cluster)
+
+    def setUp(self):
+        super().setUp()
+        # namespaces unique to this test, on three different primaries
+        base = "t%s-" % self.token[:6]
+        self.names = self.topo.prefixes_on_distinct_shards(
+            3, names=[base + "%d" % i for i in range(200)])
+        self.prefixes = ",".join(self.names)
+        self.h.prefix = self.names[0]  # HOOKD_PREFIX; every command below says --prefix
+        self.slots = {ns: slot_of("{%s}:events" % ns) for ns in self.names}
+
+    def ns_cli(self, ns, *args, **kw):
+        return self.h.cli("--prefix", ns, *args, **kw)
+
+    def ns_need(self, ns, what, *args):
+        return self.need(what, "--prefix", ns, *args)
+
+    def add_webhooks(self):
+        """One webhook per namespace, each to its own receiver path; {ns: path}."""
+        paths = {}
+        for ns in self.names:
+            out = self.ns_need(ns, "redis-cluster:// URLs", "webhook", "add", "--url",
+                               self.url("ok", ns))
+            wh = json.loads(out)
+            c = self.topo.client_for(self.slots[ns])
+            try:
+                self.assertTrue(c.sismember("{%s}:webhooks" % ns, wh["id"]),
+                                "webhook add in %s did not write to its primary" % ns)
+            finally:
+                c.close()
+            paths[ns] = self.path("ok", ns)
+        return paths
+
+    def need_support(self):
+        """Fails at once, saying what is missing, unless hookd takes the
+        cluster URL and the list of namespaces."""
+        self.ns_need(self.names[0], "redis-cluster:// URLs", "stats")
+        self.need("several namespaces (--prefix a,b,c)", "--prefix", self.prefixes, "stats")
+
+    def start_run(self):
+        w = self.h.start_worker(env=TOPO_ENV, args=["--prefix", self.prefixes])
+        if wait_for(lambda: not w.alive(), 1.0):
+            self.fail("hookd run --prefix %s exited %r: %s" % (self.prefixes, w.proc.poll(),
+                                                                w.log()[-2000:]))
+        return w
+
+    def lpush(self, ns, eid):
+        c = self.topo.client_for(self.slots[ns])
+        try:
+            c.lpush("{%s}:events" % ns, json.dumps(
+                {"event": "person.created", "id": eid, "data": {"eid": eid}}))
+        finally:
+            c.close()
+
+
+class ClusterNamespaces(ClusterCase):
+
+    def test_namespaces_on_three_primaries(self):
+        owners = {self.topo.owner_of(s) for s in self.slots.values()}
+        self.assertEqual(len(owners), 3, "the rig did not find three primaries")
+        self.need_support()
+        paths = self.add_webhooks()
+        w = self.start_run()
+        want = {}
+        for ns in self.names:
+            want[ns] = set()
+            for i in range(3):
+                eid = "%s-cli-%d" % (ns, i)
+                rc, out, err = self.ns_cli(ns, "enqueue", "person.created",
+                                           json.dumps({"eid": eid}), "--id", eid)
+                self.assertEqual(rc, 0, "enqueue in %s: %s" % (ns, err))
+                want[ns].add(eid)
+            for i in range(3):
+                eid = "%s-push-%d" % (ns, i)
+                self.lpush(ns, eid)
+                want[ns].add(eid)
+
+        def done():
+            return all(want[ns] <= set(delivered_eids(self.recv, paths[ns]))
+                       for ns in self.names)
+        wait_for(done, 30, 0.1)
+        self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
+        for ns in self.names:
+            got = set(delivered_eids(self.recv, paths[ns]))
+            self.assertEqual(want[ns] - got, set(), "not delivered in %s" % ns)
+            self.assertEqual(got - want[ns], set(), "%s's webhook got other namespaces' events"
+                             % ns)
+
+        # every key hookd made for a namespace is in that namespace's slot,
+        # on the primary that owns it, and no other node holds one
+        for ns in self.names:
+            where = self.topo.keys_matching("{%s}*" % ns)
+            self.assertEqual(list(where), [self.topo.owner_of(self.slots[ns])],
+                             "keys of %s on %s" % (ns, where))
+            keys = next(iter(where.values()))
+            self.assertIn("{%s}:webhooks" % ns, keys)
+            for k in keys:
+                self.assertEqual(self.topo.keyslot(k), self.slots[ns],
+                                 "CLUSTER KEYSLOT %s is not %s's slot" % (k, ns))
+        # and stats over the three namespaces, each read from its own primary
+        rc, out, err = self.h.cli("--prefix", self.prefixes, "stats", "--json")
+        self.assertEqual(rc, 0, err)
+        stats = json.loads(out)
+        self.assertEqual(sorted(stats.get("namespaces", {})), sorted(self.names), stats)
+        self.assertIn("total", stats)
+        for ns in self.names:
+            self.assertEqual(stats["namespaces"][ns]["webhooks"], 1, stats)
+
+
+class ClusterFailover(ClusterCase):
+
+    def test_primary_failover_loses_nothing_acknowledged(self):
+        self.need_support()
+        paths = self.add_webhooks()
+        w = self.start_run()
+        for ns in self.names:
+            self.lpush(ns, ns + "-warmup")
+        if not wait_for(lambda: all(self.recv.count(paths[ns]) for ns in self.names), 20):
+            self.fail("no delivery in every namespace before the failover: %r"
+                      % {ns: self.recv.count(paths[ns]) for ns in self.names})
+
+        victim, other = self.names[1], self.names[0]
+        vslot = self.slots[victim]
+        topo = self.topo
+        prods = {
+            ns: Producer("{%s}:events" % ns, lambda s=self.slots[ns]: topo.owner_of(s),
+                         prefix=ns + "-e", interval=0.01)
+            for ns in (victim, other)}
+        for p in prods.values():
+            p.start()
+        vp = prods[victim]
+        try:
+            wait_for(lambda: vp.acked_count() >= 150, 15)
+            self.assertGreaterEqual(vp.acked_count(), 150, "the producer is stuck: %r"
+                                    % (vp.snapshot()[2][-5:],))
+            old, t_kill = topo.kill_primary_of(vslot)
+            failover_s = topo.wait_failover(vslot, timeout=30)
+            new = topo.owner_of(vslot)
+            self.assertNotEqual(new, old)
+            t_switch = t_kill + failover_s
+            # the killed node comes back as the new primary's replica, so that
+            # WAIT can acknowledge again
+            topo.node_by_port(old).restart()
+
+            def acked_on_new():
+                pushed, acked, _errors = vp.snapshot()
+                return sum(1 for e in pushed if e[1] == new and e[0] in acked)
+            wait_for(lambda: acked_on_new() >= 100, 30)
+        finally:
+            for p in prods.values():
+                p.stop()
+
+        summary = []
+        for ns, p in ((victim, prods[victim]), (other, prods[other])):
+            pushed, acked, errors = p.snapshot()
+            after = [e for e in pushed if e[1] == new] if ns == victim else []
+            if ns == victim:
+                self.assertTrue(after, "nothing was pushed to the new primary: %r" % errors[-5:])
+                self.assertTrue(acked & {e[0] for e in after},
+                                "nothing pushed to the new primary was acknowledged")
+            must = acked | {e[0] for e in after}
+
+            def missing():
+                return must - set(delivered_eids(self.recv, paths[ns]))
+            wait_for(lambda: not missing(), 60, 0.1)
+            lost = missing()
+            self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
+            self.assertFalse(lost, "%s: %d of %d events lost (acknowledged %d, pushed %d): %s"
+                             % (ns, len(lost), len(must), len(acked), len(pushed),
+                                sorted(lost)[:20]))
+            got = delivered_eids(self.recv, paths[ns])
+            summary.append("%s: pushed %d, acknowledged %d, delivered %d distinct, %d duplicate "
+                           "deliveries, %d producer errors"
+                           % ("victim" if ns == victim else "other", len(pushed), len(acked),
+                              len({e[0] for e in pushed} & set(got)),
+                              sum(len(v) - 1 for v in got.values()), len(errors)))
+            if ns == victim:
+                first_after = min(min(got[e[0]]) for e in after if e[0] in got)
+        self.note("cluster failover (slot %d, :%d -> :%d): kill -> failover %.2f s; kill -> "
+                  "first delivery of an event pushed after it %.2f s (failover -> that %.2f s); "
+                  "%s" % (vslot, old, new, failover_s, first_after - t_kill,
+                          first_after - t_switch, "; ".join(summary)))
+
+
+if __name__ == "__main__":
+    unittest.main()
