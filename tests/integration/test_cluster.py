@@ -172,32 +172,37 @@ class ClusterFailover(ClusterCase):
             for p in prods.values():
                 p.stop()
 
-        summary = []
-        for ns, p in ((victim, prods[victim]), (other, prods[other])):
-            pushed, acked, errors = p.snapshot()
+        # every acknowledged event, and every event pushed to the new primary
+        # (which never failed), is delivered
+        must, snaps = {}, {}
+        for ns, p in prods.items():
+            pushed, acked, errors = snaps[ns] = p.snapshot()
             after = [e for e in pushed if e[1] == new] if ns == victim else []
             if ns == victim:
                 self.assertTrue(after, "nothing was pushed to the new primary: %r" % errors[-5:])
                 self.assertTrue(acked & {e[0] for e in after},
                                 "nothing pushed to the new primary was acknowledged")
-            must = acked | {e[0] for e in after}
+            must[ns] = acked | {e[0] for e in after}
 
-            def missing():
-                return must - set(delivered_eids(self.recv, paths[ns]))
-            wait_for(lambda: not missing(), 60, 0.1)
-            lost = missing()
-            self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
-            self.assertFalse(lost, "%s: %d of %d events lost (acknowledged %d, pushed %d): %s"
-                             % (ns, len(lost), len(must), len(acked), len(pushed),
-                                sorted(lost)[:20]))
+        def missing():
+            return {ns: must[ns] - set(delivered_eids(self.recv, paths[ns])) for ns in must}
+        wait_for(lambda: not any(missing().values()), 45, 0.1)
+        lost = missing()
+        self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
+        summary = []
+        for ns in (victim, other):
+            pushed, acked, errors = snaps[ns]
+            self.assertFalse(lost[ns], "%s: %d of %d events lost (acknowledged %d, pushed %d): %s"
+                             % (ns, len(lost[ns]), len(must[ns]), len(acked), len(pushed),
+                                sorted(lost[ns])[:20]))
             got = delivered_eids(self.recv, paths[ns])
             summary.append("%s: pushed %d, acknowledged %d, delivered %d distinct, %d duplicate "
                            "deliveries, %d producer errors"
                            % ("victim" if ns == victim else "other", len(pushed), len(acked),
                               len({e[0] for e in pushed} & set(got)),
                               sum(len(v) - 1 for v in got.values()), len(errors)))
-            if ns == victim:
-                first_after = min(min(got[e[0]]) for e in after if e[0] in got)
+        got = delivered_eids(self.recv, paths[victim])
+        first_after = min(min(got[e[0]]) for e in snaps[victim][0] if e[1] == new)
         self.note("cluster failover (slot %d, :%d -> :%d): kill -> failover %.2f s; kill -> "
                   "first delivery of an event pushed after it %.2f s (failover -> that %.2f s); "
                   "%s" % (vslot, old, new, failover_s, first_after - t_kill,

@@ -140,7 +140,7 @@ class SentinelFailover(TopoCase):
 
         def missing():
             return must - set(delivered_eids(self.recv, path))
-        wait_for(lambda: not missing(), 60, 0.1)
+        wait_for(lambda: not missing(), 45, 0.1)
         got = delivered_eids(self.recv, path)
         lost = missing()
         self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
