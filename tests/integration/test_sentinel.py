@@ -92,13 +92,27 @@ class SentinelCommands(TopoCase):
 
 
 class SentinelFailover(TopoCase):
-    """SIGKILL the master while events stream in: Sentinel promotes the
-    replica, the producer and hookd follow, nothing acknowledged is lost."""
+    """A failover while events stream in: Sentinel promotes the replica, the
+    producer and hookd follow, nothing acknowledged is lost."""
 
     make_topo = staticmethod(sentinel_set)
 
-    def test_failover_loses_nothing_acknowledged(self):
+    def test_failover_on_sigkill(self):
+        # the master dies: hookd's connection is lost
+        self.stream_through_failover("SIGKILL of the master", self.topo.kill_master,
+                                     add_replica=True)
+
+    def test_failover_by_sentinel_command(self):
+        # SENTINEL FAILOVER: the old master lives on as a replica, so hookd's
+        # connection may stay open and answer -READONLY
+        self.stream_through_failover("SENTINEL FAILOVER", self.topo.failover,
+                                     add_replica=False)
+
+    def stream_through_failover(self, what, fail, add_replica):
         self.need("redis-sentinel:// URLs", "stats")
+        topo = self.topo
+        topo.wait_ready(30)
+        topo.wait_replicas_synced()
         path = self.path("ok", "fo")
         self.h.add_webhook(self.url("ok", "fo"))
         w = self.h.start_worker(env=TOPO_ENV)
@@ -107,7 +121,6 @@ class SentinelFailover(TopoCase):
         if not self.recv.wait_count(path, 1, 15):
             self.fail("no delivery before the failover")
 
-        topo = self.topo
         prod = Producer(self.k("events"), topo.master_port, interval=0.01)
         prod.start()
         try:
@@ -115,12 +128,14 @@ class SentinelFailover(TopoCase):
             self.assertGreaterEqual(prod.acked_count(), 150, "the producer is stuck: %r"
                                     % (prod.snapshot()[2][-5:],))
             old = topo.master_port()
-            t_kill = topo.kill_master()
+            t_fail = fail()
             new, failover_s = topo.wait_promoted(timeout=30)
             self.assertNotEqual(new, old)
-            t_switch = t_kill + failover_s
-            # give the new master a replica again so that WAIT can acknowledge
-            topo.add_replica()
+            t_switch = t_fail + failover_s
+            if add_replica:
+                # give the new master a replica again so that WAIT can acknowledge
+                topo.add_replica()
+
             def acked_on_new():
                 pushed, acked, _errors = prod.snapshot()
                 return sum(1 for e in pushed if e[1] == new and e[0] in acked)
@@ -144,19 +159,19 @@ class SentinelFailover(TopoCase):
         got = delivered_eids(self.recv, path)
         lost = missing()
         self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
-        self.assertFalse(lost, "%d of %d events lost (acknowledged %d, pushed %d): %s"
-                         % (len(lost), len(must), len(acked), len(pushed), sorted(lost)[:20]))
+        self.assertFalse(lost, "%s: %d of %d events lost (acknowledged %d, pushed %d): %s"
+                         % (what, len(lost), len(must), len(acked), len(pushed),
+                            sorted(lost)[:20]))
 
         first_after = min(min(got[p[0]]) for p in after if p[0] in got)
-        follow_s = first_after - t_kill
-        dups = sum(len(v) - 1 for v in got.values())
-        unacked_lost = {p[0] for p in pushed} - set(got)
-        self.note("sentinel failover: kill -> switch %.2f s; kill -> first delivery of an "
-                  "event pushed after the switch %.2f s (switch -> that %.2f s); pushed %d, "
-                  "acknowledged %d, delivered %d distinct, %d duplicate deliveries, "
+        ids = {p[0] for p in pushed}
+        self.note("sentinel failover by %s: failure -> switch %.2f s; failure -> first "
+                  "delivery of an event pushed after the switch %.2f s (switch -> that %.2f s); "
+                  "pushed %d, acknowledged %d, delivered %d distinct, %d duplicate deliveries, "
                   "%d unacknowledged pushes not delivered, %d producer errors"
-                  % (failover_s, follow_s, first_after - t_switch, len(pushed), len(acked),
-                     len(got), dups, len(unacked_lost), len(errors)))
+                  % (what, failover_s, first_after - t_fail, first_after - t_switch,
+                     len(pushed), len(acked), len(set(got) & ids),
+                     sum(len(v) - 1 for v in got.values()), len(ids - set(got)), len(errors)))
 
 
 if __name__ == "__main__":

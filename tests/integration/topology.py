@@ -179,6 +179,7 @@ class SentinelSet:
         self.data = []       # every data node ever started: [master, replica1, ...]
         self.sentinels = []
         self.old_master_port = None
+        self.failed_at = None  # time.time() of the last kill_master() or failover()
 
     # -- life
 
@@ -372,14 +373,28 @@ class SentinelSet:
         """SIGKILLs the master; returns the time.time() of the kill."""
         m = self.master
         self.old_master_port = m.port
-        return m.kill()
+        self.failed_at = m.kill()
+        return self.failed_at
+
+    def failover(self):
+        """Asks a sentinel for a failover (SENTINEL FAILOVER) with the master
+        alive: it becomes a replica of the one promoted. Returns the time.time()
+        of the command."""
+        self.old_master_port = self.master_port()
+        c = self.sentinels[0].client()
+        try:
+            self.failed_at = time.time()
+            c.execute_command("SENTINEL", "FAILOVER", self.name)
+        finally:
+            c.close()
+        return self.failed_at
 
     def wait_promoted(self, timeout=30):
-        """After kill_master(): waits until every live sentinel names another
-        node as master and that node says ROLE master. Returns (new port,
-        seconds from the kill to then)."""
+        """After kill_master() or failover(): waits until every live sentinel
+        names another node as master and that node says ROLE master. Returns
+        (new port, seconds from the kill to then)."""
         old = self.old_master_port
-        t_kill = self.node_by_port(old).killed_at
+        t_kill = self.failed_at
 
         def switched():
             live = [s for s in self.sentinels if s.alive()]
@@ -392,7 +407,7 @@ class SentinelSet:
             return p if self.role(self.node_by_port(p)) == "master" else None
         p = wait_for(switched, timeout, 0.02)
         if not p:
-            raise RuntimeError("no promotion within %ss of killing :%d: %s\n%s" % (
+            raise RuntimeError("no promotion within %ss of failing :%d: %s\n%s" % (
                 timeout, old, [self.sentinel_master(s) for s in self.sentinels],
                 "\n".join("-- %s\n%s" % (s.role, s.log_text(1500)) for s in self.sentinels)))
         return p, time.time() - t_kill
