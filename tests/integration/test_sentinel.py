@@ -9,6 +9,8 @@ import sys
 import time
 import unittest
 
+import redis
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import free_port, wait_for  # noqa: E402
 from topology import TOPO_ENV, Producer, SentinelSet, TopoCase, delivered_eids  # noqa: E402
@@ -50,6 +52,19 @@ class SentinelCommands(TopoCase):
         self.assertEqual(rc, 0, err)
         self.assertIn(wh["id"], out)
 
+    def test_db_in_url(self):
+        self.h.redis_url = self.topo.url(db=3)
+        self.need("redis-sentinel:// URLs", "stats")
+        self.enqueue("person.created", {"eid": "db3"})
+        m = self.topo.master.client()
+        m3 = redis.Redis(host="127.0.0.1", port=self.topo.master_port(), db=3)
+        try:
+            self.assertEqual(m3.llen(self.k("events")), 1, "the event is not in db 3")
+            self.assertEqual(m.llen(self.k("events")), 0, "the event went to db 0")
+        finally:
+            m.close()
+            m3.close()
+
     def test_unknown_master_is_named(self):
         self.need("redis-sentinel:// URLs", "stats")
         for args in (["stats"], ["webhook", "add", "--url", self.url("ok", "unk")],
@@ -89,6 +104,33 @@ class SentinelCommands(TopoCase):
                     rc, out, err = self.h.cli(*args, timeout=20)
                     self.assertEqual(rc, 2, "%s with %r: rc=%r err=%r" % (args[0], url, rc, err))
                     self.assertOneLineError(err)
+
+
+PASSWORD = "pw-s3cret"
+
+
+class SentinelAuth(TopoCase):
+    """Data nodes with requirepass, sentinels without: the URL's credentials
+    are the master's, and the sentinels are asked without them."""
+
+    make_topo = staticmethod(lambda: SentinelSet(password=PASSWORD).start())
+
+    def test_credentials_are_the_masters(self):
+        self.h.redis_url = self.topo.url(auth=":%s@" % PASSWORD)
+        self.need("redis-sentinel:// URLs with a password", "stats")
+        self.enqueue("person.created", {"eid": "auth"})
+        m = self.topo.master_client()
+        try:
+            self.assertEqual(m.llen(self.k("events")), 1)
+        finally:
+            m.close()
+        for auth in ("", ":wrong@"):
+            with self.subTest(auth=auth):
+                self.h.redis_url = self.topo.url(auth=auth)
+                rc, out, err = self.h.cli("stats", timeout=20)
+                self.assertEqual(rc, 1, "stats with %r: rc=%r err=%r" % (auth, rc, err))
+                self.assertOneLineError(err)
+                self.assertNotIn("wrong", err, "the password is echoed")
 
 
 class SentinelFailover(TopoCase):

@@ -43,11 +43,13 @@ HOST = "127.0.0.1"
 class Node:
     """One redis-server (data node or sentinel) on a spare port in its own directory."""
 
-    def __init__(self, role, args=(), conf=None):
+    def __init__(self, role, args=(), conf=None, password=None):
         """role: a short name for logs ("master", "replica1", "sentinel0", "node3");
         args: redis-server arguments after the common ones; conf: for a sentinel,
-        the text of sentinel.conf (the port and dir lines are added here)."""
+        the text of sentinel.conf (the port and dir lines are added here);
+        password: requirepass and masterauth, and what client() logs in with."""
         self.role = role
+        self.password = password
         self.args = list(args)
         self.conf = conf
         self.port = free_port()
@@ -69,6 +71,8 @@ class Node:
             argv = ["redis-server", "--port", str(self.port), "--bind", HOST,
                     "--save", "", "--dir", self.dir, "--daemonize", "no",
                     "--protected-mode", "no"] + self.args
+            if self.password is not None:
+                argv += ["--requirepass", self.password, "--masterauth", self.password]
         self.proc = spawn(argv, stdout=self._log, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL)
 
@@ -98,7 +102,7 @@ class Node:
 
     def client(self, timeout=5):
         return redis.Redis(host=HOST, port=self.port, socket_timeout=timeout,
-                           socket_connect_timeout=timeout)
+                           socket_connect_timeout=timeout, password=self.password)
 
     def kill(self):
         """SIGKILL, as a crash would; returns the time.time() of the signal."""
@@ -169,8 +173,11 @@ class SentinelSet:
     majority) monitoring it under master_name."""
 
     def __init__(self, replicas=1, sentinels=3, down_after_ms=1000, failover_timeout_ms=10000,
-                 master_name="hookd-test"):
+                 master_name="hookd-test", password=None):
+        """password: the data nodes' requirepass (the sentinels have none and
+        are told it with `sentinel auth-pass`)."""
         self.name = master_name
+        self.password = password
         self.n_replicas = replicas
         self.n_sentinels = sentinels
         self.down_after_ms = down_after_ms
@@ -186,13 +193,15 @@ class SentinelSet:
     def start(self, timeout=30):
         try:
             master = Node("master", ["--repl-diskless-sync", "yes",
-                                     "--repl-diskless-sync-delay", "0"]).start()
+                                     "--repl-diskless-sync-delay", "0"],
+                          password=self.password).start()
             self.data.append(master)
             for i in range(self.n_replicas):
                 self.data.append(Node("replica%d" % (i + 1),
                                       ["--replicaof", HOST, str(master.port),
                                        "--repl-diskless-sync", "yes",
-                                       "--repl-diskless-sync-delay", "0"]).start())
+                                       "--repl-diskless-sync-delay", "0"],
+                                      password=self.password).start())
             # the replicas first, in sync, so that the sentinels' first INFO lists them
             self.wait_replicas_synced(timeout)
             conf = ("sentinel monitor %s %s %d %d\n"
@@ -202,6 +211,8 @@ class SentinelSet:
                     % (self.name, HOST, master.port, self.quorum,
                        self.name, self.down_after_ms, self.name, self.failover_timeout_ms,
                        self.name))
+            if self.password is not None:
+                conf += "sentinel auth-pass %s %s\n" % (self.name, self.password)
             for i in range(self.n_sentinels):
                 self.sentinels.append(Node("sentinel%d" % i, conf=conf).start())
             self.wait_ready(timeout)
@@ -362,7 +373,8 @@ class SentinelSet:
         m = self.master_port()
         n = Node("replica%d" % len(self.data), ["--replicaof", HOST, str(m),
                                                 "--repl-diskless-sync", "yes",
-                                                "--repl-diskless-sync-delay", "0"]).start()
+                                                "--repl-diskless-sync-delay", "0"],
+                 password=self.password).start()
         self.data.append(n)
         self.wait_replicas_synced(timeout)
         return n
