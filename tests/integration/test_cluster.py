@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import wait_for  # noqa: E402
+from harness import free_port, wait_for  # noqa: E402
 from topology import TOPO_ENV, Cluster, Producer, TopoCase, delivered_eids, slot_of  # noqa: E402
 
 
@@ -80,6 +80,8 @@ class ClusterNamespaces(ClusterCase):
     def test_namespaces_on_three_primaries(self):
         owners = {self.topo.owner_of(s) for s in self.slots.values()}
         self.assertEqual(len(owners), 3, "the rig did not find three primaries")
+        # a dead seed first: hookd tries the next
+        self.h.redis_url = self.topo.url("127.0.0.1:%d" % free_port())
         self.need_support()
         paths = self.add_webhooks()
         w = self.start_run()
@@ -131,8 +133,26 @@ class ClusterNamespaces(ClusterCase):
 
 class ClusterFailover(ClusterCase):
 
-    def test_primary_failover_loses_nothing_acknowledged(self):
+    def test_failover_on_sigkill(self):
+        # the primary dies: hookd's connection is lost
+        def fail(slot):
+            return self.topo.kill_primary_of(slot)
+
+        def after(old):
+            # the killed node comes back as the new primary's replica, so that
+            # WAIT can acknowledge again
+            self.topo.node_by_port(old).restart()
+        self.stream_through_failover("SIGKILL of the primary", fail, after)
+
+    def test_failover_by_cluster_failover_command(self):
+        # CLUSTER FAILOVER on the replica: the old primary lives on as its
+        # replica and answers -MOVED for the namespace's slot
+        self.stream_through_failover("CLUSTER FAILOVER", self.topo.failover_command,
+                                     lambda old: None)
+
+    def stream_through_failover(self, what, fail, after_failover):
         self.need_support()
+        self.topo.wait_ok()
         paths = self.add_webhooks()
         w = self.start_run()
         for ns in self.names:
@@ -155,14 +175,12 @@ class ClusterFailover(ClusterCase):
             wait_for(lambda: vp.acked_count() >= 150, 15)
             self.assertGreaterEqual(vp.acked_count(), 150, "the producer is stuck: %r"
                                     % (vp.snapshot()[2][-5:],))
-            old, t_kill = topo.kill_primary_of(vslot)
+            old, t_kill = fail(vslot)
             failover_s = topo.wait_failover(vslot, timeout=30)
             new = topo.owner_of(vslot)
             self.assertNotEqual(new, old)
             t_switch = t_kill + failover_s
-            # the killed node comes back as the new primary's replica, so that
-            # WAIT can acknowledge again
-            topo.node_by_port(old).restart()
+            after_failover(old)
 
             def acked_on_new():
                 pushed, acked, _errors = vp.snapshot()
@@ -192,7 +210,7 @@ class ClusterFailover(ClusterCase):
         summary = []
         for ns in (victim, other):
             pushed, acked, errors = snaps[ns]
-            self.assertFalse(lost[ns], "%s: %d of %d events lost (acknowledged %d, pushed %d): %s"
+            self.assertFalse(lost[ns], what + ": %s: %d of %d events lost (acknowledged %d, pushed %d): %s"
                              % (ns, len(lost[ns]), len(must[ns]), len(acked), len(pushed),
                                 sorted(lost[ns])[:20]))
             got = delivered_eids(self.recv, paths[ns])
@@ -203,9 +221,9 @@ class ClusterFailover(ClusterCase):
                               sum(len(v) - 1 for v in got.values()), len(errors)))
         got = delivered_eids(self.recv, paths[victim])
         first_after = min(min(got[e[0]]) for e in snaps[victim][0] if e[1] == new)
-        self.note("cluster failover (slot %d, :%d -> :%d): kill -> failover %.2f s; kill -> "
-                  "first delivery of an event pushed after it %.2f s (failover -> that %.2f s); "
-                  "%s" % (vslot, old, new, failover_s, first_after - t_kill,
+        self.note("cluster failover by %s (slot %d, :%d -> :%d): failure -> failover %.2f s; "
+                  "failure -> first delivery of an event pushed after it %.2f s (failover -> "
+                  "that %.2f s); %s" % (what, vslot, old, new, failover_s, first_after - t_kill,
                           first_after - t_switch, "; ".join(summary)))
 
 

@@ -652,8 +652,22 @@ class Cluster:
         self.killed[slot] = (port, t)
         return port, t
 
+    def failover_command(self, slot):
+        """CLUSTER FAILOVER on a replica of slot's primary, which stays alive
+        and becomes that replica's replica; returns (its port, time.time())."""
+        port = self.owner_of(slot)
+        rep = self.replicas_of(slot)[0]
+        c = self.node_by_port(rep).client()
+        try:
+            t = time.time()
+            c.execute_command("CLUSTER", "FAILOVER")
+        finally:
+            c.close()
+        self.killed[slot] = (port, t)
+        return port, t
+
     def wait_failover(self, slot, timeout=30):
-        """After kill_primary_of(slot): waits until every live node names
+        """After kill_primary_of(slot) or failover_command(slot): waits until every live node names
         another owner of slot, that owner says ROLE master, and every live node
         says cluster_state:ok. Returns the seconds from the kill."""
         old, t_kill = self.killed[slot]
