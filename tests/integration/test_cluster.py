@@ -210,9 +210,9 @@ class ClusterFailover(ClusterCase):
         summary = []
         for ns in (victim, other):
             pushed, acked, errors = snaps[ns]
-            self.assertFalse(lost[ns], what + ": %s: %d of %d events lost (acknowledged %d, pushed %d): %s"
-                             % (ns, len(lost[ns]), len(must[ns]), len(acked), len(pushed),
-                                sorted(lost[ns])[:20]))
+            self.assertFalse(lost[ns], "%s: %s: %d of %d events lost (acknowledged %d, "
+                             "pushed %d): %s" % (what, ns, len(lost[ns]), len(must[ns]),
+                                                 len(acked), len(pushed), sorted(lost[ns])[:20]))
             got = delivered_eids(self.recv, paths[ns])
             summary.append("%s: pushed %d, acknowledged %d, delivered %d distinct, %d duplicate "
                            "deliveries, %d producer errors"

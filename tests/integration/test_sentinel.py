@@ -6,7 +6,6 @@ an unknown master name and a malformed URL are refused plainly."""
 import json
 import os
 import sys
-import time
 import unittest
 
 import redis
