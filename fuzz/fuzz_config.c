@@ -116,9 +116,10 @@ static size_t occurrences(const char *hay, const char *needle, size_t n)
  * only once in url must not be in errbuf. */
 static void check_no_password(const char *url, const char *errbuf)
 {
-    if (strncasecmp(url, "redis://", 8) != 0)
+    const char *s = strstr(url, "://");
+    if (strncasecmp(url, "unix://", 7) == 0 || !s)
         return;
-    const char *s = url + 8;
+    s += 3;
     const char *at = strrchr(s, '@');
     if (!at)
         return;
@@ -153,6 +154,11 @@ static void check_redact(const struct hookd_redis_addr *a)
         FUZZ_CHECK(strcmp(back.user, a->user) == 0 || !a->password[0]);
         FUZZ_CHECK(strcmp(back.password, a->password[0] ? "***" : "") == 0);
         FUZZ_CHECK(back.port == a->port && back.db == a->db);
+        FUZZ_CHECK(back.mode == a->mode && back.nseeds == a->nseeds && back.tls == a->tls);
+        FUZZ_CHECK(strcmp(back.master, a->master) == 0);
+        for (int i = 0; i < a->nseeds; i++)
+            FUZZ_CHECK(strcmp(back.seeds[i].host, a->seeds[i].host) == 0 &&
+                       back.seeds[i].port == a->seeds[i].port);
     }
     hookd_buf_free(&b);
 }
@@ -176,7 +182,18 @@ static void fuzz_redis_url(const struct fuzz_part *part)
         FUZZ_CHECK(strnlen(a.path, sizeof(a.path)) < sizeof(a.path));
         FUZZ_CHECK(strnlen(a.user, sizeof(a.user)) < sizeof(a.user));
         FUZZ_CHECK(strnlen(a.password, sizeof(a.password)) < sizeof(a.password));
-        FUZZ_CHECK(!a.host[0] != !a.path[0]); /* exactly one of TCP and unix */
+        if (a.mode == HOOKD_REDIS_DIRECT) {
+            FUZZ_CHECK(!a.host[0] != !a.path[0]); /* exactly one of TCP and unix */
+            FUZZ_CHECK(a.nseeds == 0 && !a.master[0]);
+        } else {
+            /* Seeds only: the node is located at connect time. */
+            FUZZ_CHECK(!a.host[0] && !a.path[0]);
+            FUZZ_CHECK(a.nseeds >= 1 && a.nseeds <= HOOKD_REDIS_SEEDS_MAX);
+            FUZZ_CHECK((a.mode == HOOKD_REDIS_SENTINEL) == (a.master[0] != '\0'));
+            FUZZ_CHECK(strnlen(a.master, sizeof(a.master)) < sizeof(a.master));
+            for (int i = 0; i < a.nseeds; i++)
+                FUZZ_CHECK(a.seeds[i].host[0] && a.seeds[i].port >= 1 && a.seeds[i].port <= 65535);
+        }
         if (a.host[0])
             FUZZ_CHECK(a.port >= 1 && a.port <= 65535);
         FUZZ_CHECK(a.db >= 0 && a.db <= 1000000);

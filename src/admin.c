@@ -138,31 +138,73 @@ static int webhook_check(redisContext *c, const struct hookd_config *cfg, const 
     }
 }
 
-/* Connects, checks the webhook that the envelopes name (webhook, or NULL),
- * LPUSHes the n envelopes and prints {"pushed":n} (and the event id when
- * there is just one). Returns the exit code. */
-static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len, size_t n,
-                           const char *id, const char *webhook)
+/* Connects to namespace nc's node, checks the webhook the envelopes name
+ * (webhook, or NULL) and LPUSHes the n envelopes; *pushed counts them.
+ * Returns 0 or the exit code after printing. */
+static int push_to(const struct hookd_config *nc, char **p, const size_t *len, size_t n,
+                   const char *webhook, size_t *pushed)
 {
     char key[HOOKD_KEY_MAX], err[HOOKD_ERRLEN];
-    size_t pushed = 0;
     int code;
-
-    redisContext *c = hookd_redis_connect(cfg, err);
+    redisContext *c = hookd_redis_connect(nc, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);
-    if (webhook && (code = webhook_check(c, cfg, webhook)) != 0) {
+    if (webhook && (code = webhook_check(c, nc, webhook)) != 0) {
         redisFree(c);
         return code;
     }
-    hookd_schema_key(key, cfg->prefix, HOOKD_K_EVENTS);
-    code = push_all(c, key, p, len, n, &pushed);
+    hookd_schema_key(key, nc->prefix, HOOKD_K_EVENTS);
+    code = push_all(c, key, p, len, n, pushed);
     redisFree(c);
-    if (code != 0)
+    return code;
+}
+
+/* Pushes the n envelopes, each to the namespace ns[i] names (NULL: all to
+ * the one namespace), and prints {"pushed":n} (with the event id when there
+ * is just one, and how many went to each namespace when there are
+ * several). Returns the exit code. */
+static int push_and_report(const struct hookd_config *cfg, char **p, const size_t *len,
+                           const int *ns, size_t n, const char *id, const char *webhook)
+{
+    int count = hookd_config_count_namespaces(cfg), code = 0;
+    size_t pushed = 0;
+    json_t *per = count > 1 ? json_object() : NULL;
+    char **sp = count > 1 ? malloc((n ? n : 1) * sizeof(*sp)) : NULL;
+    size_t *sl = count > 1 ? malloc((n ? n : 1) * sizeof(*sl)) : NULL;
+
+    if (count == 1) {
+        code = push_to(cfg, p, len, n, webhook, &pushed);
+    } else if (!per || !sp || !sl) {
+        code = hookd_cli_err(1, "out of memory");
+    }
+    for (int k = 0; count > 1 && code == 0 && per && sp && sl && k < count; k++) {
+        struct hookd_config nc;
+        size_t m = 0, got = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ns[i] == k) {
+                sp[m] = p[i];
+                sl[m++] = len[i];
+            }
+        if (m == 0)
+            continue;
+        hookd_config_namespace(cfg, k, &nc);
+        code = push_to(&nc, sp, sl, m, webhook, &got);
+        pushed += got;
+        json_object_set_new(per, nc.prefix, json_integer((json_int_t)got));
+    }
+    free(sp);
+    free(sl);
+    if (code != 0) {
+        json_decref(per);
         return code;
+    }
     json_t *j = json_pack("{s:I}", "pushed", (json_int_t)pushed);
     if (j && id)
         json_object_set_new(j, "id", json_string(id));
+    if (j && per)
+        json_object_set_new(j, "namespaces", per);
+    else
+        json_decref(per);
     return hookd_cli_print_json(j);
 }
 
@@ -173,6 +215,7 @@ struct in_line {
     char *p;
     size_t off;
     size_t len;
+    int ns; /* the namespace its workspace goes to */
 };
 
 /* enqueue -: checks every non-empty line of standard input as an envelope,
@@ -184,6 +227,7 @@ static int enqueue_stdin(const struct hookd_config *cfg)
     struct in_line *lines = NULL;
     char **ptrs = NULL;
     size_t *lens = NULL, n = 0, cap = 0, lineno = 0;
+    int *nss = NULL;
     int64_t now;
     int code;
 
@@ -212,6 +256,7 @@ static int enqueue_stdin(const struct hookd_config *cfg)
             goto out;
         }
         int has_ts = env.has_timestamp;
+        int ns = hookd_config_namespace_of(cfg, env.workspace);
         hookd_envelope_free(&env);
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 1024;
@@ -224,10 +269,10 @@ static int enqueue_stdin(const struct hookd_config *cfg)
             cap = ncap;
         }
         struct in_line *li = &lines[n++];
-        *li = (struct in_line){.p = s, .len = l};
+        *li = (struct in_line){.p = s, .len = l, .ns = ns};
         if (has_ts)
             continue;
-        *li = (struct in_line){.p = NULL, .off = stamped.len};
+        *li = (struct in_line){.p = NULL, .off = stamped.len, .ns = ns};
         if (hookd_envelope_stamp(s, l, now, &stamped, err) != 0) {
             code = hookd_cli_err(1, "line %zu: %s", lineno, err);
             goto out;
@@ -244,16 +289,19 @@ static int enqueue_stdin(const struct hookd_config *cfg)
     /* The stamped copies are all written: their addresses hold from here. */
     ptrs = malloc((n ? n : 1) * sizeof(*ptrs));
     lens = malloc((n ? n : 1) * sizeof(*lens));
-    if (!ptrs || !lens) {
+    nss = malloc((n ? n : 1) * sizeof(*nss));
+    if (!ptrs || !lens || !nss) {
         code = hookd_cli_err(1, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         ptrs[i] = lines[i].p ? lines[i].p : stamped.data + lines[i].off;
         lens[i] = lines[i].len;
+        nss[i] = lines[i].ns;
     }
-    code = push_and_report(cfg, ptrs, lens, n, NULL, NULL);
+    code = push_and_report(cfg, ptrs, lens, nss, n, NULL, NULL);
 out:
+    free(nss);
     free(lines);
     free(ptrs);
     free(lens);
@@ -316,7 +364,8 @@ int hookd_cli_enqueue(const struct hookd_config *cfg, int argc, char **argv)
         goto out;
     }
     char *one = b.data;
-    code = push_and_report(cfg, &one, &b.len, 1, env.id, o[1].value);
+    int ns = hookd_config_namespace_of(cfg, env.workspace);
+    code = push_and_report(cfg, &one, &b.len, &ns, 1, env.id, o[1].value);
     hookd_envelope_free(&env);
 out:
     hookd_buf_free(&b);
@@ -443,6 +492,74 @@ static int stats_watch(const struct hookd_config *cfg, int json)
     return ferror(stdout) ? 1 : 0;
 }
 
+/* Prints the total of every namespace's reading as text. */
+static void print_text_total(const json_t *total)
+{
+    for (int i = 0; i < 5; i++)
+        printf("%-24s %lld\n", HOOKD_STATS_DEPTHS[i],
+               (long long)json_integer_value(json_object_get(total, HOOKD_STATS_DEPTHS[i])));
+    json_t *age = json_object_get(total, "oldest_event_age_seconds");
+    if (json_is_number(age))
+        printf("%-24s %.1fs\n", "oldest_event_age", json_number_value(age));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(total, "counters"), k, v)
+    {
+        char name[80];
+        snprintf(name, sizeof(name), "%.60s_total", k);
+        printf("%-24s %lld\n", name, (long long)json_integer_value(v));
+    }
+    printf("%-24s %lld\n", "parked",
+           (long long)json_integer_value(json_object_get(total, "parked")));
+}
+
+/* stats of several namespaces: each (from its own node), then the total;
+ * as {"namespaces":{NAME:{...}},"total":{...}} with --json. */
+static int stats_namespaces(const struct hookd_config *cfg, int json)
+{
+    char err[HOOKD_ERRLEN];
+    int code = 0, n = hookd_config_count_namespaces(cfg);
+    json_t *all = json_object(), *total = json_object();
+    for (int k = 0; code == 0 && k < n && all && total; k++) {
+        struct hookd_config nc;
+        struct hookd_stats_sample s;
+        hookd_config_namespace(cfg, k, &nc);
+        redisContext *c = hookd_redis_connect(&nc, err);
+        if (!c) {
+            code = hookd_cli_err(1, "namespace {%s}: %s", nc.prefix, err);
+            break;
+        }
+        if (hookd_stats_read(c, &nc, &s, err) != 0) {
+            code = hookd_cli_err(1, "namespace {%s}: %s", nc.prefix, err);
+        } else {
+            json_t *one = hookd_stats_json(&s, NULL);
+            if (!one || hookd_stats_sum(total, one) != 0)
+                code = hookd_cli_err(1, "out of memory");
+            if (!json && one) {
+                printf("%snamespace {%s}\n", k ? "\n" : "", nc.prefix);
+                print_text_sample(&s, NULL);
+            }
+            json_object_set_new(all, nc.prefix, one);
+        }
+        hookd_stats_free(&s);
+        redisFree(c);
+    }
+    if (code == 0 && (!all || !total))
+        code = hookd_cli_err(1, "out of memory");
+    if (code == 0 && json) {
+        json_t *j = json_object();
+        json_object_set(j, "namespaces", all);
+        json_object_set(j, "total", total);
+        code = hookd_cli_print_json(j);
+    } else if (code == 0) {
+        printf("\ntotal of %d namespaces\n", n);
+        print_text_total(total);
+    }
+    json_decref(all);
+    json_decref(total);
+    return code;
+}
+
 const struct hookd_cli_flag hookd_cli_stats_flags[] = {
     {"--json", NULL, "one JSON object"},
     {"--watch", NULL, "again every second until Ctrl-C, with rates"},
@@ -459,8 +576,12 @@ int hookd_cli_stats(const struct hookd_config *cfg, int argc, char **argv)
 
     if ((code = hookd_cli_parse("stats", argc - 1, argv + 1, o, nopts, pos, 0, &npos)) != 0)
         return code;
+    if (o[1].value && hookd_config_count_namespaces(cfg) > 1)
+        return hookd_cli_err(2, "stats --watch reads one namespace; give --prefix NAME");
     if (o[1].value)
         return stats_watch(cfg, o[0].value != NULL);
+    if (hookd_config_count_namespaces(cfg) > 1)
+        return stats_namespaces(cfg, o[0].value != NULL);
     redisContext *c = hookd_redis_connect(cfg, err);
     if (!c)
         return hookd_cli_err(1, "%s", err);

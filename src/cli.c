@@ -39,6 +39,17 @@ int hookd_cli_main(const struct hookd_config *cfg, int argc, char **argv)
 
     if (argc < 1)
         return hookd_cli_err(2, "missing command; try `hookd help`");
+    /* Commands that serve every namespace; the rest act on one. */
+    static const char *const ALL_NAMESPACES[] = {"help", "stats", "enqueue", "verify"};
+    char q[HOOKD_CLI_QUOTE_LEN];
+    int all = 0;
+    for (size_t i = 0; i < sizeof(ALL_NAMESPACES) / sizeof(ALL_NAMESPACES[0]); i++)
+        all |= strcmp(argv[0], ALL_NAMESPACES[i]) == 0;
+    if (!all && hookd_config_count_namespaces(cfg) > 1)
+        return hookd_cli_err(2,
+                             "%s acts on one namespace, and --prefix/--shards name %d: give "
+                             "--prefix NAME",
+                             hookd_cli_quote(argv[0], q), hookd_config_count_namespaces(cfg));
     if (strcmp(argv[0], "help") == 0)
         code = hookd_cli_help(COMMANDS, argc - 1, argv + 1);
     else

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -93,8 +94,9 @@ static const struct opt opts[] = {
     {.name = "redis-url", .env = "HOOKD_REDIS_URL", .kind = OPT_STRING, .arg = "URL",
      .def = "redis://127.0.0.1:6379/0", .off = OFF(redis_url), .check = check_redis_url,
      .flags = OPT_SECRET,
-     .help = "Redis address: redis://[[user]:pass@]host[:port][/db], rediss://... (TLS) or "
-             "unix:///path[?db=N]; "
+     .help = "Redis address: redis://[[user]:pass@]host[:port][/db], rediss://... (TLS), "
+             "unix:///path[?db=N], redis-sentinel://[[user]:pass@]host[:port][,host...]/MASTER[/db] "
+             "or redis-cluster://[[user]:pass@]host[:port][,host...] (docs/operations.md); "
              "percent-encode reserved characters in user and password"},
     {.name = "redis-url-file", .env = "HOOKD_REDIS_URL_FILE", .kind = OPT_FILE, .arg = "PATH",
      .def = "", .def_doc = "(none)", .off = OFF(redis_url_file), .file_of = "redis-url",
@@ -119,7 +121,12 @@ static const struct opt opts[] = {
              "and opened again, and its unanswered settlements are sent again"},
     {.name = "prefix", .env = "HOOKD_PREFIX", .kind = OPT_STRING, .arg = "NAME", .def = "hookd",
      .off = OFF(prefix), .check = check_prefix,
-     .help = "Key namespace: keys are {NAME}:...; 1 to 64 of A-Z a-z 0-9 _ . : -"},
+     .help = "Key namespace: keys are {NAME}:...; 1 to 64 of A-Z a-z 0-9 _ . : -; a comma list "
+             "(a,b,c) names several, each served by `hookd run` (docs/operations.md)"},
+    {.name = "shards", .env = "HOOKD_SHARDS", .kind = OPT_INT, .arg = "N", .def = "0", .min = 0,
+     .max = HOOKD_NAMESPACES_MAX, .off = OFF(shards),
+     .help = "N namespaces PREFIX:0 ... PREFIX:N-1 of one --prefix (0: just PREFIX); producers "
+             "pick one by workspace (docs/producers.md)"},
     {.name = "threads", .env = "HOOKD_THREADS", .kind = OPT_INT, .arg = "N",
      .def_fn = def_threads, .def_doc = "CPU count", .min = 1, .max = 256, .off = OFF(threads),
      .help = "Event loops (threads) in `hookd run`"},
@@ -392,15 +399,38 @@ static int check_redis_url(const char *v, char *why)
     return rc;
 }
 
-static int check_prefix(const char *v, char *why)
+/* One namespace name, [v, v+n). */
+static int check_one_prefix(const char *v, size_t n, char *why)
 {
-    size_t n = strlen(v);
     if (n < 1 || n > PREFIX_MAX)
-        return hookd_fail(why, HOOKD_EINVAL, "must be 1 to %d bytes long", PREFIX_MAX);
+        return hookd_fail(why, HOOKD_EINVAL, "each name must be 1 to %d bytes long", PREFIX_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (!isalnum(c) && !strchr("_.:-", c))
             return hookd_fail(why, HOOKD_EINVAL, "may only hold A-Z a-z 0-9 _ . : - characters");
+    }
+    return 0;
+}
+
+/* A name, or a comma list of distinct names. */
+static int check_prefix(const char *v, char *why)
+{
+    int count = 0;
+    for (const char *p = v;; count++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int rc = check_one_prefix(p, n, why);
+        if (rc)
+            return rc;
+        for (const char *q = v; q < p; q += strcspn(q, ",") + 1)
+            if (strcspn(q, ",") == n && memcmp(q, p, n) == 0)
+                return hookd_fail(why, HOOKD_EINVAL, "names \"%.*s\" twice", (int)n, p);
+        if (count + 1 > HOOKD_NAMESPACES_MAX)
+            return hookd_fail(why, HOOKD_EINVAL, "names more than %d namespaces",
+                              HOOKD_NAMESPACES_MAX);
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     return 0;
 }
@@ -624,6 +654,41 @@ static const struct opt *opt_find(const char *name, size_t len)
 
 /* ---- public API ---- */
 
+/* Frees cfg->namespaces. */
+static void namespaces_free(struct hookd_config *cfg)
+{
+    for (int i = 0; i < cfg->nnamespaces; i++)
+        free(cfg->namespaces[i]);
+    free(cfg->namespaces);
+    cfg->namespaces = NULL;
+    cfg->nnamespaces = 0;
+}
+
+int hookd_config_count_namespaces(const struct hookd_config *cfg)
+{
+    return cfg->nnamespaces > 1 ? cfg->nnamespaces : 1;
+}
+
+void hookd_config_namespace(const struct hookd_config *cfg, int i, struct hookd_config *out)
+{
+    *out = *cfg;
+    if (cfg->nnamespaces > 1)
+        out->prefix = cfg->namespaces[i];
+    out->namespaces = NULL;
+    out->nnamespaces = 0;
+}
+
+int hookd_config_namespace_of(const struct hookd_config *cfg, const char *workspace)
+{
+    int n = hookd_config_count_namespaces(cfg);
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    if (n == 1 || !workspace || !workspace[0])
+        return 0;
+    SHA256((const unsigned char *)workspace, strlen(workspace), d);
+    uint32_t h = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+    return (int)(h % (uint32_t)n);
+}
+
 int hookd_config_init(struct hookd_config *cfg)
 {
     char errbuf[HOOKD_ERRLEN];
@@ -648,6 +713,7 @@ void hookd_config_free(struct hookd_config *cfg)
 {
     if (!cfg)
         return;
+    namespaces_free(cfg);
     for (size_t i = 0; i < NOPTS; i++) {
         if (opts[i].kind == OPT_STRING || opts[i].kind == OPT_FILE) {
             char **field = FIELD(cfg, opts[i].off, char *);
@@ -785,6 +851,58 @@ static int load_files(struct hookd_config *cfg, const unsigned char *env_seen,
     return 0;
 }
 
+/* Makes cfg->namespaces from --prefix and --shards; with one namespace,
+ * cfg->prefix is it. */
+static int namespaces_make(struct hookd_config *cfg, char *errbuf)
+{
+    int list = strchr(cfg->prefix, ',') != NULL;
+    int n = cfg->shards ? cfg->shards : 1;
+    if (list && cfg->shards)
+        return hookd_fail(errbuf, HOOKD_EINVAL,
+                          "shards makes PREFIX:0 ... PREFIX:N-1 of one prefix, but prefix is a "
+                          "list (%.80s): give one or the other",
+                          cfg->prefix);
+    if (list)
+        for (const char *p = cfg->prefix; (p = strchr(p, ',')) != NULL; p++)
+            n++;
+    if (!cfg->shards && !list)
+        return 0;
+    if (cfg->shards && strlen(cfg->prefix) + 5 > PREFIX_MAX)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "prefix: with shards, at most %d bytes",
+                          PREFIX_MAX - 5);
+    char **ns = calloc((size_t)n, sizeof(*ns));
+    if (!ns)
+        return hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
+    const char *p = cfg->prefix;
+    for (int i = 0; i < n; i++) {
+        char name[PREFIX_MAX + 1];
+        if (cfg->shards) {
+            snprintf(name, sizeof(name), "%s:%d", cfg->prefix, i);
+        } else {
+            size_t k = strcspn(p, ",");
+            memcpy(name, p, k);
+            name[k] = '\0';
+            p += k + 1;
+        }
+        if (!(ns[i] = strdup(name))) {
+            for (int j = 0; j < i; j++)
+                free(ns[j]);
+            free(ns);
+            return hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
+        }
+    }
+    namespaces_free(cfg);
+    cfg->namespaces = ns;
+    cfg->nnamespaces = n;
+    if (n == 1) {
+        free(cfg->prefix);
+        cfg->prefix = strdup(ns[0]);
+        if (!cfg->prefix)
+            return hookd_fail(errbuf, HOOKD_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **envp, char *errbuf)
 {
     unsigned char env_seen[NOPTS] = {0}, flag_seen[NOPTS] = {0};
@@ -837,7 +955,9 @@ int hookd_config_load(struct hookd_config *cfg, int *argc, char **argv, char **e
         *argc = out;
         argv[out] = NULL;
     }
-    return load_files(cfg, env_seen, flag_seen, errbuf);
+    if ((rc = load_files(cfg, env_seen, flag_seen, errbuf)) != 0)
+        return rc;
+    return namespaces_make(cfg, errbuf);
 }
 
 _Static_assert(NOPTS <= 64, "from_flag has a bit per option");
@@ -1172,11 +1292,12 @@ static int redis_tcp_parse(const char *s, struct hookd_redis_addr *out, char *er
     if (nlen == 0)
         return hookd_fail(errbuf, HOOKD_EINVAL,
                           "redis URL: no master name (redis-sentinel://host:26379/MASTER)");
-    if (nlen >= sizeof(out->master))
-        return hookd_fail(errbuf, HOOKD_ETOOBIG, "redis URL: master name longer than %zu bytes",
+    rc = pct_decode(name, nlen, out->master, sizeof(out->master));
+    if (rc == HOOKD_ETOOBIG)
+        return hookd_fail(errbuf, rc, "redis URL: master name longer than %zu bytes",
                           sizeof(out->master) - 1);
-    if (pct_decode(name, nlen, out->master, sizeof(out->master)) != 0 || !out->master[0])
-        return hookd_fail(errbuf, HOOKD_EINVAL, "redis URL: bad %%-escape in the master name");
+    if (rc)
+        return hookd_fail(errbuf, rc, "redis URL: bad %%-escape in the master name");
     for (const char *c = out->master; *c; c++)
         if (!isgraph((unsigned char)*c))
             return hookd_fail(errbuf, HOOKD_EINVAL,
@@ -1225,9 +1346,12 @@ int hookd_redis_url_parse(const char *url, struct hookd_redis_addr *out, char *e
         enum hookd_redis_mode mode;
         int tls;
     } SCHEMES[] = {
-        {"redis://", HOOKD_REDIS_DIRECT, 0},           {"rediss://", HOOKD_REDIS_DIRECT, 1},
-        {"redis-sentinel://", HOOKD_REDIS_SENTINEL, 0}, {"rediss-sentinel://", HOOKD_REDIS_SENTINEL, 1},
-        {"redis-cluster://", HOOKD_REDIS_CLUSTER, 0},   {"rediss-cluster://", HOOKD_REDIS_CLUSTER, 1},
+        {"redis://", HOOKD_REDIS_DIRECT, 0},
+        {"rediss://", HOOKD_REDIS_DIRECT, 1},
+        {"redis-sentinel://", HOOKD_REDIS_SENTINEL, 0},
+        {"rediss-sentinel://", HOOKD_REDIS_SENTINEL, 1},
+        {"redis-cluster://", HOOKD_REDIS_CLUSTER, 0},
+        {"rediss-cluster://", HOOKD_REDIS_CLUSTER, 1},
     };
     int rc = HOOKD_EINVAL;
     size_t i = 0;

@@ -52,7 +52,28 @@ struct run {
     struct hookd_worker *workers[MAX_THREADS]; /* started workers */
     int n;                                     /* how many */
     uv_signal_t sigterm, sigint;               /* drain triggers */
+    struct hookd_config *ns;                   /* each namespace's configuration (malloc'ed) */
+    int nns;                                   /* how many */
+    int per_ns;                                /* loops per namespace */
 };
+
+/* Gives each namespace the same number of loops, ceil(threads / count),
+ * as far as MAX_THREADS allows, and its configuration. 0 or HOOKD_ENOMEM. */
+static int namespaces_plan(const struct hookd_config *cfg, struct run *r)
+{
+    r->nns = hookd_config_count_namespaces(cfg);
+    r->per_ns = (cfg->threads + r->nns - 1) / r->nns;
+    while (r->per_ns > 1 && r->per_ns * r->nns > MAX_THREADS)
+        r->per_ns--;
+    if (r->per_ns * r->nns > MAX_THREADS)
+        return HOOKD_ERANGE;
+    r->ns = calloc((size_t)r->nns, sizeof(*r->ns));
+    if (!r->ns)
+        return HOOKD_ENOMEM;
+    for (int i = 0; i < r->nns; i++)
+        hookd_config_namespace(cfg, i, &r->ns[i]);
+    return 0;
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -118,7 +139,8 @@ static void listeners_stop(struct listeners *l)
  * --api-addr (API, console, and the metrics routes too when both addresses
  * are the same). Returns 0, or a HOOKD_E* code with the reason in errbuf
  * and nothing left running. */
-static int listeners_start(const struct hookd_config *cfg, struct listeners *l, char *errbuf)
+static int listeners_start(const struct hookd_config *cfg, const struct run *r, struct listeners *l,
+                           char *errbuf)
 {
     char why[HOOKD_ERRLEN];
     size_t nm, n, len = 0;
@@ -129,7 +151,7 @@ static int listeners_start(const struct hookd_config *cfg, struct listeners *l, 
 
     memset(l, 0, sizeof(*l));
     if (cfg->metrics_addr) {
-        if ((rc = hookd_metrics_start(cfg, errbuf)) != 0)
+        if ((rc = hookd_metrics_start(r->ns, r->nns, errbuf)) != 0)
             return rc;
         l->depth_reader = 1;
     }
@@ -142,7 +164,8 @@ static int listeners_start(const struct hookd_config *cfg, struct listeners *l, 
     }
     if (!cfg->api_addr)
         return 0;
-    if ((rc = hookd_api_new(cfg, &l->api_state, errbuf)) != 0)
+    /* The API serves the first namespace (docs/operations.md). */
+    if ((rc = hookd_api_new(&r->ns[0], &l->api_state, errbuf)) != 0)
         goto fail;
     const struct hookd_route *api = hookd_api_routes(l->api_state, &n);
     rc = routes_add(&l->table, &len, api, n);
@@ -170,23 +193,32 @@ fail:
 
 /* Logs the start line: threads, prefix, the Redis address with its password
  * shown as "***", and the metrics and API addresses. */
-static void log_start(const struct hookd_config *cfg)
+static void log_start(const struct hookd_config *cfg, int loops)
 {
     char err[HOOKD_ERRLEN];
     struct hookd_redis_addr addr;
-    struct hookd_buf redis;
+    struct hookd_buf redis, names;
+    int n = hookd_config_count_namespaces(cfg);
     hookd_buf_init(&redis, 2048);
+    hookd_buf_init(&names, 4096);
     int rc = hookd_redis_url_parse(cfg->redis_url, &addr, err);
     if (rc == 0)
         rc = hookd_redis_url_redact(&addr, &redis);
     explicit_bzero(addr.password, sizeof(addr.password));
-    hookd_info("hookd %s starting: %d threads, prefix {%s}, redis %s, metrics %s, api %s%s",
-               HOOKD_VERSION, cfg->threads, cfg->prefix, rc == 0 ? redis.data : "(unknown)",
+    for (int i = 0; i < n; i++) {
+        struct hookd_config nc;
+        hookd_config_namespace(cfg, i, &nc);
+        (void)hookd_buf_addf(&names, "%s{%s}", i ? "," : "", nc.prefix);
+    }
+    hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s",
+               HOOKD_VERSION, loops, n > 1 ? "namespaces" : "prefix",
+               names.data ? names.data : "(unknown)", rc == 0 ? redis.data : "(unknown)",
                cfg->metrics_addr ? cfg->metrics_addr : "off", cfg->api_addr ? cfg->api_addr : "off",
                !cfg->api_addr   ? ""
                : cfg->api_token ? " (bearer token)"
                                 : " (no token set: every API route answers 401)");
     hookd_buf_free(&redis);
+    hookd_buf_free(&names);
 }
 
 static int run(struct hookd_config *cfg)
@@ -211,14 +243,21 @@ static int run(struct hookd_config *cfg)
         fprintf(stderr, "hookd: cannot initialise libcurl\n");
         return 1;
     }
-    hookd_metrics_set_loops(cfg->threads);
+    struct run r = {0};
+    if (namespaces_plan(cfg, &r) != 0) {
+        fprintf(stderr, "hookd: %d namespaces need more than %d event loops\n",
+                hookd_config_count_namespaces(cfg), MAX_THREADS);
+        curl_global_cleanup();
+        return 2;
+    }
+    hookd_metrics_set_loops(r.per_ns * r.nns);
     struct listeners l;
-    if (listeners_start(cfg, &l, err) != 0) {
+    if (listeners_start(cfg, &r, &l, err) != 0) {
         fprintf(stderr, "hookd: %s\n", err);
+        free(r.ns);
         curl_global_cleanup();
         return 1;
     }
-    struct run r = {0};
     uv_loop_t *loop = uv_default_loop();
     uv_signal_init(loop, &r.sigterm);
     uv_signal_init(loop, &r.sigint);
@@ -226,10 +265,13 @@ static int run(struct hookd_config *cfg)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
 
-    log_start(cfg);
+    log_start(cfg, r.per_ns * r.nns);
     int status = 0;
-    for (; r.n < cfg->threads && r.n < MAX_THREADS; r.n++) {
-        int rc = hookd_worker_start(cfg, r.n, &r.workers[r.n]);
+    for (; r.n < r.per_ns * r.nns; r.n++) {
+        const struct hookd_config *nc = &r.ns[r.n / r.per_ns];
+        if (r.nns > 1)
+            hookd_info("worker %d serves namespace {%s}", r.n, nc->prefix);
+        int rc = hookd_worker_start(nc, r.n, &r.workers[r.n]);
         if (rc) {
             hookd_error("cannot start worker %d: %s", r.n, hookd_strerror(rc));
             status = 1;
@@ -244,6 +286,7 @@ static int run(struct hookd_config *cfg)
     for (int i = 0; i < r.n; i++)
         hookd_worker_join(r.workers[i]);
     listeners_stop(&l);
+    free(r.ns);
     uv_loop_close(loop);
     curl_global_cleanup();
     hookd_info("stopped");

@@ -71,7 +71,10 @@ static _Atomic int draining;
 enum { W_ENABLED, W_DISABLED, W_INVALID, W_STATES };
 static const char *const webhook_states[W_STATES] = {"enabled", "disabled", "invalid"};
 static _Atomic int64_t webhooks[W_STATES] = {-1, -1, -1};
-static _Atomic int64_t depths[D_COUNT] = {-1, -1, -1, -1}; /* -1: unknown */
+/* Each namespace's depths, -1 when unknown; the names are the reader's. */
+static _Atomic int64_t depths[HOOKD_NAMESPACES_MAX][D_COUNT];
+static _Atomic int ndepths;                 /* namespaces the reader reads; 0 when none */
+static const struct hookd_config *depth_ns; /* their configurations, set before ndepths */
 /* Each loop's hosts, as hookd_metrics_set_hosts() last gave them. */
 static uv_mutex_t hosts_lock;
 static uv_once_t hosts_once = UV_ONCE_INIT;
@@ -302,11 +305,21 @@ static int render_gauges(struct hookd_buf *out)
         rc = family(out, "hookd_queue_depth", "gauge",
                     "Entries in the shared queues as last read from Redis (absent when the "
                     "read failed); inflight is the leased work of all workers.");
+    /* One namespace: its depths. Several: each, labelled, then the sum
+     * of each queue when every namespace's is known. */
+    int nns = atomic_load_explicit(&ndepths, memory_order_acquire);
     for (int i = 0; rc == 0 && i < D_COUNT; i++) {
-        int64_t v = atomic_load_explicit(&depths[i], memory_order_relaxed);
-        if (v >= 0)
+        int64_t sum = 0;
+        for (int k = 0; rc == 0 && k < nns; k++) {
+            int64_t v = atomic_load_explicit(&depths[k][i], memory_order_relaxed);
+            sum = v >= 0 && sum >= 0 ? sum + v : -1;
+            if (v >= 0 && nns > 1)
+                rc = hookd_buf_addf(out, "hookd_queue_depth{namespace=\"%s\",queue=\"%s\"} %lld\n",
+                                    depth_ns[k].prefix, depth_names[i], (long long)v);
+        }
+        if (rc == 0 && nns > 0 && sum >= 0)
             rc = hookd_buf_addf(out, "hookd_queue_depth{queue=\"%s\"} %lld\n", depth_names[i],
-                                (long long)v);
+                                (long long)sum);
     }
     if (rc == 0)
         rc = family(out, "hookd_webhooks", "gauge",
@@ -495,36 +508,38 @@ const struct hookd_route *hookd_metrics_routes(size_t *n)
 struct reader {
     uv_thread_t thread;
     uv_mutex_t lock;
-    uv_cond_t wake;                 /* signalled by hookd_metrics_stop() */
-    int stopping;                   /* (lock) the thread is to return */
-    const struct hookd_config *cfg; /* lives longer than the reader */
-    char keys[D_COUNT][HOOKD_KEY_MAX];
-    redisContext *rc; /* (thread) NULL until connected, or after a failure */
+    uv_cond_t wake;                       /* signalled by hookd_metrics_stop() */
+    int stopping;                         /* (lock) the thread is to return */
+    const struct hookd_config *ns;        /* each namespace's; outlive the reader */
+    int nns;                              /* how many */
+    char (*keys)[D_COUNT][HOOKD_KEY_MAX]; /* each namespace's depth keys */
+    redisContext **rc; /* (thread) each namespace's, NULL until connected or after a failure */
 };
 
 static struct reader *reader; /* set while reading; owned by the caller's thread */
 
-/* (thread) Reads the four depths in one pipelined round trip, connecting
- * first when needed, and publishes them. A key of the wrong type leaves its
- * depth unknown; a transport failure drops the connection and leaves every
- * depth unknown, and the next read connects again. */
-static void depth_read(struct reader *s)
+/* (thread) Reads namespace k's four depths in one pipelined round trip,
+ * connecting first when needed (in a cluster each namespace may live on its
+ * own node), and publishes them. A key of the wrong type leaves its depth
+ * unknown; a transport failure drops the connection and leaves every depth
+ * unknown, and the next read connects again. */
+static void depth_read(struct reader *s, int k)
 {
     static const char *const cmd[D_COUNT] = {"LLEN", "ZCARD", "LLEN", "ZCARD"};
     char err[HOOKD_ERRLEN];
     int64_t got[D_COUNT] = {-1, -1, -1, -1};
     int ok = 1;
 
-    if (!s->rc)
-        s->rc = hookd_redis_connect_timeout(s->cfg, DEPTH_TIMEOUT_MS, err);
-    ok = s->rc != NULL;
+    if (!s->rc[k])
+        s->rc[k] = hookd_redis_connect_timeout(&s->ns[k], DEPTH_TIMEOUT_MS, err);
+    ok = s->rc[k] != NULL;
     for (int i = 0; ok && i < D_COUNT; i++) {
-        const char *argv[2] = {cmd[i], s->keys[i]};
-        ok = redisAppendCommandArgv(s->rc, 2, argv, NULL) == REDIS_OK;
+        const char *argv[2] = {cmd[i], s->keys[k][i]};
+        ok = redisAppendCommandArgv(s->rc[k], 2, argv, NULL) == REDIS_OK;
     }
     for (int i = 0; ok && i < D_COUNT; i++) {
         void *v = NULL;
-        if (redisGetReply(s->rc, &v) != REDIS_OK || !v) {
+        if (redisGetReply(s->rc[k], &v) != REDIS_OK || !v) {
             ok = 0;
             break;
         }
@@ -533,14 +548,14 @@ static void depth_read(struct reader *s)
             got[i] = r->integer;
         freeReplyObject(r);
     }
-    if (!ok && s->rc) {
+    if (!ok && s->rc[k]) {
         for (int i = 0; i < D_COUNT; i++)
             got[i] = -1;
-        redisFree(s->rc);
-        s->rc = NULL;
+        redisFree(s->rc[k]);
+        s->rc[k] = NULL;
     }
     for (int i = 0; i < D_COUNT; i++)
-        atomic_store_explicit(&depths[i], got[i], memory_order_relaxed);
+        atomic_store_explicit(&depths[k][i], got[i], memory_order_relaxed);
 }
 
 /* (thread) A read, then a wait of DEPTH_EVERY_MS that stop cuts short. */
@@ -550,7 +565,8 @@ static void reader_run(void *arg)
     uv_mutex_lock(&s->lock);
     while (!s->stopping) {
         uv_mutex_unlock(&s->lock);
-        depth_read(s);
+        for (int k = 0; k < s->nns; k++)
+            depth_read(s, k);
         uv_mutex_lock(&s->lock);
         if (!s->stopping)
             (void)uv_cond_timedwait(&s->wake, &s->lock, (uint64_t)DEPTH_EVERY_MS * 1000000);
@@ -558,25 +574,49 @@ static void reader_run(void *arg)
     uv_mutex_unlock(&s->lock);
 }
 
-int hookd_metrics_start(const struct hookd_config *cfg, char *errbuf)
+/* Frees s, whose thread is not running. */
+static void reader_free(struct reader *s)
+{
+    for (int k = 0; s->rc && k < s->nns; k++)
+        if (s->rc[k])
+            redisFree(s->rc[k]);
+    free(s->rc);
+    free(s->keys);
+    free(s);
+}
+
+int hookd_metrics_start(const struct hookd_config *ns, int nns, char *errbuf)
 {
     static const enum hookd_key_id depth_key[D_COUNT] = {HOOKD_K_EVENTS, HOOKD_K_RETRY,
                                                          HOOKD_K_DEAD, HOOKD_K_LEASES};
     if (reader)
         return hookd_fail(errbuf, HOOKD_EINVAL, "metrics: already reading");
+    if (nns < 1 || nns > HOOKD_NAMESPACES_MAX)
+        return hookd_fail(errbuf, HOOKD_ERANGE, "metrics: %d namespaces", nns);
     struct reader *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s || !(s->keys = calloc((size_t)nns, sizeof(*s->keys))) ||
+        !(s->rc = calloc((size_t)nns, sizeof(*s->rc)))) {
+        if (s)
+            reader_free(s);
         return hookd_fail(errbuf, HOOKD_ENOMEM, "metrics: out of memory");
-    s->cfg = cfg;
-    for (int i = 0; i < D_COUNT; i++)
-        hookd_schema_key(s->keys[i], cfg->prefix, depth_key[i]);
+    }
+    s->ns = ns;
+    s->nns = nns;
+    for (int k = 0; k < nns; k++)
+        for (int i = 0; i < D_COUNT; i++) {
+            hookd_schema_key(s->keys[k][i], ns[k].prefix, depth_key[i]);
+            atomic_store_explicit(&depths[k][i], -1, memory_order_relaxed);
+        }
+    depth_ns = ns;
+    atomic_store_explicit(&ndepths, nns, memory_order_release);
     uv_mutex_init(&s->lock);
     uv_cond_init(&s->wake);
     int rc = uv_thread_create(&s->thread, reader_run, s);
     if (rc != 0) {
+        atomic_store_explicit(&ndepths, 0, memory_order_release);
         uv_cond_destroy(&s->wake);
         uv_mutex_destroy(&s->lock);
-        free(s);
+        reader_free(s);
         return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s", uv_strerror(rc));
     }
     reader = s;
@@ -593,10 +633,9 @@ void hookd_metrics_stop(void)
     uv_cond_signal(&s->wake);
     uv_mutex_unlock(&s->lock);
     uv_thread_join(&s->thread);
-    if (s->rc)
-        redisFree(s->rc);
+    atomic_store_explicit(&ndepths, 0, memory_order_release);
     uv_cond_destroy(&s->wake);
     uv_mutex_destroy(&s->lock);
     reader = NULL;
-    free(s);
+    reader_free(s);
 }

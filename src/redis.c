@@ -9,7 +9,7 @@
 #include "hookd/redis_locate.h"
 
 #define REDIS_TIMEOUT_DEFAULT_MS 5000
-#define LOCATE_TRIES 3       /* a sentinel's or a cluster's view may lag a failover */
+#define LOCATE_TRIES 3      /* a sentinel's or a cluster's view may lag a failover */
 #define LOCATE_PAUSE_MS 300 /* between tries */
 
 /* Connects to the located node and, for a sentinel's master or a cluster
@@ -25,11 +25,10 @@ static struct redisContext *connect_master(const struct hookd_config *cfg,
     redisReply *r = hookd_redis_command(c, 1, role, NULL, errbuf);
     int ok = hookd_redis_role_master(r);
     if (r && !ok)
-        hookd_fail(errbuf, HOOKD_EREDIS, "redis %s:%d is not a master (ROLE %s)", addr->host,
-                   addr->port,
-                   r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str
-                       ? r->element[0]->str
-                       : "?");
+        hookd_fail(
+            errbuf, HOOKD_EREDIS, "redis %s:%d is not a master (ROLE %s)", addr->host, addr->port,
+            r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str ? r->element[0]->str
+                                                                              : "?");
     if (r)
         freeReplyObject(r);
     if (!ok) {

@@ -37,21 +37,21 @@ struct hookd_redis_conn {
     struct ssl_st *ssl;           /* ac's SSL object (owned by ac), or NULL */
     redisAsyncContext *ac;        /* the context, NULL when down or resolving */
     enum cstate state;
-    uv_work_t locate;         /* locating and resolving the node off the loop */
-    char located_ip[256];     /* (locate) the node's address, "" when it failed */
+    uv_work_t locate;                /* locating and resolving the node off the loop */
+    char located_ip[256];            /* (locate) the node's address, "" when it failed */
     struct hookd_redis_node located; /* (locate) the node found */
     char located_why[HOOKD_ERRLEN];  /* (locate) why it failed */
-    uv_timer_t reconnect;     /* the backoff's timer */
-    uv_timer_t watch;         /* the watchdog's */
-    int64_t backoff_ms;       /* the next reconnect's delay */
-    uint64_t since_ms;        /* connecting: when it began; open: when it last waited for nothing */
-    int64_t extra_ms;         /* allowed beyond the timeout for what is in flight */
-    int told;                 /* the end of this context was told already */
-    int started;              /* hookd_redis_conn_start() ran: the timers are on the loop */
-    int closing;              /* hookd_redis_conn_close() was called */
-    int handles;              /* timers not yet closed, once closing */
-    char where[300];          /* "host:port" or the socket path of the node */
-    char msg[HOOKD_ERRLEN];   /* the line given to on_error */
+    uv_timer_t reconnect;            /* the backoff's timer */
+    uv_timer_t watch;                /* the watchdog's */
+    int64_t backoff_ms;              /* the next reconnect's delay */
+    uint64_t since_ms;      /* connecting: when it began; open: when it last waited for nothing */
+    int64_t extra_ms;       /* allowed beyond the timeout for what is in flight */
+    int told;               /* the end of this context was told already */
+    int started;            /* hookd_redis_conn_start() ran: the timers are on the loop */
+    int closing;            /* hookd_redis_conn_close() was called */
+    int handles;            /* timers not yet closed, once closing */
+    char where[300];        /* "host:port" or the socket path of the node */
+    char msg[HOOKD_ERRLEN]; /* the line given to on_error */
 };
 
 static void conn_connect(struct hookd_redis_conn *c, const char *host);
@@ -247,8 +247,7 @@ static void locate_work(uv_work_t *req)
     hints.ai_socktype = SOCK_STREAM;
     int e = getaddrinfo(a.host, NULL, &hints, &res);
     if (e == 0 && res && res->ai_family == AF_INET)
-        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, c->located_ip,
-                    sizeof(c->located_ip));
+        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, c->located_ip, sizeof(c->located_ip));
     else if (e == 0 && res && res->ai_family == AF_INET6)
         uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, c->located_ip,
                     sizeof(c->located_ip));

@@ -164,7 +164,7 @@ int hookd_redis_role_master(const struct redisReply *r)
 
 int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint)
 {
-    static const char *const WORDS[] = {"READONLY", "MOVED",     "ASK",      "TRYAGAIN",
+    static const char *const WORDS[] = {"READONLY",    "MOVED",      "ASK",      "TRYAGAIN",
                                         "CLUSTERDOWN", "MASTERDOWN", "UNBLOCKED"};
     if (!err)
         return 0;

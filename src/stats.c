@@ -265,3 +265,42 @@ json_t *hookd_stats_json(const struct hookd_stats_sample *s, const struct hookd_
         json_object_set_new(o, "rates", rates);
     return o;
 }
+
+/* Adds b's integer members to a's of the same name (a missing one counts
+ * as 0). */
+static void add_integers(json_t *a, const json_t *b)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)b, k, v)
+    {
+        if (!json_is_integer(v))
+            continue;
+        json_t *have = json_object_get(a, k);
+        json_int_t sum =
+            json_integer_value(v) + (json_is_integer(have) ? json_integer_value(have) : 0);
+        json_object_set_new(a, k, json_integer(sum));
+    }
+}
+
+int hookd_stats_sum(struct json_t *total, const struct json_t *one)
+{
+    if (!json_is_object(total) || !json_is_object(one))
+        return HOOKD_EINVAL;
+    add_integers(total, one);
+    json_t *c = json_object_get(total, "counters");
+    if (!c) {
+        c = json_object();
+        json_object_set_new(total, "counters", c);
+    }
+    if (c)
+        add_integers(c, json_object_get(one, "counters"));
+    json_t *age = json_object_get(one, "oldest_event_age_seconds");
+    json_t *have = json_object_get(total, "oldest_event_age_seconds");
+    if (json_is_number(age) &&
+        (!json_is_number(have) || json_number_value(age) > json_number_value(have)))
+        json_object_set(total, "oldest_event_age_seconds", age);
+    else if (!have)
+        json_object_set_new(total, "oldest_event_age_seconds", json_null());
+    return c ? 0 : HOOKD_ENOMEM;
+}

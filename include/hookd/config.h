@@ -33,7 +33,11 @@ struct hookd_config {
     char *redis_ca_file;            /* PEM CAs a rediss:// server must chain to; NULL: system's */
     char *redis_cert_file;          /* PEM client certificate (chain) for rediss://, or NULL */
     char *redis_key_file;           /* PEM private key of redis_cert_file, or NULL */
-    char *prefix;                   /* key namespace; keys are "{prefix}:..." */
+    char *prefix;                   /* key namespace; keys are "{prefix}:..."; a comma list
+                                     * when nnamespaces > 1 (ask hookd_config_namespace()) */
+    int shards;                     /* --shards N: namespaces prefix:0 ... prefix:N-1; 0 off */
+    char **namespaces;              /* nnamespaces names from --prefix or --shards, owned */
+    int nnamespaces;                /* 0 (just prefix), or how many names namespaces holds */
     int threads;                    /* event loops in `run`; default: CPU count */
     int concurrency;                /* deliveries in flight per process */
     int host_concurrency;           /* deliveries in flight per receiver host */
@@ -65,6 +69,23 @@ struct hookd_config {
     int log_max;          /* entries kept per webhook attempt log stream */
     uint64_t from_flag;   /* bit i: option i of the table was given as a flag */
 };
+
+#define HOOKD_NAMESPACES_MAX 256 /* namespaces one hookd serves (a loop each at least) */
+
+/* How many namespaces cfg serves: 1, or the names of --prefix a,b,c, or
+ * --shards N. */
+int hookd_config_count_namespaces(const struct hookd_config *cfg);
+
+/* Fills out with cfg for namespace i (0 <= i < the count): a shallow copy,
+ * its prefix that namespace's name. out borrows cfg's strings: it lives no
+ * longer than cfg, and is never given to hookd_config_free(). */
+void hookd_config_namespace(const struct hookd_config *cfg, int i, struct hookd_config *out);
+
+/* The namespace (index) an event of workspace goes to: the first 4 bytes of
+ * SHA-256 of the workspace, big-endian, modulo the count; 0 without a
+ * workspace or with one namespace. docs/producers.md gives the same rule in
+ * six languages. */
+int hookd_config_namespace_of(const struct hookd_config *cfg, const char *workspace);
 
 /* Fills cfg with the defaults. Never fails but for ENOMEM. */
 int hookd_config_init(struct hookd_config *cfg);

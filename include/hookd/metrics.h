@@ -82,10 +82,11 @@ int hookd_metrics_render(struct hookd_buf *out);
  * "ready", or 503 "draining" / "redis down". */
 const struct hookd_route *hookd_metrics_routes(size_t *n);
 
-/* Starts the thread that reads queue depths from the Redis of cfg (which
- * outlives it) once a second. Fails with HOOKD_EIO (no thread) with a
- * reason in errbuf. */
-int hookd_metrics_start(const struct hookd_config *cfg, char *errbuf);
+/* Starts the thread that reads queue depths once a second from the Redis
+ * of each of the nns namespaces ns[0..nns) (which outlive it); /metrics
+ * shows each namespace's, labelled, and their sums when there are several.
+ * Fails with HOOKD_EIO (no thread) with a reason in errbuf. */
+int hookd_metrics_start(const struct hookd_config *ns, int nns, char *errbuf);
 /* Stops the depth reader and waits for it (at most one read's Redis
  * timeouts); no-op when it is not running. */
 void hookd_metrics_stop(void);

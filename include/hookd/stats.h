@@ -53,6 +53,12 @@ double hookd_stats_rate(const struct hookd_stats_sample *cur, const struct hookd
 struct json_t *hookd_stats_json(const struct hookd_stats_sample *s,
                                 const struct hookd_stats_sample *prev);
 
+/* Adds one namespace's reading (hookd_stats_json()) to total, a JSON
+ * object: depths, parked and each counter summed, the oldest event's age
+ * the largest; hosts are each namespace's own and stay out. 0, or
+ * HOOKD_EINVAL / HOOKD_ENOMEM. */
+int hookd_stats_sum(struct json_t *total, const struct json_t *one);
+
 /* The fleet's view of the receiver hosts, from the fresh records of
  * {P}:health, busiest first, at most max of them, only host when it is not
  * NULL: a JSON array (the caller releases it), or NULL with the reason in

@@ -9,6 +9,8 @@ this test runs first; node-redis comes from the npm registry through `npm ci`
 on the committed package-lock.json. A runtime that is missing after that is a
 failure, not a skip."""
 
+import concurrent.futures
+import hashlib
 import http.client
 import json
 import os
@@ -35,6 +37,26 @@ LANGS = ("python", "node", "go", "ruby", "php", "shell")
 # empty object and array, a float, booleans and null, key order.
 DATA = {"id": "abc12345", "name": "Zo\u00eb \"Z\" O'Neil", "url": "https://x.test/a/b",
         "empty": {}, "list": [1, 2.5, True, False, None, []], "zeta": 1, "alpha": -3}
+
+
+# The workspaces the namespace tests push, fixed so that a failure repeats:
+# short and long ids, each character of the id alphabet, neighbours that differ
+# in one character, and ids shaped like the UUIDs and slugs producers use.
+WORKSPACES = (
+    ["ws_%d" % i for i in range(16)]
+    + ["a", "A", "0", "-", "_", ".", ":", "ab", "ba", "tenant:42", "tenant:43",
+       "acme-corp", "acme.corp", "acme_corp", "ACME", "w" * 128, "x" * 127,
+       "3f2b8c1e-9d4a-4e7b-8c6f-2a1d5e9b7c30", "00000000-0000-0000-0000-000000000000",
+       "org:7:team:19", "tenant-7a6fc3a9", "9" * 20, "ws", "WS"])
+
+
+def rule(names, workspace):
+    """THE PRODUCER RULE (docs/producers.md): names[h(W) mod n], h(W) the first
+    4 bytes of SHA-256(W) big-endian; no workspace: names[0]."""
+    if not workspace:
+        return names[0]
+    return names[int.from_bytes(hashlib.sha256(workspace.encode()).digest()[:4], "big")
+                 % len(names)]
 
 
 def run(argv, timeout=60, **kw):
@@ -283,6 +305,8 @@ class Examples(HookdCase):
                 self.assertEqual((env["event"], env["data"], env["id"]),
                                  ("company.updated", {"id": "c1"}, given))
                 self.assertEqual(set(env), {"event", "data", "timestamp", "id"})
+                self.assertEqual(json.loads(p.stdout)["namespace"], self.h.prefix,
+                                 "one namespace: the prefix, as before")
 
     def test_producers_refuse_bad_input(self):
         """A bad event name, data that is not a JSON object, or a bad id is
@@ -301,6 +325,169 @@ class Examples(HookdCase):
                 p = run(argv, env=dead_url, timeout=60)
                 self.assertEqual(p.returncode, 1, "%s, Redis down: %s" % (lang, p.stderr))
                 self.assertEqual(self.r.llen(self.k("events")), 0)
+
+    # --------------------------------------------------- producers: namespaces
+
+    def events_lists(self):
+        """{key: [envelope, ...]} of every {NS}:events list in this Redis."""
+        return {k.decode(): [json.loads(x) for x in self.r.lrange(k, 0, -1)]
+                for k in self.r.scan_iter(match="{*}:events", count=1000)}
+
+    def push_many(self, jobs):
+        """Runs (lang, args, env) jobs two at a time (two cores); returns
+        [(job, CompletedProcess)] in order."""
+        def one(job):
+            lang, args, env = job
+            return job, run(self.prep.get("producer." + lang) + args, env=env, timeout=60)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return list(pool.map(one, jobs))
+
+    def test_producers_namespace_rule(self):
+        """With HOOKD_SHARDS=7 and with a HOOKD_PREFIX list of three, every
+        producer pushes the event of each workspace onto the events list of
+        the namespace the rule names (computed here with hashlib), and onto
+        no other; without a workspace, onto the first."""
+        base = self.h.prefix
+        configs = {
+            "shards": ({"HOOKD_SHARDS": "7"}, ["%s:%d" % (base, i) for i in range(7)]),
+            "list": ({"HOOKD_PREFIX": "%sa,%sb,%sc" % (base, base, base)},
+                     [base + "a", base + "b", base + "c"]),
+        }
+        for cfg, (_, names) in configs.items():
+            hit = {rule(names, w) for w in WORKSPACES}
+            self.assertEqual(hit, set(names), "%s: the fixed workspaces reach every "
+                             "namespace, so a wrong modulus shows" % cfg)
+        jobs, want = [], {}
+        for lang in LANGS:
+            self.prep.get("producer." + lang)  # a missing runtime fails here, once
+            for cfg, (extra, names) in configs.items():
+                for i, w in enumerate(list(WORKSPACES) + [None]):
+                    event_id = "ns.%s.%s.%d" % (lang, cfg, i)
+                    env = self.h.env(dict(extra, HOOKD_WORKSPACE=w))
+                    jobs.append((lang, ["team.updated", '{"n":%d}' % i, event_id], env))
+                    want[event_id] = (lang, w, rule(names, w))
+        t0 = time.monotonic()
+        results = self.push_many(jobs)
+        for (lang, args, _), p in results:
+            event_id = args[2]
+            with self.subTest(producer=lang, event=event_id):
+                self.assertEqual(p.returncode, 0, "%s: %s%s" % (lang, p.stdout, p.stderr))
+                out = json.loads(p.stdout)
+                self.assertEqual((out["pushed"], out["id"]), (1, event_id))
+                self.assertEqual(out["namespace"], want[event_id][2],
+                                 "%s, workspace %r: the namespace it says it chose"
+                                 % (lang, want[event_id][1]))
+        held = {}
+        for key, envs in self.events_lists().items():
+            for env in envs:
+                held.setdefault(env["id"], []).append((key, env))
+        wrong = []
+        for event_id, (lang, w, ns) in sorted(want.items()):
+            where = held.get(event_id, [])
+            keys = [k for k, _ in where]
+            if keys != ["{%s}:events" % ns]:
+                wrong.append("%s (%s, workspace %r): want {%s}:events, in %r"
+                             % (event_id, lang, w, ns, keys))
+            elif where[0][1].get("workspace") != w:
+                wrong.append("%s: envelope workspace %r, want %r"
+                             % (event_id, where[0][1].get("workspace"), w))
+        self.assertEqual(wrong, [], "%d of %d events misplaced:\n%s"
+                         % (len(wrong), len(want), "\n".join(wrong[:40])))
+        sys.stderr.write("example producers: %d events in the namespaces the rule names "
+                         "(%.1f s)\n" % (len(want), time.monotonic() - t0))
+
+    def test_producers_refuse_bad_namespaces(self):
+        """A HOOKD_SHARDS that is not a number from 1 to 1024, HOOKD_SHARDS
+        with a list, an empty or repeated name in the list, or a workspace
+        outside the id alphabet: exit 2, a reason, nothing pushed."""
+        base = self.h.prefix
+        bad = [{"HOOKD_SHARDS": v} for v in ("0", "-1", "x", "1025", "3.5", " 7", "7 ",
+                                            "0x7", "99999999999999999999")]
+        bad += [{"HOOKD_SHARDS": "3", "HOOKD_PREFIX": base + "a," + base + "b"},
+                {"HOOKD_PREFIX": base + "a,," + base + "b"},
+                {"HOOKD_PREFIX": base + "a,"},
+                {"HOOKD_PREFIX": base + "a," + base + "a"},
+                {"HOOKD_PREFIX": base + " a"},
+                {"HOOKD_WORKSPACE": "has space"},
+                {"HOOKD_WORKSPACE": "w" * 129},
+                {"HOOKD_WORKSPACE": "ws\n"}]
+        jobs = [(lang, [], self.h.env(extra)) for lang in LANGS for extra in bad]
+        for lang in LANGS:
+            self.prep.get("producer." + lang)
+        for (lang, _, env), p in self.push_many(jobs):
+            what = {k: env[k] for k in ("HOOKD_SHARDS", "HOOKD_PREFIX", "HOOKD_WORKSPACE")
+                    if k in env}
+            with self.subTest(producer=lang, env=what):
+                self.assertEqual(p.returncode, 2, "%s %r: %s%s"
+                                 % (lang, what, p.stdout, p.stderr))
+                self.assertTrue(p.stderr.strip(), "%s %r says why" % (lang, what))
+                self.assertEqual(p.stdout, "")
+        self.assertEqual({k: v for k, v in self.events_lists().items() if base in k}, {},
+                         "a refused push pushed something")
+        # the edges that are good: 1 and 1024 namespaces, a number with zeros
+        # before it, an empty HOOKD_SHARDS (off)
+        for lang in LANGS:
+            for shards, w, ns in (("1", "ws_1", base + ":0"),
+                                  ("1024", "ws_1", rule(["%s:%d" % (base, i)
+                                                         for i in range(1024)], "ws_1")),
+                                  ("007", "ws_1", rule(["%s:%d" % (base, i) for i in range(7)],
+                                                       "ws_1")),
+                                  ("", "ws_1", base)):
+                with self.subTest(producer=lang, shards=shards):
+                    p = run(self.prep.get("producer." + lang),
+                            env=self.h.env({"HOOKD_SHARDS": shards, "HOOKD_WORKSPACE": w}))
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    self.assertEqual(json.loads(p.stdout)["namespace"], ns)
+                    self.assertEqual(self.r.llen("{%s}:events" % ns), 1)
+                    self.r.delete("{%s}:events" % ns)
+
+    def test_producers_deliver_shards(self):
+        """End to end: `hookd run --shards 3` delivers what the producers
+        pushed with HOOKD_SHARDS=3, each event by the webhook of the namespace
+        the rule names."""
+        rc, out, err = self.h.cli("run", "--help")
+        if "--shards" not in out + err:
+            self.skipTest("`hookd run --help` does not list --shards: this hookd has no "
+                          "namespaces yet (the C side of several namespaces)")
+        base = self.h.prefix
+        names = ["%s:%d" % (base, i) for i in range(3)]
+        hooks = {}
+        for i, ns in enumerate(names):
+            # a webhook for every workspace is added to each namespace
+            hooks[ns] = self.h.cli_json("webhook", "add", "--url", self.url("ok", "ns%d" % i),
+                                        "--events", "team.*", env={"HOOKD_PREFIX": ns})
+        workspaces = [w for w in WORKSPACES if w.startswith("ws_")][:8] + [None]
+        self.assertEqual({rule(names, w) for w in workspaces}, set(names))
+        jobs, want = [], {}
+        for lang in LANGS:
+            self.prep.get("producer." + lang)
+            for i, w in enumerate(workspaces):
+                event_id = "e2e.%s.%d" % (lang, i)
+                jobs.append((lang, ["team.updated", '{"n":%d}' % i, event_id],
+                             self.h.env({"HOOKD_SHARDS": "3", "HOOKD_WORKSPACE": w})))
+                want[event_id] = rule(names, w)
+        for (lang, args, _), p in self.push_many(jobs):
+            self.assertEqual(p.returncode, 0, "%s: %s" % (lang, p.stderr))
+            self.assertEqual(json.loads(p.stdout)["namespace"], want[args[2]], lang)
+        w = self.h.start_worker(args=["--shards", "3"])
+        self.recv.wait_count(self.path("ok", ""), len(want), 60)
+        by_path = {}
+        for i, ns in enumerate(names):
+            by_path[ns] = {r.headers.get("webhook-id")
+                           for r in self.recv.deliveries(self.path("ok", "ns%d" % i))}
+        missing = []
+        for event_id, ns in sorted(want.items()):
+            for other in names:
+                got = delivery_id(event_id, hooks[other]["id"]) in by_path[other]
+                if got != (other == ns):
+                    missing.append("%s: want it at %s only; %s %s it"
+                                   % (event_id, ns, other, "has" if got else "lacks"))
+        self.assertEqual(missing, [], "\n".join(missing[:40]) + "\n" + w.log()[-3000:])
+        for ns in names:
+            self.assertEqual(self.r.llen("{%s}:events" % ns), 0, ns)
+            self.assertEqual(self.r.llen("{%s}:dead" % ns), 0, ns)
+        sys.stderr.write("example producers: hookd run --shards 3 delivered %d events "
+                         "by the namespaces the rule names\n" % len(want))
 
     # ---------------------------------------------------------------- receivers
 

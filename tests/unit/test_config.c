@@ -902,7 +902,7 @@ static void test_docs(void)
         CHECK_STR(env, want);
         rows++;
     }
-    CHECK(rows == 33);
+    CHECK(rows == 34);
     CHECK(strstr(text, "| `--threads N` | `HOOKD_THREADS` | CPU count |"));
     CHECK(strstr(text, "| `--log-level LEVEL` | `HOOKD_LOG_LEVEL` | `info` |"));
 
@@ -927,6 +927,129 @@ static void test_docs(void)
     free(text);
 }
 
+/* Sentinel and cluster URLs: seeds, default ports, master, database; the
+ * errors; and the redacted form parses back. */
+static void test_topology_urls(void)
+{
+    struct hookd_redis_addr a, b;
+    struct hookd_buf out;
+    char err[HOOKD_ERRLEN];
+
+    CHECK(hookd_redis_url_parse("redis-sentinel://10.0.0.1:26380,s2,[::1]:7/mymaster/2", &a, err) ==
+          0);
+    CHECK(a.mode == HOOKD_REDIS_SENTINEL && a.nseeds == 3 && a.db == 2 && !a.tls);
+    CHECK_STR(a.master, "mymaster");
+    CHECK_STR(a.seeds[0].host, "10.0.0.1");
+    CHECK(a.seeds[0].port == 26380 && a.seeds[1].port == 26379 && a.seeds[2].port == 7);
+    CHECK_STR(a.seeds[2].host, "::1");
+    CHECK(a.host[0] == '\0');
+    hookd_buf_init(&out, 4096);
+    CHECK(hookd_redis_url_redact(&a, &out) == 0);
+    CHECK_STR(out.data, "redis-sentinel://10.0.0.1:26380,s2:26379,[::1]:7/mymaster/2");
+    CHECK(hookd_redis_url_parse(out.data, &b, err) == 0 && b.nseeds == 3 && b.db == 2);
+    hookd_buf_free(&out);
+
+    CHECK(hookd_redis_url_parse("redis-cluster://u:pw%40x@n1:7000,n2", &a, err) == 0);
+    CHECK(a.mode == HOOKD_REDIS_CLUSTER && a.nseeds == 2 && a.seeds[1].port == 6379);
+    CHECK_STR(a.user, "u");
+    CHECK_STR(a.password, "pw@x");
+    hookd_buf_init(&out, 4096);
+    CHECK(hookd_redis_url_redact(&a, &out) == 0);
+    CHECK_STR(out.data, "redis-cluster://u:***@n1:7000,n2:6379");
+    hookd_buf_free(&out);
+    CHECK(hookd_redis_url_parse("REDIS-CLUSTER://n1/", &a, err) == 0 && a.nseeds == 1);
+
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"redis-sentinel://h1", "no master name"},
+        {"redis-sentinel://h1/", "no master name"},
+        {"redis-sentinel://h1/m/x", "database"},
+        {"redis-sentinel://h1,/m", "no host"},
+        {"redis-sentinel://,h1/m", "no host"},
+        {"redis-sentinel://h1:0/m", "port"},
+        {"redis-cluster://h1/3", "only database 0"},
+        {"redis-cluster:///", "no host"},
+        {"redis-cluster://h1?x=1", "query"},
+        {"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q/m", "more than 16 hosts"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&a, 0x5a, sizeof(a));
+        CHECK(hookd_redis_url_parse(bad[i].url, &a, err) != 0);
+        if (!strstr(err, bad[i].why))
+            fprintf(stderr, "  %s: %s\n", bad[i].url, err);
+        CHECK(strstr(err, bad[i].why) != NULL);
+        CHECK(a.nseeds == 0 && a.mode == HOOKD_REDIS_DIRECT);
+    }
+}
+
+/* --prefix a,b,c and --shards N make the namespaces; the producer rule
+ * picks one by workspace, as Python's hashlib computes it. */
+static void test_namespaces(void)
+{
+    struct hookd_config c, nc;
+    char err[HOOKD_ERRLEN];
+    {
+        char *argv[] = {"hookd", "--prefix", "a,b,c", "stats", NULL};
+        int argc = 4;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) == 0);
+        CHECK(hookd_config_count_namespaces(&c) == 3);
+        hookd_config_namespace(&c, 2, &nc);
+        CHECK_STR(nc.prefix, "c");
+        CHECK(nc.nnamespaces == 0 && nc.threads == c.threads);
+        /* sha256("ws1")[:4] % 3 == 0, sha256("ws3")[:4] % 3 == 2 */
+        CHECK(hookd_config_namespace_of(&c, "ws1") == 0);
+        CHECK(hookd_config_namespace_of(&c, "ws3") == 2);
+        CHECK(hookd_config_namespace_of(&c, "") == 0);
+        CHECK(hookd_config_namespace_of(&c, NULL) == 0);
+        hookd_config_free(&c);
+    }
+    {
+        char *argv[] = {"hookd", "--shards", "4", NULL};
+        int argc = 3;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) == 0);
+        CHECK(hookd_config_count_namespaces(&c) == 4);
+        hookd_config_namespace(&c, 3, &nc);
+        CHECK_STR(nc.prefix, "hookd:3");
+        hookd_config_free(&c);
+    }
+    {
+        char *argv[] = {"hookd", "--shards", "1", NULL};
+        int argc = 3;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) == 0);
+        CHECK(hookd_config_count_namespaces(&c) == 1);
+        CHECK_STR(c.prefix, "hookd:0");
+        hookd_config_free(&c);
+    }
+    static const char *const bad[][3] = {
+        {"--prefix", "a,a", "twice"},
+        {"--prefix", "a,,b", "1 to 64"},
+        {"--prefix", "a,", "1 to 64"},
+        {"--shards", "257", "between"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = {"hookd", (char *)bad[i][0], (char *)bad[i][1], NULL};
+        int argc = 3;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) != 0);
+        if (!strstr(err, bad[i][2]))
+            fprintf(stderr, "  %s %s: %s\n", bad[i][0], bad[i][1], err);
+        CHECK(strstr(err, bad[i][2]) != NULL);
+        hookd_config_free(&c);
+    }
+    {
+        char *argv[] = {"hookd", "--prefix", "a,b", "--shards", "2", NULL};
+        int argc = 5;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) != 0);
+        CHECK(strstr(err, "one or the other") != NULL);
+        hookd_config_free(&c);
+    }
+}
+
 int main(void)
 {
     test_durations();
@@ -937,6 +1060,8 @@ int main(void)
     test_redis_urls();
     test_url_file();
     test_redact();
+    test_topology_urls();
+    test_namespaces();
     test_docs();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

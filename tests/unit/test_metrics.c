@@ -486,8 +486,8 @@ static void test_serve(void)
 
     /* nothing listens on port 1: depth reads fail, and say so by absence */
     CHECK(hookd_config_set(&cfg, "redis-url", "redis://127.0.0.1:1/0", err) == 0);
-    CHECK(hookd_metrics_start(&cfg, err) == 0);
-    CHECK(hookd_metrics_start(&cfg, err) == HOOKD_EINVAL); /* once per process */
+    CHECK(hookd_metrics_start(&cfg, 1, err) == 0);
+    CHECK(hookd_metrics_start(&cfg, 1, err) == HOOKD_EINVAL); /* once per process */
 
     size_t n = 0;
     const struct hookd_route *routes = hookd_metrics_routes(&n);
@@ -541,7 +541,7 @@ static void test_serve(void)
     hookd_metrics_stop();
     hookd_metrics_stop();
     /* and the reader starts again after a stop */
-    CHECK(hookd_metrics_start(&cfg, err) == 0);
+    CHECK(hookd_metrics_start(&cfg, 1, err) == 0);
     hookd_metrics_stop();
     hookd_config_free(&cfg);
 }

@@ -6,7 +6,11 @@
 //
 // HOOKD_REDIS_URL (default redis://127.0.0.1:6379/0) and HOOKD_PREFIX
 // (default hookd) name the Redis and the namespace, as for hookd itself.
-// Prints {"pushed":1,"id":"evt_..."} like `hookd enqueue`.
+// HOOKD_PREFIX may be a list (a,b,c), or one BASE with HOOKD_SHARDS=N
+// (BASE:0 ... BASE:N-1); HOOKD_WORKSPACE sets the envelope's workspace, which
+// picks the namespace (docs/producers.md, "Several namespaces"). Prints
+// {"pushed":1,"id":"evt_...","namespace":"..."} like `hookd enqueue`, plus the
+// namespace it chose.
 //
 // It imports go-redis v5 (gopkg.in/redis.v5), the go-redis that Debian 12
 // packages (golang-gopkg-redis.v5-dev); examples/README.md says how to build
@@ -16,19 +20,25 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	redis "gopkg.in/redis.v5"
 )
 
 var (
-	eventRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}$`)
-	idRE    = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+	eventRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}$`)
+	idRE     = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+	prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+	digitsRE = regexp.MustCompile(`^[0-9]+$`)
 )
 
 const sample = `{"id":"abc12345","firstName":"Alice","lastName":"Doe","email":"alice@example.com"}`
@@ -42,6 +52,7 @@ type envelope struct {
 	Data      json.RawMessage `json:"data"`
 	Timestamp string          `json:"timestamp"`
 	ID        string          `json:"id"`
+	Workspace string          `json:"workspace,omitempty"`
 }
 
 func usage(format string, args ...interface{}) {
@@ -64,6 +75,47 @@ func newID() string {
 		os.Exit(1)
 	}
 	return "evt_" + hex.EncodeToString(b)
+}
+
+// namespaces returns hookd's namespaces: the HOOKD_PREFIX list in its order,
+// or BASE:0 .. BASE:N-1 with HOOKD_SHARDS=N.
+func namespaces(prefix, shards string) []string {
+	names := strings.Split(prefix, ",")
+	seen := map[string]bool{}
+	for _, name := range names {
+		if !prefixRE.MatchString(name) {
+			usage("HOOKD_PREFIX: %q is not 1..64 bytes of [A-Za-z0-9_.:-]", name)
+		}
+		if seen[name] {
+			usage("HOOKD_PREFIX names a namespace twice")
+		}
+		seen[name] = true
+	}
+	if shards == "" {
+		return names
+	}
+	n, err := strconv.Atoi(shards)
+	if !digitsRE.MatchString(shards) || err != nil || n < 1 || n > 1024 {
+		usage("HOOKD_SHARDS must be a number from 1 to 1024")
+	}
+	if len(names) != 1 {
+		usage("HOOKD_SHARDS takes a single HOOKD_PREFIX")
+	}
+	ns := make([]string, n)
+	for i := range ns {
+		ns[i] = names[0] + ":" + strconv.Itoa(i)
+	}
+	return ns
+}
+
+// pick returns the namespace of a workspace: ns[h(W) mod n], h(W) the first
+// 4 bytes of SHA-256(W) as a big-endian unsigned integer; no workspace: ns[0].
+func pick(ns []string, workspace string) string {
+	if workspace == "" {
+		return ns[0]
+	}
+	sum := sha256.Sum256([]byte(workspace))
+	return ns[binary.BigEndian.Uint32(sum[:4])%uint32(len(ns))]
 }
 
 func main() {
@@ -93,6 +145,12 @@ func main() {
 	if !idRE.MatchString(env.ID) {
 		usage("id %q is not 1..128 bytes of [A-Za-z0-9_.:-]", env.ID)
 	}
+	env.Workspace = os.Getenv("HOOKD_WORKSPACE") // who sees it, and its namespace
+	if env.Workspace != "" && !idRE.MatchString(env.Workspace) {
+		usage("HOOKD_WORKSPACE %q is not 1..128 bytes of [A-Za-z0-9_.:-]", env.Workspace)
+	}
+	ns := pick(namespaces(getenv("HOOKD_PREFIX", "hookd"), os.Getenv("HOOKD_SHARDS")),
+		env.Workspace)
 	env.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	body, err := json.Marshal(env) // compacts Data, keeps its bytes otherwise
 	if err != nil {
@@ -108,14 +166,15 @@ func main() {
 	opt.MaxRetries = 0
 	client := redis.NewClient(opt)
 	defer client.Close()
-	key := "{" + getenv("HOOKD_PREFIX", "hookd") + "}:events"
+	key := "{" + ns + "}:events"
 	if err := client.LPush(key, body).Err(); err != nil {
 		fmt.Fprintf(os.Stderr, "producer: redis: %v\n", err)
 		os.Exit(1)
 	}
 	out, _ := json.Marshal(struct {
-		Pushed int    `json:"pushed"`
-		ID     string `json:"id"`
-	}{1, env.ID})
+		Pushed    int    `json:"pushed"`
+		ID        string `json:"id"`
+		Namespace string `json:"namespace"`
+	}{1, env.ID, ns})
 	fmt.Println(string(out))
 }

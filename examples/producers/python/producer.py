@@ -5,10 +5,15 @@
     python3 producer.py person.created '{"id":"1","firstName":"Alice"}'
 
 HOOKD_REDIS_URL (default redis://127.0.0.1:6379/0) and HOOKD_PREFIX (default
-hookd) name the Redis and the namespace, as for hookd itself. Prints
-{"pushed":1,"id":"evt_..."} like `hookd enqueue`.
+hookd) name the Redis and the namespace, as for hookd itself. HOOKD_PREFIX may
+be a list (a,b,c), or one BASE with HOOKD_SHARDS=N (BASE:0 ... BASE:N-1);
+HOOKD_WORKSPACE sets the envelope's workspace, which picks the namespace
+(docs/producers.md, "Several namespaces"). Prints
+{"pushed":1,"id":"evt_...","namespace":"..."} like `hookd enqueue`, plus the
+namespace it chose.
 """
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -19,6 +24,7 @@ import redis
 
 EVENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 SAMPLE = {"id": "abc12345", "firstName": "Alice", "lastName": "Doe",
           "email": "alice@example.com"}
 
@@ -26,6 +32,33 @@ SAMPLE = {"id": "abc12345", "firstName": "Alice", "lastName": "Doe",
 def usage(why):
     sys.stderr.write("producer.py: %s\nusage: producer.py [EVENT [DATA_JSON [ID]]]\n" % why)
     sys.exit(2)
+
+
+def namespaces(prefix, shards):
+    """hookd's namespaces: the HOOKD_PREFIX list in its order, or BASE:0 ..
+    BASE:N-1 with HOOKD_SHARDS=N."""
+    names = prefix.split(",")
+    for name in names:
+        if not PREFIX_RE.fullmatch(name):
+            usage("HOOKD_PREFIX: %r is not 1..64 bytes of [A-Za-z0-9_.:-]" % name)
+    if len(set(names)) != len(names):
+        usage("HOOKD_PREFIX names a namespace twice")
+    if shards == "":
+        return names
+    if not re.fullmatch(r"[0-9]+", shards) or not 1 <= int(shards) <= 1024:
+        usage("HOOKD_SHARDS must be a number from 1 to 1024")
+    if len(names) != 1:
+        usage("HOOKD_SHARDS takes a single HOOKD_PREFIX")
+    return ["%s:%d" % (names[0], i) for i in range(int(shards))]
+
+
+def pick(ns, workspace):
+    """The namespace of a workspace: ns[h(W) mod n], h(W) the first 4 bytes
+    of SHA-256(W) as a big-endian unsigned integer; no workspace: ns[0]."""
+    if not workspace:
+        return ns[0]
+    h = int.from_bytes(hashlib.sha256(workspace.encode()).digest()[:4], "big")
+    return ns[h % len(ns)]
 
 
 def main(argv):
@@ -45,6 +78,11 @@ def main(argv):
     event_id = argv[2] if len(argv) > 2 else "evt_" + secrets.token_hex(16)
     if not ID_RE.match(event_id):
         usage("id %r is not 1..128 bytes of [A-Za-z0-9_.:-]" % event_id)
+    workspace = os.environ.get("HOOKD_WORKSPACE", "")
+    if workspace and not ID_RE.fullmatch(workspace):
+        usage("HOOKD_WORKSPACE %r is not 1..128 bytes of [A-Za-z0-9_.:-]" % workspace)
+    ns = pick(namespaces(os.environ.get("HOOKD_PREFIX") or "hookd",
+                         os.environ.get("HOOKD_SHARDS", "")), workspace)
 
     envelope = {
         "event": event,
@@ -56,19 +94,20 @@ def main(argv):
         # webhook-id, so that they can drop the duplicate.
         "id": event_id,
     }
+    if workspace:
+        envelope["workspace"] = workspace  # who sees it, and its namespace
     body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
     url = os.environ.get("HOOKD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    prefix = os.environ.get("HOOKD_PREFIX", "hookd")
     r = redis.Redis.from_url(url, socket_timeout=10)
     try:
-        r.lpush("{%s}:events" % prefix, body)
+        r.lpush("{%s}:events" % ns, body)
     except redis.exceptions.RedisError as e:
         sys.stderr.write("producer.py: redis: %s\n" % e)
         return 1
     finally:
         r.close()
-    print(json.dumps({"pushed": 1, "id": event_id}, separators=(",", ":")))
+    print(json.dumps({"pushed": 1, "id": event_id, "namespace": ns}, separators=(",", ":")))
     return 0
 
 
