@@ -4,6 +4,7 @@ namespaces whose slots lie on three different primaries; each namespace's
 keys stay in its one slot; a primary SIGKILLed while events stream into its
 namespace fails over to its replica with nothing acknowledged lost."""
 
+import hashlib
 import json
 import os
 import sys
@@ -98,6 +99,21 @@ class ClusterNamespaces(ClusterCase):
                 eid = "%s-push-%d" % (ns, i)
                 self.lpush(ns, eid)
                 want[ns].add(eid)
+        # enqueue with the whole list: the producer rule picks the namespace
+        # (two workspaces for each)
+        def rule(ws):
+            return self.names[int.from_bytes(hashlib.sha256(ws.encode()).digest()[:4], "big")
+                              % len(self.names)]
+        workspaces = []
+        for ns in self.names:
+            workspaces += [x for x in ("ws-%d" % i for i in range(100)) if rule(x) == ns][:2]
+        for ws in workspaces:
+            ns = rule(ws)
+            eid = "rule-%s" % ws
+            rc, out, err = self.h.cli("--prefix", self.prefixes, "enqueue", "person.created",
+                                      json.dumps({"eid": eid}), "--id", eid, "--workspace", ws)
+            self.assertEqual(rc, 0, "enqueue --workspace %s: %s" % (ws, err))
+            want[ns].add(eid)
 
         def done():
             return all(want[ns] <= set(delivered_eids(self.recv, paths[ns]))
