@@ -58,7 +58,9 @@ struct run {
 };
 
 /* Gives each namespace the same number of loops, ceil(threads / count),
- * as far as MAX_THREADS allows, and its configuration. 0 or HOOKD_ENOMEM. */
+ * as far as MAX_THREADS allows, and its configuration, whose threads is the
+ * number of loops in all (each loop's share of --concurrency and
+ * --host-concurrency). 0, HOOKD_ERANGE or HOOKD_ENOMEM. */
 static int namespaces_plan(const struct hookd_config *cfg, struct run *r)
 {
     r->nns = hookd_config_count_namespaces(cfg);
@@ -70,8 +72,11 @@ static int namespaces_plan(const struct hookd_config *cfg, struct run *r)
     r->ns = calloc((size_t)r->nns, sizeof(*r->ns));
     if (!r->ns)
         return HOOKD_ENOMEM;
-    for (int i = 0; i < r->nns; i++)
+    /* Each loop takes its share of the process' concurrency by threads. */
+    for (int i = 0; i < r->nns; i++) {
         hookd_config_namespace(cfg, i, &r->ns[i]);
+        r->ns[i].threads = r->per_ns * r->nns;
+    }
     return 0;
 }
 
