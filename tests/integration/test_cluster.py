@@ -147,6 +147,42 @@ class ClusterNamespaces(ClusterCase):
             self.assertEqual(stats["namespaces"][ns]["webhooks"], 1, stats)
 
 
+    def test_shards_on_three_primaries(self):
+        # --shards 3 with one base: namespaces BASE:0..2, here on three primaries
+        base = self.topo.shard_bases_on_distinct_shards(
+            3, bases=["s%s%d" % (self.token[:6], i) for i in range(300)])
+        shards = ["%s:%d" % (base, i) for i in range(3)]
+        self.h.prefix = base
+        self.need("--shards with a redis-cluster:// URL", "--shards", "3", "stats")
+        paths = {}
+        for ns in shards:
+            self.ns_need(ns, "redis-cluster:// URLs", "webhook", "add", "--url",
+                         self.url("ok", ns))
+            paths[ns] = self.path("ok", ns)
+        w = self.h.start_worker(env=TOPO_ENV, args=["--prefix", base, "--shards", "3"])
+
+        def rule(ws):
+            return shards[int.from_bytes(hashlib.sha256(ws.encode()).digest()[:4], "big") % 3]
+        want = {ns: set() for ns in shards}
+        for ns in shards:
+            for ws in [x for x in ("ws-%d" % i for i in range(100)) if rule(x) == ns][:2]:
+                eid = "shard-%s" % ws
+                rc, out, err = self.h.cli("--prefix", base, "--shards", "3", "enqueue",
+                                          "person.created", json.dumps({"eid": eid}),
+                                          "--id", eid, "--workspace", ws)
+                self.assertEqual(rc, 0, "enqueue --workspace %s: %s" % (ws, err))
+                want[ns].add(eid)
+        wait_for(lambda: all(want[ns] <= set(delivered_eids(self.recv, paths[ns]))
+                             for ns in shards), 30, 0.1)
+        self.assertTrue(w.alive(), "hookd run died: rc=%r" % w.proc.poll())
+        for ns in shards:
+            got = set(delivered_eids(self.recv, paths[ns]))
+            self.assertEqual(want[ns] ^ got, set(), "shard %s: want %s, got %s"
+                             % (ns, sorted(want[ns]), sorted(got)))
+            where = self.topo.keys_matching("{%s}*" % ns)
+            self.assertEqual(list(where), [self.topo.owner_of(slot_of("{%s}" % ns))],
+                             "keys of %s on %s" % (ns, where))
+
     def test_bad_cluster_urls_exit_2(self):
         self.need_support()
         p = self.topo.nodes[0].port
