@@ -215,10 +215,14 @@ static void log_start(const struct hookd_config *cfg, int loops)
         hookd_config_namespace(cfg, i, &nc);
         (void)hookd_buf_addf(&names, "%s{%s}", i ? "," : "", nc.prefix);
     }
-    hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s",
+    struct hookd_config first;
+    hookd_config_namespace(cfg, 0, &first);
+    hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s%s%s%s",
                HOOKD_VERSION, loops, n > 1 ? "namespaces" : "prefix",
                names.data ? names.data : "(unknown)", rc == 0 ? redis.data : "(unknown)",
                cfg->metrics_addr ? cfg->metrics_addr : "off", cfg->api_addr ? cfg->api_addr : "off",
+               cfg->api_addr && n > 1 ? " (namespace {" : "",
+               cfg->api_addr && n > 1 ? first.prefix : "", cfg->api_addr && n > 1 ? "})" : "",
                !cfg->api_addr   ? ""
                : cfg->api_token ? " (bearer token)"
                                 : " (no token set: every API route answers 401)");

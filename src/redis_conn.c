@@ -9,6 +9,7 @@
 
 #include "hookd/metrics.h"
 #include "hookd/redis_locate.h"
+#include "hookd/redis_node.h"
 #include "hookd/redis_tls.h"
 #include "hookd/redis_uv.h"
 

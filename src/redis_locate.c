@@ -48,21 +48,30 @@ static int node_of(const redisReply *host, const redisReply *port, struct hookd_
     return 0;
 }
 
-/* Asks the sentinel at n for addr's master. 0 with *out set, or -1 with
- * why. */
-static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
-                        const struct hookd_redis_node *n, int64_t timeout_ms,
-                        struct hookd_redis_node *out, char *why)
+/* Asks the sentinel at n for addr's master, with the URL's credentials when
+ * auth (never its database). 0 with *out set, -1 with why, or 1 when the
+ * sentinel wants credentials (NOAUTH). */
+static int ask_sentinel_as(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                           const struct hookd_redis_node *n, int auth, int64_t timeout_ms,
+                           struct hookd_redis_node *out, char *why)
 {
-    /* Sentinels are asked without the master's credentials or database. */
     struct hookd_redis_addr s = {.port = n->port, .tls = addr->tls};
     memcpy(s.host, n->host, sizeof(s.host));
+    if (auth) {
+        memcpy(s.user, addr->user, sizeof(s.user));
+        memcpy(s.password, addr->password, sizeof(s.password));
+    }
     redisContext *c = hookd_redis_node_connect(cfg, &s, timeout_ms, why);
+    explicit_bzero(s.password, sizeof(s.password));
     if (!c)
         return -1;
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", addr->master};
     redisReply *r = hookd_redis_command(c, 3, argv, NULL, why);
     int rc = -1;
+    if (!r && !auth && addr->password[0] && strstr(why, "NOAUTH")) {
+        redisFree(c);
+        return 1;
+    }
     if (!r)
         ;
     else if (r->type == REDIS_REPLY_NIL)
@@ -75,6 +84,19 @@ static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis
     if (r)
         freeReplyObject(r);
     redisFree(c);
+    return rc;
+}
+
+/* Asks the sentinel at n for addr's master: without credentials first (a
+ * sentinel's own password is often unset), then, when it answers NOAUTH,
+ * with the URL's. 0 with *out set, or -1 with why. */
+static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                        const struct hookd_redis_node *n, int64_t timeout_ms,
+                        struct hookd_redis_node *out, char *why)
+{
+    int rc = ask_sentinel_as(cfg, addr, n, 0, timeout_ms, out, why);
+    if (rc == 1)
+        rc = ask_sentinel_as(cfg, addr, n, 1, timeout_ms, out, why);
     return rc;
 }
 
@@ -160,41 +182,4 @@ int hookd_redis_role_master(const struct redisReply *r)
 {
     return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
            r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
-}
-
-int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint)
-{
-    static const char *const WORDS[] = {"READONLY",    "MOVED",      "ASK",      "TRYAGAIN",
-                                        "CLUSTERDOWN", "MASTERDOWN", "UNBLOCKED"};
-    if (!err)
-        return 0;
-    for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++) {
-        size_t n = strlen(WORDS[i]);
-        /* At the start, or where a script's error quotes the command's. */
-        const char *p = strncmp(err, WORDS[i], n) == 0 ? err : NULL;
-        for (const char *q = err; !p && (q = strstr(q, WORDS[i])) != NULL; q += n)
-            if (q > err && (q[-1] == '-' || q[-1] == ' ') && (q[n] == ' ' || !q[n]))
-                p = q;
-        if (!p || (p[n] != ' ' && p[n]))
-            continue;
-        const char *where = p[n] == ' ' ? strchr(p + n + 1, ' ') : NULL; /* after the slot */
-        if (hint && where && i >= 1 && i <= 2) {
-            const char *colon = strrchr(where + 1, ':');
-            int64_t port;
-            size_t hl = colon ? (size_t)(colon - where - 1) : 0;
-            char pb[8];
-            size_t pl = colon ? strcspn(colon + 1, " ") : 0;
-            if (colon && hl > 0 && hl < sizeof(hint->host) && pl > 0 && pl < sizeof(pb)) {
-                memcpy(pb, colon + 1, pl);
-                pb[pl] = '\0';
-                if (hookd_parse_i64(pb, 1, 65535, &port) == 0) {
-                    memcpy(hint->host, where + 1, hl);
-                    hint->host[hl] = '\0';
-                    hint->port = (int)port;
-                }
-            }
-        }
-        return 1;
-    }
-    return 0;
 }

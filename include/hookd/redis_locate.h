@@ -28,12 +28,4 @@ int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *
 /* 1 when r, the reply to ROLE, says master. */
 int hookd_redis_role_master(const struct redisReply *r);
 
-/* 1 when err, the text of an error reply, says this node does not serve
- * the namespace now, so that the connection should be dropped and the node
- * located again: READONLY (a demoted master), MOVED and ASK (the slot is
- * elsewhere; *hint, when not NULL, gets the node named), TRYAGAIN,
- * CLUSTERDOWN, MASTERDOWN, or UNBLOCKED (a blocking command ended by a role
- * change). A script's error carries the command's, and counts too. */
-int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint);
-
 #endif
