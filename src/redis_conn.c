@@ -16,6 +16,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCH_EVERY_MS 250 /* how often the watchdog looks */
+#define STABLE_MS 1000     /* ready this long: the next reconnect starts from BACKOFF_FIRST_MS */
 
 enum cstate {
     C_DOWN,       /* no context; the reconnect timer may be running */
@@ -45,6 +46,7 @@ struct hookd_redis_conn {
     uv_timer_t reconnect;            /* the backoff's timer */
     uv_timer_t watch;                /* the watchdog's */
     int64_t backoff_ms;              /* the next reconnect's delay */
+    uint64_t ready_ms;               /* when the owner first said ready, 0: not since connecting */
     uint64_t since_ms;      /* connecting: when it began; open: when it last waited for nothing */
     int64_t extra_ms;       /* allowed beyond the timeout for what is in flight */
     int told;               /* the end of this context was told already */
@@ -82,6 +84,13 @@ static void on_reconnect_timer(uv_timer_t *t)
 static void went_down(struct hookd_redis_conn *c)
 {
     int was_open = c->state == C_OPEN;
+    /* A connection that was ready a while ends a run of failures; one that
+     * failed at once after its set-up (a cluster that says CLUSTERDOWN to
+     * every take, a node that turns out to be a replica) does not, so that
+     * such a node is asked again no faster than the backoff allows. */
+    if (c->ready_ms && uv_now(c->loop) - c->ready_ms >= STABLE_MS)
+        c->backoff_ms = BACKOFF_FIRST_MS;
+    c->ready_ms = 0;
     c->ac = NULL;
     c->ssl = NULL;
     c->state = C_DOWN;
@@ -330,7 +339,8 @@ void hookd_redis_conn_start(struct hookd_redis_conn *c)
 
 void hookd_redis_conn_ready(struct hookd_redis_conn *c)
 {
-    c->backoff_ms = BACKOFF_FIRST_MS;
+    if (!c->ready_ms) /* the first time since connecting counts */
+        c->ready_ms = uv_now(c->loop) ? uv_now(c->loop) : 1;
 }
 
 void hookd_redis_conn_allow(struct hookd_redis_conn *c, int64_t extra_ms)
