@@ -58,7 +58,7 @@ class Node:
         self._log = None
         self.killed_at = None  # time.time() of kill()
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, keep_dir=False):
         self._log = open(self.logpath, "ab")
         if self.conf is not None:
             path = os.path.join(self.dir, "sentinel.conf")
@@ -88,9 +88,16 @@ class Node:
                     c.close()
             except redis.exceptions.RedisError:
                 return False
-        if not wait_for(up, timeout):
-            raise RuntimeError("%s (port %d) did not answer PING: %s"
-                               % (self.role, self.port, self.log_text()))
+        try:
+            if not wait_for(up, timeout):
+                raise RuntimeError("%s (port %d) did not answer PING: %s"
+                                   % (self.role, self.port, self.log_text()))
+        except Exception:
+            if keep_dir:
+                self.stop()  # a restart keeps its directory (nodes.conf)
+            else:
+                self.cleanup()  # a node that never came up is nobody's to clean
+            raise
         return self
 
     @property
@@ -116,7 +123,7 @@ class Node:
         """Starts again on the same port and directory (after kill or stop)."""
         self.stop()
         self.killed_at = None
-        return self.start(timeout)
+        return self.start(timeout, keep_dir=True)
 
     def stop(self):
         if self.proc is not None:
