@@ -18,6 +18,7 @@
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/redis_tls.h"
+#include "hookd/redis_watch.h"
 #include "hookd/server.h"
 #include "hookd/worker.h"
 
@@ -260,9 +261,16 @@ static int run(struct hookd_config *cfg)
         return 2;
     }
     hookd_metrics_set_loops(r.per_ns * r.nns);
+    if (hookd_redis_watch_start(cfg, err) != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        free(r.ns);
+        curl_global_cleanup();
+        return 1;
+    }
     struct listeners l;
     if (listeners_start(cfg, &r, &l, err) != 0) {
         fprintf(stderr, "hookd: %s\n", err);
+        hookd_redis_watch_stop();
         free(r.ns);
         curl_global_cleanup();
         return 1;
@@ -295,6 +303,7 @@ static int run(struct hookd_config *cfg)
     for (int i = 0; i < r.n; i++)
         hookd_worker_join(r.workers[i]);
     listeners_stop(&l);
+    hookd_redis_watch_stop();
     free(r.ns);
     uv_loop_close(loop);
     curl_global_cleanup();

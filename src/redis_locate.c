@@ -151,25 +151,45 @@ static int ask_cluster(const struct hookd_config *cfg, const struct hookd_redis_
     return rc;
 }
 
+/* 1 when a and b name the same host and port. */
+static int same_node(const struct hookd_redis_node *a, const struct hookd_redis_node *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
 int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
-                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf)
+                       const struct hookd_redis_node *hint, const struct hookd_redis_node *avoid,
+                       int64_t timeout_ms, char *errbuf)
 {
     struct said said = {.len = 0};
-    struct hookd_redis_node found;
+    struct hookd_redis_node found, fallback = {.port = 0};
     char why[HOOKD_ERRLEN];
     if (addr->mode == HOOKD_REDIS_DIRECT)
         return 0;
     int sentinel = addr->mode == HOOKD_REDIS_SENTINEL;
-    for (int i = hint && !sentinel ? -1 : 0; i < addr->nseeds; i++) {
+    for (int i = hint && hint->port && !sentinel ? -1 : 0; i < addr->nseeds; i++) {
         const struct hookd_redis_node *n = i < 0 ? hint : &addr->seeds[i];
         int rc = sentinel ? ask_sentinel(cfg, addr, n, timeout_ms, &found, why)
                           : ask_cluster(cfg, addr, n, timeout_ms, &found, why);
+        if (rc == 0 && avoid && avoid->port && same_node(&found, avoid)) {
+            /* This one names the node that was not the master: a stale
+             * view. Another may know better; it is the answer if none does. */
+            if (!fallback.port)
+                fallback = found;
+            said_add(&said, n, "names the node that is not the master");
+            continue;
+        }
         if (rc == 0) {
             memcpy(addr->host, found.host, sizeof(addr->host));
             addr->port = found.port;
             return 0;
         }
         said_add(&said, n, why);
+    }
+    if (fallback.port) {
+        memcpy(addr->host, fallback.host, sizeof(addr->host));
+        addr->port = fallback.port;
+        return 0;
     }
     if (sentinel)
         return hookd_fail(errbuf, HOOKD_EREDIS, "redis: no sentinel named master \"%s\" (%s)",

@@ -19,11 +19,14 @@ struct redisReply;
 /* Sets addr->host and addr->port (a parsed cfg->redis_url; the rest stays)
  * to the node serving cfg->prefix now. Direct: nothing to do. Sentinel: the
  * first sentinel, in the URL's order, that names the master. Cluster: hint
- * first when not NULL (the node a MOVED named), then each seed. Each
- * question has timeout_ms. 0, or HOOKD_EREDIS with what every node said in
- * errbuf (never a password). Thread-safe. */
+ * first when not NULL and its port not 0 (the node a MOVED named), then
+ * each seed. An answer equal to avoid (when not NULL and its port not 0: a
+ * node just found not to be the master) is taken only when no other node
+ * gives another. Each question has timeout_ms. 0, or HOOKD_EREDIS with what
+ * every node said in errbuf (never a password). Thread-safe. */
 int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
-                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf);
+                       const struct hookd_redis_node *hint, const struct hookd_redis_node *avoid,
+                       int64_t timeout_ms, char *errbuf);
 
 /* 1 when r, the reply to ROLE, says master. */
 int hookd_redis_role_master(const struct redisReply *r);
