@@ -72,14 +72,12 @@ static int ask_sentinel_as(const struct hookd_config *cfg, const struct hookd_re
         redisFree(c);
         return 1;
     }
-    if (!r)
-        ;
-    else if (r->type == REDIS_REPLY_NIL)
+    int got = r ? hookd_redis_master_addr(r, out) : -1;
+    if (got == HOOKD_ENOTFOUND)
         hookd_fail(why, HOOKD_EREDIS, "knows no master named \"%s\"", addr->master);
-    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-             node_of(r->element[0], r->element[1], out) != 0)
+    else if (got == HOOKD_EINVAL)
         hookd_fail(why, HOOKD_EREDIS, "gave no address for master \"%s\"", addr->master);
-    else
+    else if (got == 0)
         rc = 0;
     if (r)
         freeReplyObject(r);
@@ -122,27 +120,8 @@ static int ask_cluster(const struct hookd_config *cfg, const struct hookd_redis_
     long long slot = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r && slot < 0)
         hookd_fail(why, HOOKD_EREDIS, "CLUSTER KEYSLOT gave no slot");
-    if (slot >= 0 && (m = hookd_redis_command(c, 2, sl, NULL, why)) != NULL) {
-        hookd_fail(why, HOOKD_EREDIS, "no primary owns slot %lld", slot);
-        for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
-            const redisReply *e = m->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-                e->element[0]->type != REDIS_REPLY_INTEGER ||
-                e->element[1]->type != REDIS_REPLY_INTEGER ||
-                e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
-                slot < e->element[0]->integer || slot > e->element[1]->integer)
-                continue;
-            if (node_of(e->element[2]->element[0], e->element[2]->element[1], out) != 0) {
-                hookd_fail(why, HOOKD_EREDIS, "bad address for slot %lld", slot);
-                break;
-            }
-            /* An empty host is the node asked, by its own words. */
-            if (!out->host[0])
-                memcpy(out->host, n->host, sizeof(out->host));
-            rc = 0;
-            break;
-        }
-    }
+    if (slot >= 0 && (m = hookd_redis_command(c, 2, sl, NULL, why)) != NULL)
+        rc = hookd_redis_slot_owner(m, slot, n->host, out, why) == 0 ? 0 : -1;
     if (r)
         freeReplyObject(r);
     if (m)
@@ -196,6 +175,42 @@ int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *
                           addr->master, said.text);
     return hookd_fail(errbuf, HOOKD_EREDIS, "redis: no cluster node named the owner of {%s} (%s)",
                       cfg->prefix, said.text);
+}
+
+int hookd_redis_master_addr(const struct redisReply *r, struct hookd_redis_node *out)
+{
+    if (r->type == REDIS_REPLY_NIL)
+        return HOOKD_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        node_of(r->element[0], r->element[1], out) != 0)
+        return HOOKD_EINVAL;
+    return 0;
+}
+
+int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const char *asked,
+                           struct hookd_redis_node *out, char *errbuf)
+{
+    if (m->type != REDIS_REPLY_ARRAY)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "CLUSTER SLOTS gave no array");
+    if (m->elements > HOOKD_REDIS_SLOTS)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "CLUSTER SLOTS gave %zu ranges, over %d",
+                          m->elements, HOOKD_REDIS_SLOTS);
+    for (size_t i = 0; i < m->elements; i++) {
+        const redisReply *e = m->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER ||
+            e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+            slot < e->element[0]->integer || slot > e->element[1]->integer)
+            continue;
+        if (node_of(e->element[2]->element[0], e->element[2]->element[1], out) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "bad address for slot %lld", slot);
+        /* An empty host is the node asked, by its own words. */
+        if (!out->host[0])
+            snprintf(out->host, sizeof(out->host), "%s", asked);
+        return 0;
+    }
+    return hookd_fail(errbuf, HOOKD_ENOTFOUND, "no primary owns slot %lld", slot);
 }
 
 int hookd_redis_role_master(const struct redisReply *r)

@@ -28,6 +28,20 @@ int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *
                        const struct hookd_redis_node *hint, const struct hookd_redis_node *avoid,
                        int64_t timeout_ms, char *errbuf);
 
+#define HOOKD_REDIS_SLOTS 16384 /* hash slots of a cluster; ranges of CLUSTER SLOTS, at most */
+
+/* Reads r, the reply to SENTINEL get-master-addr-by-name, into *out: 0,
+ * HOOKD_ENOTFOUND (nil: no such master), or HOOKD_EINVAL (not a host of at
+ * most 255 bytes and a port from 1 to 65535). */
+int hookd_redis_master_addr(const struct redisReply *r, struct hookd_redis_node *out);
+
+/* Finds in m, the reply to CLUSTER SLOTS (at most HOOKD_REDIS_SLOTS
+ * ranges), the primary that owns slot, into *out; an empty host is asked,
+ * the node that answered. 0, or HOOKD_ENOTFOUND / HOOKD_EINVAL /
+ * HOOKD_ETOOBIG with the reason in errbuf. */
+int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const char *asked,
+                           struct hookd_redis_node *out, char *errbuf);
+
 /* 1 when r, the reply to ROLE, says master. */
 int hookd_redis_role_master(const struct redisReply *r);
 
