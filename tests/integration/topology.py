@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis  # noqa: E402
 
-from harness import (HookdCase, Hookd, Receiver, _reap, free_port, spawn, uid,  # noqa: E402
+from harness import (HookdCase, Hookd, Receiver, free_port, spawn, terminate, uid,  # noqa: E402
                      wait_for)
 
 HOST = "127.0.0.1"
@@ -127,14 +127,7 @@ class Node:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-            _reap(self.proc)
+            terminate(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None
