@@ -282,6 +282,10 @@ class ClusterFailover(ClusterCase):
                               sum(len(v) - 1 for v in got.values()), len(errors)))
         got = delivered_eids(self.recv, paths[victim])
         first_after = min(min(got[e[0]]) for e in snaps[victim][0] if e[1] == new)
+        # hookd follows within the failover plus its backoff: the longest
+        # step is 5 s, and a second more covers the locate and the delivery
+        self.assertLess(first_after - t_switch, 5 + 1,
+                        "hookd took %.1f s after the switch" % (first_after - t_switch))
         self.note("cluster failover by %s (slot %d, :%d -> :%d): failure -> failover %.2f s; "
                   "failure -> first delivery of an event pushed after it %.2f s (failover -> "
                   "that %.2f s); %s" % (what, vslot, old, new, failover_s, first_after - t_kill,

@@ -205,6 +205,10 @@ class SentinelFailover(TopoCase):
                             sorted(lost)[:20]))
 
         first_after = min(min(got[p[0]]) for p in after if p[0] in got)
+        # hookd follows within the failover plus its backoff: the longest
+        # step is 5 s, and a second more covers the locate and the delivery
+        self.assertLess(first_after - t_switch, 5 + 1,
+                        "hookd took %.1f s after the switch" % (first_after - t_switch))
         ids = {p[0] for p in pushed}
         self.note("sentinel failover by %s: failure -> switch %.2f s; failure -> first "
                   "delivery of an event pushed after the switch %.2f s (switch -> that %.2f s); "
