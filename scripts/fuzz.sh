@@ -15,7 +15,7 @@ case "$SECS" in
 esac
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build-fuzz}"
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-fuzz_envelope fuzz_url_net fuzz_config fuzz_job fuzz_webhook fuzz_retry_after fuzz_server fuzz_health fuzz_dead fuzz_backlog}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-fuzz_envelope fuzz_url_net fuzz_config fuzz_job fuzz_webhook fuzz_retry_after fuzz_server fuzz_health fuzz_dead fuzz_backlog fuzz_topology}"
 
 # The build's own dependencies, then clang with its libFuzzer runtime (on
 # Debian 12 clang only recommends libclang-rt-14-dev, so it is named).

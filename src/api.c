@@ -19,6 +19,7 @@
 #include "hookd/console_files.h"
 #include "hookd/envelope.h"
 #include "hookd/redis.h"
+#include "hookd/redis_watch.h"
 #include "hookd/schema.h"
 #include "hookd/stats.h"
 
@@ -31,31 +32,44 @@ struct hookd_api {
     pthread_mutex_t lock;                /* guards pool */
     struct redisContext *pool[POOL_MAX]; /* idle connections */
     int npool;                           /* entries of pool */
+    uint64_t pool_gen;                   /* redis_watch's generation the pool's connections saw */
     struct hookd_route *routes;          /* ROUTES with arg set to this api */
     size_t nroutes;                      /* rows of routes */
 };
 
 /* ---- the pool ---- */
 
-/* An idle connection, or a new one; NULL with the reason in err. */
+/* An idle connection, or a new one; NULL with the reason in err. Once the
+ * sentinels name another master (redis_watch.h), the idle connections,
+ * made to the one before, are closed. */
 static redisContext *pool_take(struct hookd_api *api, char *err)
 {
-    redisContext *c = NULL;
+    redisContext *c = NULL, *stale[POOL_MAX];
+    int nstale = 0;
+    uint64_t gen = hookd_redis_watch_generation();
     pthread_mutex_lock(&api->lock);
+    if (gen != api->pool_gen) {
+        memcpy(stale, api->pool, (size_t)api->npool * sizeof(*stale));
+        nstale = api->npool;
+        api->npool = 0;
+        api->pool_gen = gen;
+    }
     if (api->npool > 0)
         c = api->pool[--api->npool];
     pthread_mutex_unlock(&api->lock);
+    for (int i = 0; i < nstale; i++)
+        redisFree(stale[i]);
     return c ? c : hookd_redis_connect(api->cfg, err);
 }
 
-/* Gives c back; a connection that failed, or one over the pool's size, is
- * closed. */
+/* Gives c back; a connection that failed, one over the pool's size, or one
+ * given back after the sentinels named another master, is closed. */
 static void pool_give(struct hookd_api *api, redisContext *c)
 {
     if (!c)
         return;
     pthread_mutex_lock(&api->lock);
-    if (c->err == 0 && api->npool < POOL_MAX) {
+    if (c->err == 0 && api->npool < POOL_MAX && hookd_redis_watch_generation() == api->pool_gen) {
         api->pool[api->npool++] = c;
         c = NULL;
     }

@@ -18,6 +18,7 @@
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/redis_tls.h"
+#include "hookd/redis_watch.h"
 #include "hookd/server.h"
 #include "hookd/worker.h"
 
@@ -58,7 +59,9 @@ struct run {
 };
 
 /* Gives each namespace the same number of loops, ceil(threads / count),
- * as far as MAX_THREADS allows, and its configuration. 0 or HOOKD_ENOMEM. */
+ * as far as MAX_THREADS allows, and its configuration, whose threads is the
+ * number of loops in all (each loop's share of --concurrency and
+ * --host-concurrency). 0, HOOKD_ERANGE or HOOKD_ENOMEM. */
 static int namespaces_plan(const struct hookd_config *cfg, struct run *r)
 {
     r->nns = hookd_config_count_namespaces(cfg);
@@ -70,8 +73,11 @@ static int namespaces_plan(const struct hookd_config *cfg, struct run *r)
     r->ns = calloc((size_t)r->nns, sizeof(*r->ns));
     if (!r->ns)
         return HOOKD_ENOMEM;
-    for (int i = 0; i < r->nns; i++)
+    /* Each loop takes its share of the process' concurrency by threads. */
+    for (int i = 0; i < r->nns; i++) {
         hookd_config_namespace(cfg, i, &r->ns[i]);
+        r->ns[i].threads = r->per_ns * r->nns;
+    }
     return 0;
 }
 
@@ -210,10 +216,14 @@ static void log_start(const struct hookd_config *cfg, int loops)
         hookd_config_namespace(cfg, i, &nc);
         (void)hookd_buf_addf(&names, "%s{%s}", i ? "," : "", nc.prefix);
     }
-    hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s",
+    struct hookd_config first;
+    hookd_config_namespace(cfg, 0, &first);
+    hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s%s%s%s",
                HOOKD_VERSION, loops, n > 1 ? "namespaces" : "prefix",
                names.data ? names.data : "(unknown)", rc == 0 ? redis.data : "(unknown)",
                cfg->metrics_addr ? cfg->metrics_addr : "off", cfg->api_addr ? cfg->api_addr : "off",
+               cfg->api_addr && n > 1 ? " (namespace {" : "",
+               cfg->api_addr && n > 1 ? first.prefix : "", cfg->api_addr && n > 1 ? "})" : "",
                !cfg->api_addr   ? ""
                : cfg->api_token ? " (bearer token)"
                                 : " (no token set: every API route answers 401)");
@@ -251,9 +261,16 @@ static int run(struct hookd_config *cfg)
         return 2;
     }
     hookd_metrics_set_loops(r.per_ns * r.nns);
+    if (hookd_redis_watch_start(cfg, err) != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        free(r.ns);
+        curl_global_cleanup();
+        return 1;
+    }
     struct listeners l;
     if (listeners_start(cfg, &r, &l, err) != 0) {
         fprintf(stderr, "hookd: %s\n", err);
+        hookd_redis_watch_stop();
         free(r.ns);
         curl_global_cleanup();
         return 1;
@@ -286,6 +303,7 @@ static int run(struct hookd_config *cfg)
     for (int i = 0; i < r.n; i++)
         hookd_worker_join(r.workers[i]);
     listeners_stop(&l);
+    hookd_redis_watch_stop();
     free(r.ns);
     uv_loop_close(loop);
     curl_global_cleanup();

@@ -546,6 +546,8 @@ static void depth_read(struct reader *s, int k)
         redisReply *r = v;
         if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
             got[i] = r->integer;
+        if (hookd_redis_reply_judge(s->rc[k], r))
+            ok = 0; /* dropped below: the next read locates the node again */
         freeReplyObject(r);
     }
     if (!ok && s->rc[k]) {

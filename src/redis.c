@@ -45,13 +45,17 @@ struct redisContext *hookd_redis_connect_timeout(const struct hookd_config *cfg,
     redisContext *c = NULL;
     if (hookd_redis_url_parse(cfg->redis_url, &addr, errbuf) != 0)
         return NULL;
+    struct hookd_redis_node avoid = {.port = 0};
     for (int i = 0; !c && i < LOCATE_TRIES; i++) {
         if (i > 0)
             uv_sleep(LOCATE_PAUSE_MS);
-        if (hookd_redis_locate(cfg, &addr, NULL, timeout_ms, errbuf) == 0)
+        if (hookd_redis_locate(cfg, &addr, NULL, &avoid, timeout_ms, errbuf) == 0)
             c = connect_master(cfg, &addr, timeout_ms, errbuf);
         if (addr.mode == HOOKD_REDIS_DIRECT)
             break;
+        /* The node found did not serve: the next try prefers another answer. */
+        memcpy(avoid.host, addr.host, sizeof(avoid.host));
+        avoid.port = addr.port;
     }
     explicit_bzero(addr.password, sizeof(addr.password));
     return c;

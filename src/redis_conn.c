@@ -9,12 +9,15 @@
 
 #include "hookd/metrics.h"
 #include "hookd/redis_locate.h"
+#include "hookd/redis_node.h"
 #include "hookd/redis_tls.h"
 #include "hookd/redis_uv.h"
+#include "hookd/redis_watch.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCH_EVERY_MS 250 /* how often the watchdog looks */
+#define STABLE_MS 1000     /* ready this long: the next reconnect starts from BACKOFF_FIRST_MS */
 
 enum cstate {
     C_DOWN,       /* no context; the reconnect timer may be running */
@@ -29,13 +32,14 @@ struct hookd_redis_conn {
     const struct hookd_config *cfg; /* lives longer than the connection */
     const char *name;               /* CLIENT SETNAME; the owner's string */
     struct hookd_redis_conn_cbs cbs;
-    void *data;                   /* the owner's pointer for callbacks */
-    struct hookd_redis_addr addr; /* the parsed URL */
-    struct hookd_redis_tls *tls;  /* TLS settings for the node, else NULL */
-    struct hookd_redis_node node; /* the node connected to: the URL's, or located */
-    struct hookd_redis_node hint; /* a node a MOVED or ASK named, asked first; port 0: none */
-    struct ssl_st *ssl;           /* ac's SSL object (owned by ac), or NULL */
-    redisAsyncContext *ac;        /* the context, NULL when down or resolving */
+    void *data;                    /* the owner's pointer for callbacks */
+    struct hookd_redis_addr addr;  /* the parsed URL */
+    struct hookd_redis_tls *tls;   /* TLS settings for the node, else NULL */
+    struct hookd_redis_node node;  /* the node connected to: the URL's, or located */
+    struct hookd_redis_node hint;  /* a node a MOVED or ASK named, asked first; port 0: none */
+    struct hookd_redis_node avoid; /* a located node that did not serve; port 0: none */
+    struct ssl_st *ssl;            /* ac's SSL object (owned by ac), or NULL */
+    redisAsyncContext *ac;         /* the context, NULL when down or resolving */
     enum cstate state;
     uv_work_t locate;                /* locating and resolving the node off the loop */
     char located_ip[256];            /* (locate) the node's address, "" when it failed */
@@ -44,6 +48,8 @@ struct hookd_redis_conn {
     uv_timer_t reconnect;            /* the backoff's timer */
     uv_timer_t watch;                /* the watchdog's */
     int64_t backoff_ms;              /* the next reconnect's delay */
+    uint64_t ready_ms;               /* when the owner first said ready, 0: not since connecting */
+    uint64_t master_gen;             /* sentinel: redis_watch's generation when located */
     uint64_t since_ms;      /* connecting: when it began; open: when it last waited for nothing */
     int64_t extra_ms;       /* allowed beyond the timeout for what is in flight */
     int told;               /* the end of this context was told already */
@@ -81,6 +87,13 @@ static void on_reconnect_timer(uv_timer_t *t)
 static void went_down(struct hookd_redis_conn *c)
 {
     int was_open = c->state == C_OPEN;
+    /* A connection that was ready a while ends a run of failures; one that
+     * failed at once after its set-up (a cluster that says CLUSTERDOWN to
+     * every take, a node that turns out to be a replica) does not, so that
+     * such a node is asked again no faster than the backoff allows. */
+    if (c->ready_ms && uv_now(c->loop) - c->ready_ms >= STABLE_MS)
+        c->backoff_ms = BACKOFF_FIRST_MS;
+    c->ready_ms = 0;
     c->ac = NULL;
     c->ssl = NULL;
     c->state = C_DOWN;
@@ -143,6 +156,7 @@ static void on_role_reply(redisAsyncContext *ac, void *r, void *priv)
     char why[HOOKD_ERRLEN];
     if (!reply || ac != c->ac || hookd_redis_role_master(reply))
         return;
+    c->avoid = c->node;
     snprintf(why, sizeof(why), "%.80s is not a master (ROLE %.40s); locating the master again",
              c->where,
              reply->type == REDIS_REPLY_ARRAY && reply->elements && reply->element[0]->str
@@ -163,6 +177,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
         if (!c->closing)
             tell(c, "cannot connect to %s: %s", c->where,
                  end_reason(c, ac, why, sizeof(why), &is_tls));
+        if (c->addr.mode != HOOKD_REDIS_DIRECT)
+            c->avoid = c->node;
         went_down(c);
         return;
     }
@@ -230,8 +246,8 @@ static void locate_work(uv_work_t *req)
     struct hookd_redis_conn *c = req->data;
     struct hookd_redis_addr a = c->addr;
     c->located_ip[0] = '\0';
-    int rc = hookd_redis_locate(c->cfg, &a, c->hint.port ? &c->hint : NULL,
-                                c->cfg->redis_timeout_ms, c->located_why);
+    int rc = hookd_redis_locate(c->cfg, &a, &c->hint, &c->avoid, c->cfg->redis_timeout_ms,
+                                c->located_why);
     explicit_bzero(a.password, sizeof(a.password));
     if (rc != 0)
         return;
@@ -279,6 +295,7 @@ static void locate_done(uv_work_t *req, int status)
         return;
     }
     memset(&c->hint, 0, sizeof(c->hint));
+    memset(&c->avoid, 0, sizeof(c->avoid));
     if (!c->located_ip[0]) {
         /* The reason is "redis: ..." already. */
         tell(c, "%s", c->located_why + (strncmp(c->located_why, "redis: ", 7) ? 0 : 7));
@@ -320,6 +337,7 @@ void hookd_redis_conn_start(struct hookd_redis_conn *c)
         return;
     }
     c->state = C_RESOLVING;
+    c->master_gen = hookd_redis_watch_generation();
     int rc = uv_queue_work(c->loop, &c->locate, locate_work, locate_done);
     if (rc != 0) {
         tell(c, "cannot locate %s: %s", c->where, uv_strerror(rc));
@@ -329,7 +347,8 @@ void hookd_redis_conn_start(struct hookd_redis_conn *c)
 
 void hookd_redis_conn_ready(struct hookd_redis_conn *c)
 {
-    c->backoff_ms = BACKOFF_FIRST_MS;
+    if (!c->ready_ms) /* the first time since connecting counts */
+        c->ready_ms = uv_now(c->loop) ? uv_now(c->loop) : 1;
 }
 
 void hookd_redis_conn_allow(struct hookd_redis_conn *c, int64_t extra_ms)
@@ -375,6 +394,14 @@ static void on_watch(uv_timer_t *t)
     uint64_t limit = (uint64_t)c->cfg->redis_timeout_ms;
     if (!c->ac || c->told)
         return;
+    if (c->state == C_OPEN && c->addr.mode == HOOKD_REDIS_SENTINEL &&
+        hookd_redis_watch_generation() != c->master_gen) {
+        char why[HOOKD_ERRLEN];
+        snprintf(why, sizeof(why), "the sentinels name another master than %.80s; locating it",
+                 c->where);
+        hookd_redis_conn_drop(c, why);
+        return;
+    }
     if (c->state == C_CONNECTING) {
         if (now - c->since_ms <= limit)
             return;

@@ -48,33 +48,53 @@ static int node_of(const redisReply *host, const redisReply *port, struct hookd_
     return 0;
 }
 
-/* Asks the sentinel at n for addr's master. 0 with *out set, or -1 with
- * why. */
-static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
-                        const struct hookd_redis_node *n, int64_t timeout_ms,
-                        struct hookd_redis_node *out, char *why)
+/* Asks the sentinel at n for addr's master, with the URL's credentials when
+ * auth (never its database). 0 with *out set, -1 with why, or 1 when the
+ * sentinel wants credentials (NOAUTH). */
+static int ask_sentinel_as(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                           const struct hookd_redis_node *n, int auth, int64_t timeout_ms,
+                           struct hookd_redis_node *out, char *why)
 {
-    /* Sentinels are asked without the master's credentials or database. */
     struct hookd_redis_addr s = {.port = n->port, .tls = addr->tls};
     memcpy(s.host, n->host, sizeof(s.host));
+    if (auth) {
+        memcpy(s.user, addr->user, sizeof(s.user));
+        memcpy(s.password, addr->password, sizeof(s.password));
+    }
     redisContext *c = hookd_redis_node_connect(cfg, &s, timeout_ms, why);
+    explicit_bzero(s.password, sizeof(s.password));
     if (!c)
         return -1;
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", addr->master};
     redisReply *r = hookd_redis_command(c, 3, argv, NULL, why);
     int rc = -1;
-    if (!r)
-        ;
-    else if (r->type == REDIS_REPLY_NIL)
+    if (!r && !auth && addr->password[0] && strstr(why, "NOAUTH")) {
+        redisFree(c);
+        return 1;
+    }
+    int got = r ? hookd_redis_master_addr(r, out) : -1;
+    if (got == HOOKD_ENOTFOUND)
         hookd_fail(why, HOOKD_EREDIS, "knows no master named \"%s\"", addr->master);
-    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-             node_of(r->element[0], r->element[1], out) != 0)
+    else if (got == HOOKD_EINVAL)
         hookd_fail(why, HOOKD_EREDIS, "gave no address for master \"%s\"", addr->master);
-    else
+    else if (got == 0)
         rc = 0;
     if (r)
         freeReplyObject(r);
     redisFree(c);
+    return rc;
+}
+
+/* Asks the sentinel at n for addr's master: without credentials first (a
+ * sentinel's own password is often unset), then, when it answers NOAUTH,
+ * with the URL's. 0 with *out set, or -1 with why. */
+static int ask_sentinel(const struct hookd_config *cfg, const struct hookd_redis_addr *addr,
+                        const struct hookd_redis_node *n, int64_t timeout_ms,
+                        struct hookd_redis_node *out, char *why)
+{
+    int rc = ask_sentinel_as(cfg, addr, n, 0, timeout_ms, out, why);
+    if (rc == 1)
+        rc = ask_sentinel_as(cfg, addr, n, 1, timeout_ms, out, why);
     return rc;
 }
 
@@ -100,27 +120,8 @@ static int ask_cluster(const struct hookd_config *cfg, const struct hookd_redis_
     long long slot = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r && slot < 0)
         hookd_fail(why, HOOKD_EREDIS, "CLUSTER KEYSLOT gave no slot");
-    if (slot >= 0 && (m = hookd_redis_command(c, 2, sl, NULL, why)) != NULL) {
-        hookd_fail(why, HOOKD_EREDIS, "no primary owns slot %lld", slot);
-        for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
-            const redisReply *e = m->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-                e->element[0]->type != REDIS_REPLY_INTEGER ||
-                e->element[1]->type != REDIS_REPLY_INTEGER ||
-                e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
-                slot < e->element[0]->integer || slot > e->element[1]->integer)
-                continue;
-            if (node_of(e->element[2]->element[0], e->element[2]->element[1], out) != 0) {
-                hookd_fail(why, HOOKD_EREDIS, "bad address for slot %lld", slot);
-                break;
-            }
-            /* An empty host is the node asked, by its own words. */
-            if (!out->host[0])
-                memcpy(out->host, n->host, sizeof(out->host));
-            rc = 0;
-            break;
-        }
-    }
+    if (slot >= 0 && (m = hookd_redis_command(c, 2, sl, NULL, why)) != NULL)
+        rc = hookd_redis_slot_owner(m, slot, n->host, out, why) == 0 ? 0 : -1;
     if (r)
         freeReplyObject(r);
     if (m)
@@ -129,25 +130,45 @@ static int ask_cluster(const struct hookd_config *cfg, const struct hookd_redis_
     return rc;
 }
 
+/* 1 when a and b name the same host and port. */
+static int same_node(const struct hookd_redis_node *a, const struct hookd_redis_node *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
 int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
-                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf)
+                       const struct hookd_redis_node *hint, const struct hookd_redis_node *avoid,
+                       int64_t timeout_ms, char *errbuf)
 {
     struct said said = {.len = 0};
-    struct hookd_redis_node found;
+    struct hookd_redis_node found, fallback = {.port = 0};
     char why[HOOKD_ERRLEN];
     if (addr->mode == HOOKD_REDIS_DIRECT)
         return 0;
     int sentinel = addr->mode == HOOKD_REDIS_SENTINEL;
-    for (int i = hint && !sentinel ? -1 : 0; i < addr->nseeds; i++) {
+    for (int i = hint && hint->port && !sentinel ? -1 : 0; i < addr->nseeds; i++) {
         const struct hookd_redis_node *n = i < 0 ? hint : &addr->seeds[i];
         int rc = sentinel ? ask_sentinel(cfg, addr, n, timeout_ms, &found, why)
                           : ask_cluster(cfg, addr, n, timeout_ms, &found, why);
+        if (rc == 0 && avoid && avoid->port && same_node(&found, avoid)) {
+            /* This one names the node that was not the master: a stale
+             * view. Another may know better; it is the answer if none does. */
+            if (!fallback.port)
+                fallback = found;
+            said_add(&said, n, "names the node that is not the master");
+            continue;
+        }
         if (rc == 0) {
             memcpy(addr->host, found.host, sizeof(addr->host));
             addr->port = found.port;
             return 0;
         }
         said_add(&said, n, why);
+    }
+    if (fallback.port) {
+        memcpy(addr->host, fallback.host, sizeof(addr->host));
+        addr->port = fallback.port;
+        return 0;
     }
     if (sentinel)
         return hookd_fail(errbuf, HOOKD_EREDIS, "redis: no sentinel named master \"%s\" (%s)",
@@ -156,45 +177,44 @@ int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *
                       cfg->prefix, said.text);
 }
 
+int hookd_redis_master_addr(const struct redisReply *r, struct hookd_redis_node *out)
+{
+    if (r->type == REDIS_REPLY_NIL)
+        return HOOKD_ENOTFOUND;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        node_of(r->element[0], r->element[1], out) != 0)
+        return HOOKD_EINVAL;
+    return 0;
+}
+
+int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const char *asked,
+                           struct hookd_redis_node *out, char *errbuf)
+{
+    if (m->type != REDIS_REPLY_ARRAY)
+        return hookd_fail(errbuf, HOOKD_EINVAL, "CLUSTER SLOTS gave no array");
+    if (m->elements > HOOKD_REDIS_SLOTS)
+        return hookd_fail(errbuf, HOOKD_ETOOBIG, "CLUSTER SLOTS gave %zu ranges, over %d",
+                          m->elements, HOOKD_REDIS_SLOTS);
+    for (size_t i = 0; i < m->elements; i++) {
+        const redisReply *e = m->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER ||
+            e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+            slot < e->element[0]->integer || slot > e->element[1]->integer)
+            continue;
+        if (node_of(e->element[2]->element[0], e->element[2]->element[1], out) != 0)
+            return hookd_fail(errbuf, HOOKD_EINVAL, "bad address for slot %lld", slot);
+        /* An empty host is the node asked, by its own words. */
+        if (!out->host[0])
+            snprintf(out->host, sizeof(out->host), "%s", asked);
+        return 0;
+    }
+    return hookd_fail(errbuf, HOOKD_ENOTFOUND, "no primary owns slot %lld", slot);
+}
+
 int hookd_redis_role_master(const struct redisReply *r)
 {
     return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
            r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
-}
-
-int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint)
-{
-    static const char *const WORDS[] = {"READONLY",    "MOVED",      "ASK",      "TRYAGAIN",
-                                        "CLUSTERDOWN", "MASTERDOWN", "UNBLOCKED"};
-    if (!err)
-        return 0;
-    for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++) {
-        size_t n = strlen(WORDS[i]);
-        /* At the start, or where a script's error quotes the command's. */
-        const char *p = strncmp(err, WORDS[i], n) == 0 ? err : NULL;
-        for (const char *q = err; !p && (q = strstr(q, WORDS[i])) != NULL; q += n)
-            if (q > err && (q[-1] == '-' || q[-1] == ' ') && (q[n] == ' ' || !q[n]))
-                p = q;
-        if (!p || (p[n] != ' ' && p[n]))
-            continue;
-        const char *where = p[n] == ' ' ? strchr(p + n + 1, ' ') : NULL; /* after the slot */
-        if (hint && where && i >= 1 && i <= 2) {
-            const char *colon = strrchr(where + 1, ':');
-            int64_t port;
-            size_t hl = colon ? (size_t)(colon - where - 1) : 0;
-            char pb[8];
-            size_t pl = colon ? strcspn(colon + 1, " ") : 0;
-            if (colon && hl > 0 && hl < sizeof(hint->host) && pl > 0 && pl < sizeof(pb)) {
-                memcpy(pb, colon + 1, pl);
-                pb[pl] = '\0';
-                if (hookd_parse_i64(pb, 1, 65535, &port) == 0) {
-                    memcpy(hint->host, where + 1, hl);
-                    hint->host[hl] = '\0';
-                    hint->port = (int)port;
-                }
-            }
-        }
-        return 1;
-    }
-    return 0;
 }

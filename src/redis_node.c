@@ -151,8 +151,55 @@ struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const c
     }
     if (r->type == REDIS_REPLY_ERROR) {
         hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+        hookd_redis_reply_judge(c, r);
         freeReplyObject(r);
         return NULL;
     }
     return r;
+}
+
+int hookd_redis_reply_judge(struct redisContext *c, const struct redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR || !hookd_redis_topology_error(r->str, NULL))
+        return 0;
+    c->err = REDIS_ERR_OTHER;
+    snprintf(c->errstr, sizeof(c->errstr), "%.100s", r->str);
+    return 1;
+}
+
+int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint)
+{
+    static const char *const WORDS[] = {"READONLY",    "MOVED",      "ASK",      "TRYAGAIN",
+                                        "CLUSTERDOWN", "MASTERDOWN", "UNBLOCKED"};
+    if (!err)
+        return 0;
+    for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++) {
+        size_t n = strlen(WORDS[i]);
+        /* At the start, or where a script's error quotes the command's. */
+        const char *p = strncmp(err, WORDS[i], n) == 0 ? err : NULL;
+        for (const char *q = err; !p && (q = strstr(q, WORDS[i])) != NULL; q += n)
+            if (q > err && (q[-1] == '-' || q[-1] == ' ') && (q[n] == ' ' || !q[n]))
+                p = q;
+        if (!p || (p[n] != ' ' && p[n]))
+            continue;
+        const char *where = p[n] == ' ' ? strchr(p + n + 1, ' ') : NULL; /* after the slot */
+        if (hint && where && i >= 1 && i <= 2) {
+            const char *colon = strrchr(where + 1, ':');
+            int64_t port;
+            size_t hl = colon ? (size_t)(colon - where - 1) : 0;
+            char pb[8];
+            size_t pl = colon ? strcspn(colon + 1, " ") : 0;
+            if (colon && hl > 0 && hl < sizeof(hint->host) && pl > 0 && pl < sizeof(pb)) {
+                memcpy(pb, colon + 1, pl);
+                pb[pl] = '\0';
+                if (hookd_parse_i64(pb, 1, 65535, &port) == 0) {
+                    memcpy(hint->host, where + 1, hl);
+                    hint->host[hl] = '\0';
+                    hint->port = (int)port;
+                }
+            }
+        }
+        return 1;
+    }
+    return 0;
 }

@@ -182,6 +182,7 @@ int hookd_stats_read(redisContext *c, const struct hookd_config *cfg, struct hoo
         redisReply *r = reply;
         if (r->type == REDIS_REPLY_ERROR) {
             rc = hookd_fail(errbuf, HOOKD_EREDIS, "redis: %.200s", r->str);
+            hookd_redis_reply_judge(c, r);
         } else if (i < 5 && r->type == REDIS_REPLY_INTEGER) {
             s->depth[i] = r->integer;
         } else if (i == 6 && r->type == REDIS_REPLY_STRING) {

@@ -164,7 +164,8 @@ struct hookd_redis_addr {
 /* Parses redis://[[user]:pass@]host[:port][/db], the same with rediss://
  * (TLS; refused, saying why, by a build without it), unix:///path[?db=N],
  * redis-sentinel://[[user]:pass@]host[:port][,host[:port]...]/MASTER[/db]
- * (port 26379 by default; the credentials are the master's) and
+ * (port 26379 by default; the credentials are the master's, and a
+ * sentinel's too when it asks for them) and
  * redis-cluster://[[user]:pass@]host[:port][,host[:port]...], both also
  * with rediss-. Capped at 1024 bytes. User, password, master and path are
  * percent-decoded; as in redis-cli, "pass@" without a colon is a password.

@@ -57,8 +57,9 @@ int hookd_redis_conn_new(uv_loop_t *loop, const struct hookd_config *cfg, const 
 /* Connects now, if not connected or connecting. */
 void hookd_redis_conn_start(struct hookd_redis_conn *c);
 
-/* The owner's set-up on this connection succeeded: the backoff starts
- * again from 100 ms. */
+/* The owner's set-up on this connection succeeded: once it has lasted 1 s,
+ * the backoff starts again from 100 ms when it ends (one that ends sooner
+ * keeps doubling it). */
 void hookd_redis_conn_ready(struct hookd_redis_conn *c);
 
 /* Ends the connection because of why (told through on_error, prefixed

@@ -19,21 +19,30 @@ struct redisReply;
 /* Sets addr->host and addr->port (a parsed cfg->redis_url; the rest stays)
  * to the node serving cfg->prefix now. Direct: nothing to do. Sentinel: the
  * first sentinel, in the URL's order, that names the master. Cluster: hint
- * first when not NULL (the node a MOVED named), then each seed. Each
- * question has timeout_ms. 0, or HOOKD_EREDIS with what every node said in
- * errbuf (never a password). Thread-safe. */
+ * first when not NULL and its port not 0 (the node a MOVED named), then
+ * each seed. An answer equal to avoid (when not NULL and its port not 0: a
+ * node just found not to be the master) is taken only when no other node
+ * gives another. Each question has timeout_ms. 0, or HOOKD_EREDIS with what
+ * every node said in errbuf (never a password). Thread-safe. */
 int hookd_redis_locate(const struct hookd_config *cfg, struct hookd_redis_addr *addr,
-                       const struct hookd_redis_node *hint, int64_t timeout_ms, char *errbuf);
+                       const struct hookd_redis_node *hint, const struct hookd_redis_node *avoid,
+                       int64_t timeout_ms, char *errbuf);
+
+#define HOOKD_REDIS_SLOTS 16384 /* hash slots of a cluster; ranges of CLUSTER SLOTS, at most */
+
+/* Reads r, the reply to SENTINEL get-master-addr-by-name, into *out: 0,
+ * HOOKD_ENOTFOUND (nil: no such master), or HOOKD_EINVAL (not a host of at
+ * most 255 bytes and a port from 1 to 65535). */
+int hookd_redis_master_addr(const struct redisReply *r, struct hookd_redis_node *out);
+
+/* Finds in m, the reply to CLUSTER SLOTS (at most HOOKD_REDIS_SLOTS
+ * ranges), the primary that owns slot, into *out; an empty host is asked,
+ * the node that answered. 0, or HOOKD_ENOTFOUND / HOOKD_EINVAL /
+ * HOOKD_ETOOBIG with the reason in errbuf. */
+int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const char *asked,
+                           struct hookd_redis_node *out, char *errbuf);
 
 /* 1 when r, the reply to ROLE, says master. */
 int hookd_redis_role_master(const struct redisReply *r);
-
-/* 1 when err, the text of an error reply, says this node does not serve
- * the namespace now, so that the connection should be dropped and the node
- * located again: READONLY (a demoted master), MOVED and ASK (the slot is
- * elsewhere; *hint, when not NULL, gets the node named), TRYAGAIN,
- * CLUSTERDOWN, MASTERDOWN, or UNBLOCKED (a blocking command ended by a role
- * change). A script's error carries the command's, and counts too. */
-int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint);
 
 #endif

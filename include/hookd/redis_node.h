@@ -31,6 +31,21 @@ struct redisContext *hookd_redis_node_connect(const struct hookd_config *cfg,
 struct redisReply *hookd_redis_command(struct redisContext *c, int argc, const char **argv,
                                        const size_t *lens, char *errbuf);
 
+/* 1 when err, the text of an error reply, says this node does not serve
+ * the namespace now, so that the connection should be dropped and the node
+ * located again: READONLY (a demoted master), MOVED and ASK (the slot is
+ * elsewhere; *hint, when not NULL, gets the node named), TRYAGAIN,
+ * CLUSTERDOWN, MASTERDOWN, or UNBLOCKED (a blocking command ended by a role
+ * change). A script's error carries the command's, and counts too. */
+int hookd_redis_topology_error(const char *err, struct hookd_redis_node *hint);
+
+/* Marks c failed (its err set, so that no command goes on it and a pool
+ * drops it) when r is an error of hookd_redis_topology_error()'s kind: the
+ * next connection locates the node again. hookd_redis_command() does it
+ * for its own replies; code that reads pipelined replies calls it. 1 when
+ * it did. */
+int hookd_redis_reply_judge(struct redisContext *c, const struct redisReply *r);
+
 /* The reason a command on c failed, with a read timeout said as such. */
 const char *hookd_redis_errstr(const struct redisContext *c);
 

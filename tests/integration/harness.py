@@ -87,6 +87,18 @@ def _kill_leftovers():
 # --------------------------------------------------------------------------
 # Small helpers.
 
+def terminate(proc, timeout=10):
+    """SIGTERM, then SIGKILL after timeout seconds; reaps the process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    _reap(proc)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now (never 6379)."""
     while True:
@@ -254,14 +266,7 @@ class RedisServer:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-            _reap(self.proc)
+            terminate(self.proc)
             self.proc = None
         if self.client is not None:
             self.client.close()
@@ -1018,6 +1023,16 @@ class HookdCase(unittest.TestCase):
                 self.assertOneLineError(err)
                 self.assertEqual(out, "")
         self.assertEqual(self.r.scard(self.k("webhooks")), 0, "a refused add stored something")
+
+    def assertRefusedUrls(self, urls):
+        """Each Redis URL makes `stats` and `run` exit 2 with one line."""
+        for url in urls:
+            for args in (["stats"], ["run"]):
+                with self.subTest(url=url, args=args):
+                    self.h.redis_url = url
+                    rc, out, err = self.h.cli(*args, timeout=20)
+                    self.assertEqual(rc, 2, "%s with %r: rc=%r err=%r" % (args[0], url, rc, err))
+                    self.assertOneLineError(err)
 
     def assertOneLineError(self, err):
         lines = [l for l in err.splitlines() if l.strip()]

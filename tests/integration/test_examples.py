@@ -397,11 +397,11 @@ class Examples(HookdCase):
                          "(%.1f s)\n" % (len(want), time.monotonic() - t0))
 
     def test_producers_refuse_bad_namespaces(self):
-        """A HOOKD_SHARDS that is not a number from 1 to 1024, HOOKD_SHARDS
+        """A HOOKD_SHARDS that is not a number from 0 to 256 (hookd's bounds), HOOKD_SHARDS
         with a list, an empty or repeated name in the list, or a workspace
         outside the id alphabet: exit 2, a reason, nothing pushed."""
         base = self.h.prefix
-        bad = [{"HOOKD_SHARDS": v} for v in ("0", "-1", "x", "1025", "3.5", " 7", "7 ",
+        bad = [{"HOOKD_SHARDS": v} for v in ("-1", "x", "257", "3.5", " 7", "7 ",
                                             "0x7", "99999999999999999999")]
         bad += [{"HOOKD_SHARDS": "3", "HOOKD_PREFIX": base + "a," + base + "b"},
                 {"HOOKD_PREFIX": base + "a,," + base + "b"},
@@ -424,12 +424,13 @@ class Examples(HookdCase):
                 self.assertEqual(p.stdout, "")
         self.assertEqual({k: v for k, v in self.events_lists().items() if base in k}, {},
                          "a refused push pushed something")
-        # the edges that are good: 1 and 1024 namespaces, a number with zeros
-        # before it, an empty HOOKD_SHARDS (off)
+        # the edges that are good: 1 and 256 namespaces, a number with zeros
+        # before it, an empty HOOKD_SHARDS or 0 (off, as hookd's default)
         for lang in LANGS:
             for shards, w, ns in (("1", "ws_1", base + ":0"),
-                                  ("1024", "ws_1", rule(["%s:%d" % (base, i)
-                                                         for i in range(1024)], "ws_1")),
+                                  ("256", "ws_1", rule(["%s:%d" % (base, i)
+                                                        for i in range(256)], "ws_1")),
+                                  ("0", "ws_1", base),
                                   ("007", "ws_1", rule(["%s:%d" % (base, i) for i in range(7)],
                                                        "ws_1")),
                                   ("", "ws_1", base)):

@@ -287,6 +287,44 @@ class WithTls(HookdCase):
         self.assertEqual(got, set(range(n)), "0 lost")
         self.assertRegex(w.log(), r"localhost:%d answered nothing for \d+ ms" % srv.port)
 
+    def test_delivery_through_a_tls_sentinel(self):
+        """rediss-sentinel://: the sentinel is asked over TLS, and it names
+        the master by IP address, which the master's certificate must hold
+        (hookd checks each located node against its own name)."""
+        srv = self.server(self.good)
+        cert, key = self.good
+        port = free_port()
+        d = tempfile.mkdtemp(prefix="hookd-it-tlssentinel-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = os.path.join(d, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port 0\ntls-port %d\nbind 127.0.0.1\ndir %s\n"
+                    "tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"
+                    "tls-auth-clients no\ntls-replication yes\n"
+                    "sentinel monitor tlsm 127.0.0.1 %d 1\n" % (port, d, cert, key, self.pki.ca,
+                                                                srv.port))
+        log = open(os.path.join(d, "sentinel.log"), "ab")
+        self.addCleanup(log.close)
+        proc = spawn(["redis-server", conf, "--sentinel"], stdout=log, stderr=subprocess.STDOUT,
+                     stdin=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        h = self.hookd(srv)
+        h.redis_url = "rediss-sentinel://localhost:%d/tlsm" % port
+        rc, out, err = None, "", ""
+        for _ in range(50):  # until the sentinel answers over TLS
+            rc, out, err = h.cli("stats")
+            if rc == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(rc, 0, err)
+        w = self.deliver_one(h, "tlssentinel")
+        self.assertIn("rediss-sentinel://localhost:%d/tlsm/0" % port, w.log())
+        rc, out, err = h.cli("stats", env={"HOOKD_REDIS_URL": "rediss-sentinel://localhost:%d/nope"
+                                           % port})
+        self.assertEqual(rc, 1)
+        self.assertIn('no sentinel named master "nope"', err)
+
 
 if __name__ == "__main__":
     unittest.main()

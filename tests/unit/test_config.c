@@ -1016,6 +1016,18 @@ static void test_namespaces(void)
         hookd_config_free(&c);
     }
     {
+        /* docs/producers.md's table */
+        char *argv[] = {"hookd", "--shards", "7", NULL};
+        int argc = 3;
+        CHECK(hookd_config_init(&c) == 0);
+        CHECK(hookd_config_load(&c, &argc, argv, NULL, err) == 0);
+        CHECK(hookd_config_namespace_of(&c, "acme") == 5);
+        CHECK(hookd_config_namespace_of(&c, "tenant:42") == 4);
+        CHECK(hookd_config_namespace_of(&c, "ws_1") == 4);
+        CHECK(hookd_config_namespace_of(&c, "3f2b8c1e-9d4a-4e7b-8c6f-2a1d5e9b7c30") == 1);
+        hookd_config_free(&c);
+    }
+    {
         char *argv[] = {"hookd", "--shards", "1", NULL};
         int argc = 3;
         CHECK(hookd_config_init(&c) == 0);

@@ -95,8 +95,11 @@ func namespaces(prefix, shards string) []string {
 		return names
 	}
 	n, err := strconv.Atoi(shards)
-	if !digitsRE.MatchString(shards) || err != nil || n < 1 || n > 1024 {
-		usage("HOOKD_SHARDS must be a number from 1 to 1024")
+	if !digitsRE.MatchString(shards) || err != nil || n < 0 || n > 256 {
+		usage("HOOKD_SHARDS must be a number from 0 (off) to 256")
+	}
+	if n == 0 {
+		return names
 	}
 	if len(names) != 1 {
 		usage("HOOKD_SHARDS takes a single HOOKD_PREFIX")

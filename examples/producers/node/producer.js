@@ -37,8 +37,9 @@ function namespaces(prefix, shards) {
   }
   if (new Set(names).size !== names.length) usage('HOOKD_PREFIX names a namespace twice');
   if (shards === '') return names;
-  const n = /^[0-9]+$/.test(shards) ? Number(shards) : 0;
-  if (n < 1 || n > 1024) usage('HOOKD_SHARDS must be a number from 1 to 1024');
+  const n = /^[0-9]+$/.test(shards) ? Number(shards) : -1;
+  if (n < 0 || n > 256) usage('HOOKD_SHARDS must be a number from 0 (off) to 256');
+  if (n === 0) return names;
   if (names.length !== 1) usage('HOOKD_SHARDS takes a single HOOKD_PREFIX');
   return Array.from({ length: n }, (_, i) => `${names[0]}:${i}`);
 }

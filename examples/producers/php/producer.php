@@ -52,9 +52,12 @@ function namespaces(string $prefix, string $shards): array
     if ($shards === '') {
         return $names;
     }
-    $n = preg_match('/\A[0-9]+\z/', $shards) ? (int) $shards : 0;
-    if ($n < 1 || $n > 1024) {
-        usage('HOOKD_SHARDS must be a number from 1 to 1024');
+    $n = preg_match('/\A[0-9]+\z/', $shards) ? (int) $shards : -1;
+    if ($n < 0 || $n > 256) {
+        usage('HOOKD_SHARDS must be a number from 0 (off) to 256');
+    }
+    if ($n === 0) {
+        return $names;
     }
     if (count($names) !== 1) {
         usage('HOOKD_SHARDS takes a single HOOKD_PREFIX');

@@ -45,8 +45,10 @@ def namespaces(prefix, shards):
         usage("HOOKD_PREFIX names a namespace twice")
     if shards == "":
         return names
-    if not re.fullmatch(r"[0-9]+", shards) or not 1 <= int(shards) <= 1024:
-        usage("HOOKD_SHARDS must be a number from 1 to 1024")
+    if not re.fullmatch(r"[0-9]+", shards) or not 0 <= int(shards) <= 256:
+        usage("HOOKD_SHARDS must be a number from 0 (off) to 256")
+    if int(shards) == 0:
+        return names
     if len(names) != 1:
         usage("HOOKD_SHARDS takes a single HOOKD_PREFIX")
     return ["%s:%d" % (names[0], i) for i in range(int(shards))]

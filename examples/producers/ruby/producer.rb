@@ -48,8 +48,9 @@ def namespaces(prefix, shards)
   usage('HOOKD_PREFIX names a namespace twice') if names.uniq.length != names.length
   return names if shards.empty?
 
-  n = /\A[0-9]+\z/.match?(shards) ? shards.to_i : 0
-  usage('HOOKD_SHARDS must be a number from 1 to 1024') unless n.between?(1, 1024)
+  n = /\A[0-9]+\z/.match?(shards) ? shards.to_i : -1
+  usage('HOOKD_SHARDS must be a number from 0 (off) to 256') unless n.between?(0, 256)
+  return names if n.zero?
   usage('HOOKD_SHARDS takes a single HOOKD_PREFIX') if names.length != 1
   Array.new(n) { |i| "#{names[0]}:#{i}" }
 end

@@ -40,9 +40,9 @@ namespaces() {  # namespaces PREFIX SHARDS
         elif ($names | unique | length) != ($names | length) then
             "HOOKD_PREFIX names a namespace twice" | halt_error(2)
         elif $shards == "" then $names[]
-        elif ($shards | test("\\A[0-9]+\\z") | not) or ($shards | tonumber) < 1
-             or ($shards | tonumber) > 1024 then
-            "HOOKD_SHARDS must be a number from 1 to 1024" | halt_error(2)
+        elif ($shards | test("\\A[0-9]+\\z") | not) or ($shards | tonumber) > 256 then
+            "HOOKD_SHARDS must be a number from 0 (off) to 256" | halt_error(2)
+        elif ($shards | tonumber) == 0 then $names[]
         elif ($names | length) != 1 then
             "HOOKD_SHARDS takes a single HOOKD_PREFIX" | halt_error(2)
         else range($shards | tonumber) | "\($names[0]):\(.)" end'
