@@ -197,7 +197,8 @@ def summary(path, results, n, repeats, threads):
     except Exception:
         pass
     loads = [r["load1"] for r in runs]
-    p(f"N = {n:,} deliveries per run (B: {n // 3:,} per namespace), one webhook per namespace, "
+    rev = version(["git", "-C", os.path.dirname(HERE), "rev-parse", "--short", "HEAD"])
+    p(f"hookd {rev}. N = {n:,} deliveries per run (B: {n // 3:,} per namespace), one webhook per namespace, "
       f"237 B bodies, hookd --threads {threads}; medians of {repeats}.")
     p(f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
       f"{version(['redis-server', '--version']).split(' sha=')[0]}, {platform.release()}; "
@@ -219,6 +220,23 @@ def summary(path, results, n, repeats, threads):
           f"{f(share * 100 if share is not None else None)}%, "
           f"{f(100 * med([r['busiest_core'] for r in rs]))}% | "
           f"{f(med([r['redis_ceiling'] for r in rs]))}/s | {f(med([r['cores_busy'] for r in rs]), 2)} |")
+    thr = [lb for lb in labels if any(r.get("throttled") for r in runs if r["label"] == lb)]
+    if thr:
+        p("")
+        parts = []
+        for lb in thr:
+            fr = []
+            for r in (r for r in runs if r["label"] == lb):
+                busy = {x["node"] for x in r["redis_nodes"] if (x["share"] or 0) > 0.1}
+                fr += [v["throttled"] / v["periods"] for k, v in r["throttled"].items()
+                       if k in busy and v["periods"]]
+            parts.append(f"{lb.split(',')[0]} {100 * min(fr):.0f}–{100 * max(fr):.0f}%")
+        b = runs[[r["label"] for r in runs].index(thr[0])]
+        how = ("a CPU quota of its own (cgroup v1 cpu.cfs_quota_us, "
+               f"{int(b['budget']) * 200} of 20,000 µs)" if b.get("throttle") == "cgroup"
+               else "the SIGSTOP/SIGCONT helper")
+        p(f"Throttled runs: each redis-server held to {b['budget']}% of a core by {how}; the "
+          f"nodes doing the work were throttled in this part of their periods: {', '.join(parts)}.")
     text = "\n".join(out) + "\n"
     print(text)
     if results:
