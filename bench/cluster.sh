@@ -3,8 +3,8 @@
 # namespace against three on a Redis Cluster of three primaries, and one
 # namespace on a plain redis-server (what a single-Redis install has today).
 #
-#   bench/cluster.sh             runs A, B and C, then again with each
-#                                redis-server held to 5% of a core, 3 repeats
+#   bench/cluster.sh             runs A, B, C and D, then A, B and C again with
+#                                each redis-server held to 5% of a core, 3 repeats
 #                                (about 4 minutes); writes bench/results/shards.txt
 #                                and shards.jsonl and the table in bench/README.md
 #   bench/cluster.sh --quick     3,000 events, one repeat, writes nothing
@@ -21,11 +21,11 @@
 # stime over the same interval).
 #
 # Options: --n N (total events per run, default 60000), --repeats R (3),
-# --threads T (3), --only LIST (default a,b,c,throttle; also direct), --build-dir DIR
+# --threads T (3), --only LIST (default a,b,c,direct,throttle), --build-dir DIR
 # (default build-bench-shards, configured and built Release when missing),
 # --out DIR (keep the raw runs there), --no-write (print only).
-# Runs beyond A, B and C, for --only:
-#   direct    run A's namespace on its cluster node through a plain redis:// URL
+# Runs beyond A, B and C (names for --only):
+#   direct    D: A's namespace on its cluster node through a plain redis:// URL
 #             (hookd's cluster client out of the way, the node still in cluster mode)
 #   throttle  A, B and C with every redis-server held to --budget PCT of one
 #             core (default 5): a CPU quota of its own (cgroup v1 cpu.cfs_quota_us,
@@ -43,7 +43,7 @@ REPO=$(dirname "$HERE")
 N=60000
 REPEATS=3
 THREADS=3
-ONLY=a,b,c,throttle
+ONLY=a,b,c,direct,throttle
 BUILD=""
 OUT=""
 WRITE=1
