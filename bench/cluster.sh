@@ -355,6 +355,7 @@ cpu_ticks() { # utime + stime of a process (all its threads), in clock ticks
     local s
     s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
     s=${s##*) }
+    # shellcheck disable=SC2086 # split into the stat fields
     set -- $s
     echo $(( ${12} + ${13} ))
 }
