@@ -288,7 +288,9 @@ static int run(struct hookd_config *cfg)
         const struct hookd_config *nc = &r.ns[r.n / r.per_ns];
         if (r.nns > 1)
             hookd_info("worker %d serves namespace {%s}", r.n, nc->prefix);
-        int rc = hookd_worker_start(nc, r.n, &r.workers[r.n]);
+        const struct hookd_worker_place place = {
+            .index = r.n, .ns = r.n / r.per_ns, .lead = r.n % r.per_ns == 0};
+        int rc = hookd_worker_start(nc, &place, &r.workers[r.n]);
         if (rc) {
             hookd_error("cannot start worker %d: %s", r.n, hookd_strerror(rc));
             status = 1;

@@ -70,7 +70,7 @@ static _Atomic int draining;
 /* Webhooks of loop 0's registry by state, -1 until known. */
 enum { W_ENABLED, W_DISABLED, W_INVALID, W_STATES };
 static const char *const webhook_states[W_STATES] = {"enabled", "disabled", "invalid"};
-static _Atomic int64_t webhooks[W_STATES] = {-1, -1, -1};
+static _Atomic int64_t webhooks[HOOKD_NAMESPACES_MAX][W_STATES]; /* each + 1: 0 unknown */
 /* Each namespace's depths, -1 when unknown; the names are the reader's. */
 static _Atomic int64_t depths[HOOKD_NAMESPACES_MAX][D_COUNT];
 static _Atomic int ndepths;                 /* namespaces the reader reads; 0 when none */
@@ -148,11 +148,13 @@ void hookd_metrics_set_draining(void)
     atomic_store_explicit(&draining, 1, memory_order_relaxed);
 }
 
-void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t invalid)
+void hookd_metrics_set_webhooks(int ns, int64_t enabled, int64_t disabled, int64_t invalid)
 {
     const int64_t v[W_STATES] = {enabled, disabled, invalid};
+    if (ns < 0 || ns >= HOOKD_NAMESPACES_MAX)
+        return;
     for (int i = 0; i < W_STATES; i++)
-        atomic_store_explicit(&webhooks[i], v[i] < 0 ? -1 : v[i], memory_order_relaxed);
+        atomic_store_explicit(&webhooks[ns][i], v[i] < 0 ? 0 : v[i] + 1, memory_order_relaxed);
 }
 
 static void hosts_init(void)
@@ -324,11 +326,23 @@ static int render_gauges(struct hookd_buf *out)
     if (rc == 0)
         rc = family(out, "hookd_webhooks", "gauge",
                     "Webhooks known to this process, by state (absent until loaded).");
+    /* The namespaces known: labelled when the depth reader names several,
+     * and their sum. */
     for (int i = 0; rc == 0 && i < W_STATES; i++) {
-        int64_t v = atomic_load_explicit(&webhooks[i], memory_order_relaxed);
-        if (v >= 0)
+        int64_t sum = 0, known = 0;
+        for (int k = 0; rc == 0 && k < HOOKD_NAMESPACES_MAX; k++) {
+            int64_t v = atomic_load_explicit(&webhooks[k][i], memory_order_relaxed) - 1;
+            if (v < 0)
+                continue;
+            sum += v;
+            known++;
+            if (nns > 1 && k < nns)
+                rc = hookd_buf_addf(out, "hookd_webhooks{namespace=\"%s\",state=\"%s\"} %lld\n",
+                                    depth_ns[k].prefix, webhook_states[i], (long long)v);
+        }
+        if (rc == 0 && known)
             rc = hookd_buf_addf(out, "hookd_webhooks{state=\"%s\"} %lld\n", webhook_states[i],
-                                (long long)v);
+                                (long long)sum);
     }
     if (rc == 0)
         rc = family(out, "hookd_build_info", "gauge", "Always 1; the version is a label.");

@@ -138,6 +138,8 @@ struct delivery {
 struct hookd_worker {
     const struct hookd_config *cfg;   /* shared, read-only */
     int index;                        /* 0.. threads-1, for logs */
+    int ns;                           /* its namespace's index, for the metrics */
+    int lead;                         /* its namespace's first loop: it reports the webhooks */
     uv_thread_t thread;               /* runs run_thread() */
     uv_loop_t loop;                   /* this worker's loop */
     uv_async_t stop_async;            /* wakes the loop to drain */
@@ -993,14 +995,14 @@ static void tell_invalid(const struct hookd_registry *old, const struct hookd_re
 static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
 {
     struct hookd_worker *w = data;
-    if (w->index == 0) {
+    if (w->lead) {
         int64_t en = 0, bad = (int64_t)hookd_registry_invalid(reg);
         int64_t n = (int64_t)hookd_registry_count(reg);
         for (size_t i = 0; i < (size_t)n; i++) {
             const struct hookd_webhook *wh = hookd_registry_at(reg, i);
             en += wh->enabled && !wh->invalid;
         }
-        hookd_metrics_set_webhooks(en, n - en - bad, bad);
+        hookd_metrics_set_webhooks(w->ns, en, n - en - bad, bad);
         tell_invalid(w->reg, reg);
         if (skipped != w->skipped)
             hookd_warn("%zu members of {%s}:webhooks are not webhook ids (1..%d bytes of "
@@ -1008,8 +1010,8 @@ static void on_registry(void *data, struct hookd_registry *reg, size_t skipped)
                        skipped, w->cfg->prefix, HOOKD_ID_MAX);
         w->skipped = skipped;
         if (!w->reg)
-            hookd_info("loaded %zu webhooks, %lld of them invalid", hookd_registry_count(reg),
-                       (long long)bad);
+            hookd_info("loaded %zu webhooks, %lld of them invalid, in {%s}",
+                       hookd_registry_count(reg), (long long)bad, w->cfg->prefix);
     }
     if (w->reg)
         hookd_registry_release(w->reg);
@@ -1298,8 +1300,10 @@ static void run_thread(void *arg)
     uv_loop_close(&w->loop);
 }
 
-int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_worker **out)
+int hookd_worker_start(const struct hookd_config *cfg, const struct hookd_worker_place *place,
+                       struct hookd_worker **out)
 {
+    int index = place->index;
     struct hookd_worker *w = calloc(1, sizeof(*w));
     if (!w)
         return HOOKD_ENOMEM;
@@ -1310,6 +1314,8 @@ int hookd_worker_start(const struct hookd_config *cfg, int index, struct hookd_w
             hookd_error("worker %d: ops-url: %s", index, why);
     }
     w->index = index;
+    w->ns = place->ns;
+    w->lead = place->lead;
     w->cap = (size_t)((cfg->concurrency + cfg->threads - 1) / cfg->threads);
     w->bytes_cap = HELD_BYTES_MAX / (size_t)cfg->threads;
     w->idle_ms = IDLE_MIN_MS;

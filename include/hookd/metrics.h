@@ -68,10 +68,11 @@ void hookd_metrics_set_loops(int n);
 void hookd_metrics_set_hosts(int loop, const struct hookd_host_health *h, size_t n);
 /* Marks the process as draining (/readyz then answers 503). */
 void hookd_metrics_set_draining(void);
-/* Sets the number of webhooks (from loop 0's registry) that are enabled,
- * disabled, and invalid (whose events go to the dead list); an invalid one
- * counts in that state only. */
-void hookd_metrics_set_webhooks(int64_t enabled, int64_t disabled, int64_t invalid);
+/* Sets the number of namespace ns's webhooks (from its first loop's
+ * registry) that are enabled, disabled, and invalid (whose events go to the
+ * dead list); an invalid one counts in that state only. /metrics shows the
+ * sum over the namespaces, and each one labelled when there are several. */
+void hookd_metrics_set_webhooks(int ns, int64_t enabled, int64_t disabled, int64_t invalid);
 
 /* Writes the whole exposition (counters, histograms, gauges, depths as last
  * read) into out. */

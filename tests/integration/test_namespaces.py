@@ -85,6 +85,7 @@ class NamespacesTest(HookdCase):
         self.assertIn("namespaces " + ",".join("{%s}" % n for n in names), log)
         for ns in names:
             self.assertIn("serves namespace {%s}" % ns, log)
+            self.assertIn("loaded 1 webhooks, 0 of them invalid, in {%s}" % ns, log)
 
         # stats: each namespace and the total
         def settled():
@@ -120,6 +121,10 @@ class NamespacesTest(HookdCase):
         for ns in names:
             self.assertTrue(any(l.startswith('hookd_queue_depth{namespace="%s",queue="events"}' % ns)
                                 for l in lines), lines)
+        text = metrics(port)
+        for ns in names:
+            self.assertIn('hookd_webhooks{namespace="%s",state="enabled"} 1\n' % ns, text)
+        self.assertIn('hookd_webhooks{state="enabled"} 3\n', text)
         dead = {l.split()[0]: int(l.split()[1]) for l in lines if 'queue="dead"' in l}
         self.assertEqual(dead['hookd_queue_depth{namespace="%s",queue="dead"}' % names[2]], 1)
         self.assertEqual(dead['hookd_queue_depth{queue="dead"}'],

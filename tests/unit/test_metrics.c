@@ -335,14 +335,14 @@ static void test_gauges(void)
     CHECK(has_line(t, "hookd_redis_up 0"));
     free(t);
 
-    hookd_metrics_set_webhooks(3, 1, 2);
+    hookd_metrics_set_webhooks(0, 3, 1, 2);
     t = render();
     CHECK(exposition_ok(t));
     CHECK(has_line(t, "hookd_webhooks{state=\"enabled\"} 3"));
     CHECK(has_line(t, "hookd_webhooks{state=\"disabled\"} 1"));
     CHECK(has_line(t, "hookd_webhooks{state=\"invalid\"} 2"));
     free(t);
-    hookd_metrics_set_webhooks(0, -5, 0); /* unknown disabled count: no sample */
+    hookd_metrics_set_webhooks(0, 0, -5, 0); /* unknown disabled count: no sample */
     t = render();
     CHECK(has_line(t, "hookd_webhooks{state=\"enabled\"} 0"));
     CHECK(strstr(t, "hookd_webhooks{state=\"disabled\"}") == NULL);
