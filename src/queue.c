@@ -1043,6 +1043,11 @@ int hookd_queue_taking(const struct hookd_queue *q)
     return q->taking;
 }
 
+const char *hookd_queue_where(const struct hookd_queue *q)
+{
+    return hookd_redis_conn_where(q->take);
+}
+
 const char *hookd_queue_errstr(const struct hookd_queue *q)
 {
     return q->errstr;

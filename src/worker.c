@@ -1029,7 +1029,7 @@ static void on_state(void *data, int up)
     if (up)
         w->was_up = 1;
     if (up) {
-        hookd_info("worker %d: redis connected", w->index);
+        hookd_info("worker %d: redis connected (%s)", w->index, hookd_queue_where(w->q));
         take_now(w);
     } else if (!w->closing) {
         hookd_warn("worker %d: redis connection lost; reconnecting", w->index);

@@ -184,6 +184,10 @@ void hookd_queue_close(struct hookd_queue *q, int64_t wait_ms);
 /* The last error, "" when none. */
 const char *hookd_queue_errstr(const struct hookd_queue *q);
 
+/* The node the take connection is on ("host:port" or a socket path), as
+ * last located; for logs. */
+const char *hookd_queue_where(const struct hookd_queue *q);
+
 /* Frees the queue; only after on_closed. */
 void hookd_queue_free(struct hookd_queue *q);
 
