@@ -45,3 +45,24 @@ bench_cleanup() {
         rm -rf "$WORK"
     fi
 }
+bench_build() { # name [dir]: unless BUILD is set, builds hookd and the bench tools Release
+    # into dir (default REPO/build-bench), the log in TMPDIR/hookd-NAME-build.log; then
+    # sets HOOKD, RECEIVER and GEN and checks that they are there (needs REPO and die)
+    if [ -z "$BUILD" ]; then
+        BUILD=${2:-$REPO/build-bench}
+        local log="${TMPDIR:-/tmp}/hookd-$1-build.log"
+        if [ ! -x "$BUILD/hookd" ] || [ ! -x "$BUILD/bench/bench_receiver" ]; then
+            echo "building hookd (Release) into $BUILD"
+            cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHOOKD_WERROR=OFF >/dev/null
+        fi
+        cmake --build "$BUILD" -j"$(nproc)" --target hookd bench_receiver bench_gen >"$log" 2>&1 ||
+            { cat "$log" >&2; die "build failed"; }
+    fi
+    HOOKD=$BUILD/hookd
+    RECEIVER=$BUILD/bench/bench_receiver
+    GEN=$BUILD/bench/bench_gen
+    local b
+    for b in "$HOOKD" "$RECEIVER" "$GEN"; do
+        [ -x "$b" ] || die "$b not built (needs libhttp-parser-dev: bash bench/deps.sh)"
+    done
+}

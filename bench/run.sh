@@ -63,22 +63,7 @@ for t in redis-server redis-cli curl python3; do
 done
 
 # ---- build ----
-if [ -z "$BUILD" ]; then
-    BUILD=$REPO/build-bench
-    if [ ! -x "$BUILD/hookd" ] || [ ! -x "$BUILD/bench/bench_receiver" ]; then
-        echo "building hookd (Release) into $BUILD"
-        cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHOOKD_WERROR=OFF >/dev/null
-    fi
-    cmake --build "$BUILD" -j"$(nproc)" --target hookd bench_receiver bench_gen \
-        > "${TMPDIR:-/tmp}/hookd-bench-build.log" 2>&1 \
-        || { cat "${TMPDIR:-/tmp}/hookd-bench-build.log" >&2; die "build failed"; }
-fi
-HOOKD=$BUILD/hookd
-RECEIVER=$BUILD/bench/bench_receiver
-GEN=$BUILD/bench/bench_gen
-for b in "$HOOKD" "$RECEIVER" "$GEN"; do
-    [ -x "$b" ] || die "$b not built (needs libhttp-parser-dev: bash bench/deps.sh)"
-done
+bench_build bench
 
 # ---- processes: everything started here is stopped here ----
 bench_start bench

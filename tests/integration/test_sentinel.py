@@ -96,13 +96,7 @@ class SentinelCommands(TopoCase):
             "redis-sentinel://127.0.0.1:%d/hookd-test/x" % p,      # db not a number
             "redis-sentinel://127.0.0.1:%d/hookd-test/0/1" % p,    # a path after the db
         ]
-        for url in bad:
-            for args in (["stats"], ["run"]):
-                with self.subTest(url=url, args=args):
-                    self.h.redis_url = url
-                    rc, out, err = self.h.cli(*args, timeout=20)
-                    self.assertEqual(rc, 2, "%s with %r: rc=%r err=%r" % (args[0], url, rc, err))
-                    self.assertOneLineError(err)
+        self.assertRefusedUrls(bad)
 
 
 PASSWORD = "pw-s3cret"
