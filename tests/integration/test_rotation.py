@@ -18,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import HookdCase, api_request, twenty_sig, uid  # noqa: E402
-from test_verifiers import BOTH, DATA, QUIET, new_whsec, npm_verify  # noqa: E402
+from test_verifiers import BOTH, deliver_one, new_whsec, npm_verify  # noqa: E402
 from test_verifiers import setUpModule as verifiers_setup  # noqa: E402
 
 RELOAD = 1.5  # seconds: running workers reload webhooks within a second
@@ -55,19 +55,7 @@ def none_verify(got):
 
 class Rotation(HookdCase):
 
-    def deliver_one(self, wh, name):
-        """Enqueues one event for wh (URL self.url("ok", name)) and returns the
-        one request that came of it."""
-        before = self.recv.count(self.path("ok", name))
-        self.h.cli_json("enqueue", "person.created", json.dumps(dict(DATA, case=name)),
-                        "--webhook", wh["id"])
-        got = self.recv.wait_count(self.path("ok", name), before + 1, 20)
-        self.assertEqual(len(got), before + 1,
-                         "no delivery on %s:\n%s" % (name, self.h.logs()[-3000:]))
-        time.sleep(QUIET)
-        got = self.recv.deliveries(self.path("ok", name))[before:]
-        self.assertEqual(len(got), 1, "exactly one delivery: %r" % got)
-        return got[0]
+    deliver_one = deliver_one
 
     def record(self, wh):
         return {k.decode(): v.decode() for k, v in

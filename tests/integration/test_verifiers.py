@@ -35,6 +35,25 @@ DATA = {"id": "p1", "name": "Zo\u00eb \"Z\" O'Neil", "n": 1.5, "url": "https://x
 QUIET = 1.0  # seconds to wait for deliveries that must not come
 
 
+def deliver_one(case, wh, name):
+    """Enqueues one event for wh, whose URL is case.url("ok", name), and
+    returns the one request that came of it, after checking that no second
+    one came and that its webhook-id is the event's for wh. A method of the
+    cases here and of test_rotation's."""
+    before = case.recv.count(case.path("ok", name))
+    out = case.h.cli_json("enqueue", "person.created",
+                          json.dumps(dict(DATA, case=name)), "--webhook", wh["id"])
+    got = case.recv.wait_count(case.path("ok", name), before + 1, 20)
+    case.assertEqual(len(got), before + 1,
+                     "no delivery on %s:\n%s" % (name, case.h.logs()[-3000:]))
+    time.sleep(QUIET)
+    got = case.recv.deliveries(case.path("ok", name))[before:]
+    case.assertEqual(len(got), 1, "exactly one delivery: %r" % got)
+    req = got[0]
+    case.assertEqual(req.headers.get("webhook-id"), delivery_id(out["id"], wh["id"]))
+    return req
+
+
 def setUpModule():
     p = subprocess.run(["bash", os.path.join(REPO, "scripts", "npm-deps.sh")],
                        capture_output=True, text=True, timeout=600)
@@ -77,22 +96,7 @@ class Verifiers(HookdCase):
         self.tmp = tempfile.mkdtemp(prefix="hookd-it-verifiers-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
-    def deliver_one(self, wh, name):
-        """Enqueues one event for wh, whose URL is self.url("ok", name), and
-        returns the one request that came of it, after checking that no
-        second one came."""
-        before = self.recv.count(self.path("ok", name))
-        out = self.h.cli_json("enqueue", "person.created",
-                              json.dumps(dict(DATA, case=name)), "--webhook", wh["id"])
-        got = self.recv.wait_count(self.path("ok", name), before + 1, 20)
-        self.assertEqual(len(got), before + 1,
-                         "no delivery on %s:\n%s" % (name, self.h.logs()[-3000:]))
-        time.sleep(QUIET)
-        got = self.recv.deliveries(self.path("ok", name))[before:]
-        self.assertEqual(len(got), 1, "exactly one delivery: %r" % got)
-        req = got[0]
-        self.assertEqual(req.headers.get("webhook-id"), delivery_id(out["id"], wh["id"]))
-        return req
+    deliver_one = deliver_one
 
     def hookd_verify_standard(self, secret, req, body, use_file=False):
         """`hookd verify --signing standard` on the request's headers and the
