@@ -48,6 +48,7 @@ static void check_reply(const redisReply *r, long long slot)
             FUZZ_CHECK(rc == HOOKD_ETOOBIG);
     }
     (void)hookd_redis_role_master(r);
+    FUZZ_CHECK(hookd_redis_role(r) != NULL);
     if (r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STRING) {
         struct hookd_redis_node hint = {.port = 0};
         if (hookd_redis_topology_error(r->str, &hint) && hint.port)

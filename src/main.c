@@ -197,33 +197,28 @@ fail:
     return rc;
 }
 
-/* Logs the start line: threads, prefix, the Redis address with its password
- * shown as "***", and the metrics and API addresses. */
-static void log_start(const struct hookd_config *cfg, int loops)
+/* Logs the start line: the loops and namespaces of r, the Redis address with
+ * its password shown as "***", and the metrics and API addresses. */
+static void log_start(const struct hookd_config *cfg, const struct run *r)
 {
     char err[HOOKD_ERRLEN];
     struct hookd_redis_addr addr;
     struct hookd_buf redis, names;
-    int n = hookd_config_count_namespaces(cfg);
+    int n = r->nns;
     hookd_buf_init(&redis, 2048);
     hookd_buf_init(&names, 4096);
     int rc = hookd_redis_url_parse(cfg->redis_url, &addr, err);
     if (rc == 0)
         rc = hookd_redis_url_redact(&addr, &redis);
     explicit_bzero(addr.password, sizeof(addr.password));
-    for (int i = 0; i < n; i++) {
-        struct hookd_config nc;
-        hookd_config_namespace(cfg, i, &nc);
-        (void)hookd_buf_addf(&names, "%s{%s}", i ? "," : "", nc.prefix);
-    }
-    struct hookd_config first;
-    hookd_config_namespace(cfg, 0, &first);
+    for (int i = 0; i < n; i++)
+        (void)hookd_buf_addf(&names, "%s{%s}", i ? "," : "", r->ns[i].prefix);
     hookd_info("hookd %s starting: %d threads, %s %s, redis %s, metrics %s, api %s%s%s%s%s",
-               HOOKD_VERSION, loops, n > 1 ? "namespaces" : "prefix",
+               HOOKD_VERSION, r->per_ns * n, n > 1 ? "namespaces" : "prefix",
                names.data ? names.data : "(unknown)", rc == 0 ? redis.data : "(unknown)",
                cfg->metrics_addr ? cfg->metrics_addr : "off", cfg->api_addr ? cfg->api_addr : "off",
                cfg->api_addr && n > 1 ? " (namespace {" : "",
-               cfg->api_addr && n > 1 ? first.prefix : "", cfg->api_addr && n > 1 ? "})" : "",
+               cfg->api_addr && n > 1 ? r->ns[0].prefix : "", cfg->api_addr && n > 1 ? "})" : "",
                !cfg->api_addr   ? ""
                : cfg->api_token ? " (bearer token)"
                                 : " (no token set: every API route answers 401)");
@@ -282,7 +277,7 @@ static int run(struct hookd_config *cfg)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
 
-    log_start(cfg, r.per_ns * r.nns);
+    log_start(cfg, &r);
     int status = 0;
     for (; r.n < r.per_ns * r.nns; r.n++) {
         const struct hookd_config *nc = &r.ns[r.n / r.per_ns];

@@ -25,10 +25,8 @@ static struct redisContext *connect_master(const struct hookd_config *cfg,
     redisReply *r = hookd_redis_command(c, 1, role, NULL, errbuf);
     int ok = hookd_redis_role_master(r);
     if (r && !ok)
-        hookd_fail(
-            errbuf, HOOKD_EREDIS, "redis %s:%d is not a master (ROLE %s)", addr->host, addr->port,
-            r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str ? r->element[0]->str
-                                                                              : "?");
+        hookd_fail(errbuf, HOOKD_EREDIS, "redis %s:%d is not a master (ROLE %s)", addr->host,
+                   addr->port, hookd_redis_role(r));
     if (r)
         freeReplyObject(r);
     if (!ok) {

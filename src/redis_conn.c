@@ -158,11 +158,7 @@ static void on_role_reply(redisAsyncContext *ac, void *r, void *priv)
         return;
     c->avoid = c->node;
     snprintf(why, sizeof(why), "%.80s is not a master (ROLE %.40s); locating the master again",
-             c->where,
-             reply->type == REDIS_REPLY_ARRAY && reply->elements && reply->element[0]->str
-                 ? reply->element[0]->str
-             : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                : "?");
+             c->where, hookd_redis_role(reply));
     hookd_redis_conn_drop(c, why);
 }
 

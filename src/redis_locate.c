@@ -213,8 +213,15 @@ int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const cha
     return hookd_fail(errbuf, HOOKD_ENOTFOUND, "no primary owns slot %lld", slot);
 }
 
+const char *hookd_redis_role(const struct redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING)
+        return r->element[0]->str;
+    return r && r->type == REDIS_REPLY_ERROR ? r->str : "?";
+}
+
 int hookd_redis_role_master(const struct redisReply *r)
 {
-    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    return r && r->type == REDIS_REPLY_ARRAY && strcmp(hookd_redis_role(r), "master") == 0;
 }

@@ -42,6 +42,10 @@ int hookd_redis_master_addr(const struct redisReply *r, struct hookd_redis_node 
 int hookd_redis_slot_owner(const struct redisReply *m, long long slot, const char *asked,
                            struct hookd_redis_node *out, char *errbuf);
 
+/* The role r, the reply to ROLE, names ("master", "slave", "sentinel"),
+ * an error reply's text, or "?"; for messages. Lives as long as r. */
+const char *hookd_redis_role(const struct redisReply *r);
+
 /* 1 when r, the reply to ROLE, says master. */
 int hookd_redis_role_master(const struct redisReply *r);
 

@@ -72,6 +72,12 @@ static void test_role(void)
     CHECK(hookd_redis_role_master(m) == 1);
     CHECK(hookd_redis_role_master(s) == 0);
     CHECK(hookd_redis_role_master(NULL) == 0);
+    CHECK_STR(hookd_redis_role(s), "slave");
+    CHECK_STR(hookd_redis_role(NULL), "?");
+    redisReply *e = reply_of("-NOPERM no ROLE for you\r\n");
+    CHECK_STR(hookd_redis_role(e), "NOPERM no ROLE for you");
+    CHECK(hookd_redis_role_master(e) == 0);
+    freeReplyObject(e);
     freeReplyObject(m);
     freeReplyObject(s);
 }
