@@ -23,6 +23,7 @@
 
 #include "hookd/job.h"
 #include "hookd/redis.h"
+#include "hookd/ticker.h"
 #include "hookd/schema.h"
 
 #define LOOPS_MAX 1024
@@ -517,13 +518,10 @@ const struct hookd_route *hookd_metrics_routes(size_t *n)
 
 /* ---- the depth reader ---- */
 
-/* The reader thread's state; one per process. Fields marked (thread) are
- * touched only by the thread, the rest under lock. */
+/* The reader's state; one per process. Fields marked (thread) are touched
+ * only by its ticker's thread. */
 struct reader {
-    uv_thread_t thread;
-    uv_mutex_t lock;
-    uv_cond_t wake;                       /* signalled by hookd_metrics_stop() */
-    int stopping;                         /* (lock) the thread is to return */
+    struct hookd_ticker *ticker;          /* runs reader_round */
     const struct hookd_config *ns;        /* each namespace's; outlive the reader */
     int nns;                              /* how many */
     char (*keys)[D_COUNT][HOOKD_KEY_MAX]; /* each namespace's depth keys */
@@ -574,20 +572,12 @@ static void depth_read(struct reader *s, int k)
         atomic_store_explicit(&depths[k][i], got[i], memory_order_relaxed);
 }
 
-/* (thread) A read, then a wait of DEPTH_EVERY_MS that stop cuts short. */
-static void reader_run(void *arg)
+/* (thread) One round: every namespace's depths. */
+static void reader_round(void *arg)
 {
     struct reader *s = arg;
-    uv_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        uv_mutex_unlock(&s->lock);
-        for (int k = 0; k < s->nns; k++)
-            depth_read(s, k);
-        uv_mutex_lock(&s->lock);
-        if (!s->stopping)
-            (void)uv_cond_timedwait(&s->wake, &s->lock, (uint64_t)DEPTH_EVERY_MS * 1000000);
-    }
-    uv_mutex_unlock(&s->lock);
+    for (int k = 0; k < s->nns; k++)
+        depth_read(s, k);
 }
 
 /* Frees s, whose thread is not running. */
@@ -625,15 +615,12 @@ int hookd_metrics_start(const struct hookd_config *ns, int nns, char *errbuf)
         }
     depth_ns = ns;
     atomic_store_explicit(&ndepths, nns, memory_order_release);
-    uv_mutex_init(&s->lock);
-    uv_cond_init(&s->wake);
-    int rc = uv_thread_create(&s->thread, reader_run, s);
+    char why[HOOKD_ERRLEN];
+    int rc = hookd_ticker_start(reader_round, s, DEPTH_EVERY_MS, &s->ticker, why);
     if (rc != 0) {
         atomic_store_explicit(&ndepths, 0, memory_order_release);
-        uv_cond_destroy(&s->wake);
-        uv_mutex_destroy(&s->lock);
         reader_free(s);
-        return hookd_fail(errbuf, HOOKD_EIO, "metrics: cannot start a thread: %s", uv_strerror(rc));
+        return hookd_fail(errbuf, rc, "metrics: %s", why);
     }
     reader = s;
     return 0;
@@ -644,14 +631,8 @@ void hookd_metrics_stop(void)
     struct reader *s = reader;
     if (!s)
         return;
-    uv_mutex_lock(&s->lock);
-    s->stopping = 1;
-    uv_cond_signal(&s->wake);
-    uv_mutex_unlock(&s->lock);
-    uv_thread_join(&s->thread);
+    hookd_ticker_stop(s->ticker);
     atomic_store_explicit(&ndepths, 0, memory_order_release);
-    uv_cond_destroy(&s->wake);
-    uv_mutex_destroy(&s->lock);
     reader = NULL;
     reader_free(s);
 }

@@ -5,21 +5,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "hookd/common.h"
 #include "hookd/redis_locate.h"
+#include "hookd/ticker.h"
 
 #define WATCH_EVERY_MS 1000  /* between rounds of questions */
 #define WATCH_TIMEOUT_MS 500 /* for each sentinel; a round never holds the thread long */
 
-/* The thread's state. Fields marked (thread) are its own; the rest under
- * lock. */
+/* The watcher's state. Fields marked (thread) are its ticker's thread's. */
 struct watch {
-    uv_thread_t thread;
-    uv_mutex_t lock;
-    uv_cond_t wake;                 /* signalled by hookd_redis_watch_stop() */
-    int stopping;                   /* (lock) the thread is to return */
+    struct hookd_ticker *ticker;    /* runs watch_round */
     const struct hookd_config *cfg; /* outlives the watch */
     struct hookd_redis_addr addr;   /* (thread) the parsed URL */
     struct hookd_redis_node master; /* (thread) the last answer; port 0: none yet */
@@ -30,8 +26,9 @@ static _Atomic uint64_t generation; /* changes of the master seen */
 
 /* (thread) One round: the sentinels' master, compared with the last one. A
  * round in which no sentinel answers changes nothing. */
-static void watch_round(struct watch *w)
+static void watch_round(void *arg)
 {
+    struct watch *w = arg;
     char err[HOOKD_ERRLEN];
     struct hookd_redis_addr a = w->addr;
     if (hookd_redis_locate(w->cfg, &a, NULL, NULL, WATCH_TIMEOUT_MS, err) == 0) {
@@ -43,20 +40,6 @@ static void watch_round(struct watch *w)
             atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     }
     explicit_bzero(a.password, sizeof(a.password));
-}
-
-static void watch_run(void *arg)
-{
-    struct watch *w = arg;
-    uv_mutex_lock(&w->lock);
-    while (!w->stopping) {
-        uv_mutex_unlock(&w->lock);
-        watch_round(w);
-        uv_mutex_lock(&w->lock);
-        if (!w->stopping)
-            (void)uv_cond_timedwait(&w->wake, &w->lock, (uint64_t)WATCH_EVERY_MS * 1000000);
-    }
-    uv_mutex_unlock(&w->lock);
 }
 
 int hookd_redis_watch_start(const struct hookd_config *cfg, char *errbuf)
@@ -73,14 +56,11 @@ int hookd_redis_watch_start(const struct hookd_config *cfg, char *errbuf)
         return rc;
     }
     w->cfg = cfg;
-    uv_mutex_init(&w->lock);
-    uv_cond_init(&w->wake);
-    if ((rc = uv_thread_create(&w->thread, watch_run, w)) != 0) {
-        uv_cond_destroy(&w->wake);
-        uv_mutex_destroy(&w->lock);
+    char why[HOOKD_ERRLEN];
+    if ((rc = hookd_ticker_start(watch_round, w, WATCH_EVERY_MS, &w->ticker, why)) != 0) {
         explicit_bzero(&w->addr, sizeof(w->addr));
         free(w);
-        return hookd_fail(errbuf, HOOKD_EIO, "redis: cannot start a thread: %s", uv_strerror(rc));
+        return hookd_fail(errbuf, rc, "redis: %s", why);
     }
     watch = w;
     return 0;
@@ -91,13 +71,7 @@ void hookd_redis_watch_stop(void)
     struct watch *w = watch;
     if (!w)
         return;
-    uv_mutex_lock(&w->lock);
-    w->stopping = 1;
-    uv_cond_signal(&w->wake);
-    uv_mutex_unlock(&w->lock);
-    uv_thread_join(&w->thread);
-    uv_cond_destroy(&w->wake);
-    uv_mutex_destroy(&w->lock);
+    hookd_ticker_stop(w->ticker);
     explicit_bzero(&w->addr, sizeof(w->addr));
     watch = NULL;
     free(w);
